@@ -1,0 +1,4 @@
+//! The benchmark suite.
+fn main() {
+    println!("amorsize-bench");
+}

@@ -1,0 +1,4 @@
+//! The `amorsize` command.
+fn main() {
+    println!("amorsize");
+}

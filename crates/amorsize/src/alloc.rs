@@ -1,0 +1,3 @@
+//! An opt-in counting global allocator: per-thread current and peak bytes.
+//!
+//! PLACEHOLDER (issue: arrays).

@@ -1,0 +1,4 @@
+//! Chunked n-dimensional arrays: profiling, memory pressure, chunk-shape recommendation and
+//! blockwise execution under a memory budget.
+//!
+//! PLACEHOLDER (issue: arrays).

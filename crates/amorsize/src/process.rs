@@ -1,0 +1,3 @@
+//! Running external commands over many inputs: spawning, measuring, batching, ordering.
+//!
+//! PLACEHOLDER (issue: `amorsize run`).

@@ -1,0 +1,1 @@
+//! Measuring a workload: run the function on a spread sample of items and summarise it.
