@@ -38,4 +38,4 @@ pub use error::{Error, Result};
 pub use exec::{par_map, par_map_with};
 pub use manager::{global_pool_manager, PoolManager};
 pub use plan::{optimize, Diagnostics, Executor, Optimizer, Plan};
-
+pub use pool::AdaptivePool;

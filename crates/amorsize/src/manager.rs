@@ -2,7 +2,7 @@
 //!
 //! PLACEHOLDER with the final signatures.
 
-use crate::pool::ThreadPool;
+use crate::pool::AdaptivePool;
 use crate::Result;
 use std::sync::OnceLock;
 
@@ -13,12 +13,12 @@ pub struct PoolManager {}
 /// A pool lent by a [`PoolManager`]; returned to it on drop.
 #[derive(Debug)]
 pub struct PoolHandle {
-    pool: ThreadPool,
+    pool: AdaptivePool,
 }
 
 impl std::ops::Deref for PoolHandle {
-    type Target = ThreadPool;
-    fn deref(&self) -> &ThreadPool {
+    type Target = AdaptivePool;
+    fn deref(&self) -> &AdaptivePool {
         &self.pool
     }
 }
@@ -42,7 +42,7 @@ impl PoolManager {
     /// ```
     pub fn get(&self, workers: usize) -> Result<PoolHandle> {
         Ok(PoolHandle {
-            pool: ThreadPool::new(workers)?,
+            pool: AdaptivePool::new(workers)?,
         })
     }
 }

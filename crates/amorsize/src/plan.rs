@@ -48,11 +48,23 @@ impl Plan {
     pub fn diagnostics(&self) -> &Diagnostics {
         &self.diagnostics
     }
+    /// Runs `f` over `items` under this plan (results in input order).
+    pub fn execute<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+        &self,
+        items: &[T],
+        f: F,
+    ) -> Result<Vec<R>> {
+        Ok(items.iter().map(f).collect())
+    }
 }
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} x{} chunk {}", self.executor, self.workers, self.chunk_size)
+        write!(
+            f,
+            "{:?} x{} chunk {}",
+            self.executor, self.workers, self.chunk_size
+        )
     }
 }
 
@@ -86,7 +98,11 @@ impl Optimizer {
         Ok(())
     }
     /// Plans `f` over `items`.
-    pub fn optimize<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(&self, items: &[T], _f: F) -> Result<Plan> {
+    pub fn optimize<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+        &self,
+        items: &[T],
+        _f: F,
+    ) -> Result<Plan> {
         self.validate()?;
         Ok(Plan {
             executor: Executor::Sequential,

@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod controller;
+pub use controller::{ChunkController, ControllerConfig};
+
 /// A progress report: items done, total items, time since the run started.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Progress {
@@ -34,23 +37,6 @@ pub enum ChunkPolicy {
     Fixed(usize),
     /// Start at `initial` and let the runtime controller resize chunks.
     Adaptive(ControllerConfig),
-}
-
-/// Settings of the runtime chunk controller.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ControllerConfig {
-    /// First chunk size.
-    pub initial: usize,
-    /// Target duration of one chunk.
-    pub target: Duration,
-    /// How far one adjustment moves toward the target, 0..=1.
-    pub adaptation_rate: f64,
-    /// Smallest chunk size.
-    pub min: usize,
-    /// Largest chunk size, if bounded.
-    pub max: Option<usize>,
-    /// Number of chunk durations in the moving window.
-    pub window: usize,
 }
 
 /// Options of one run on a pool.
@@ -88,37 +74,6 @@ pub struct RunOutput<R> {
     pub results: Vec<R>,
     /// Measurements.
     pub stats: RunStats,
-}
-
-/// The runtime chunk controller (placeholder).
-#[derive(Debug, Clone)]
-pub struct ChunkController {
-    size: usize,
-}
-
-impl ChunkController {
-    /// A controller starting at the configured initial size.
-    ///
-    /// ```
-    /// # use amorsize::pool::*; use std::time::Duration;
-    /// let c = ChunkController::new(ControllerConfig { initial: 8, target: Duration::from_millis(1),
-    ///     adaptation_rate: 0.3, min: 1, max: None, window: 10 });
-    /// assert_eq!(c.chunk_size(), 8);
-    /// ```
-    pub fn new(cfg: ControllerConfig) -> Self {
-        ChunkController { size: cfg.initial }
-    }
-    /// The current chunk size.
-    ///
-    /// ```
-    /// # use amorsize::pool::*; use std::time::Duration;
-    /// # let c = ChunkController::new(ControllerConfig { initial: 8, target: Duration::from_millis(1),
-    /// #    adaptation_rate: 0.3, min: 1, max: None, window: 10 });
-    /// assert!(c.chunk_size() >= 1);
-    /// ```
-    pub fn chunk_size(&self) -> usize {
-        self.size
-    }
 }
 
 /// Warm worker threads (placeholder: runs on the caller).
@@ -191,4 +146,50 @@ impl ThreadPool {
 /// ```
 pub fn in_worker() -> bool {
     false
+}
+
+/// The user-facing pool: warm workers plus adaptive chunking, `map`, `imap`, `stats`.
+///
+/// PLACEHOLDER: wraps a [`ThreadPool`].
+#[derive(Debug)]
+pub struct AdaptivePool {
+    inner: ThreadPool,
+}
+
+impl AdaptivePool {
+    /// A pool of `workers` with default settings.
+    ///
+    /// ```
+    /// let p = amorsize::AdaptivePool::new(2).unwrap();
+    /// assert_eq!(p.workers(), 2);
+    /// ```
+    pub fn new(workers: usize) -> Result<Self> {
+        Ok(AdaptivePool {
+            inner: ThreadPool::new(workers)?,
+        })
+    }
+
+    /// True while the pool's workers are alive and it accepts work.
+    ///
+    /// ```
+    /// assert!(amorsize::AdaptivePool::new(1).unwrap().is_alive());
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        true
+    }
+
+    /// Stops the workers and joins them; later calls fail with [`Error::PoolShutDown`].
+    ///
+    /// ```
+    /// let p = amorsize::AdaptivePool::new(2).unwrap();
+    /// p.shutdown();
+    /// ```
+    pub fn shutdown(&self) {}
+}
+
+impl std::ops::Deref for AdaptivePool {
+    type Target = ThreadPool;
+    fn deref(&self) -> &ThreadPool {
+        &self.inner
+    }
 }
