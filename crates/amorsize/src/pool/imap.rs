@@ -1,0 +1,242 @@
+//! Lazy mapping over an iterator with bounded memory: a driver thread pulls a batch of
+//! inputs, runs it on the pool, and hands results to the reader through a bounded channel,
+//! so a slow reader stalls the driver instead of growing a buffer.
+
+use super::adaptive::Inner;
+use super::CancelToken;
+use crate::{Error, Result};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+fn offset(e: Error, base: usize) -> Error {
+    match e {
+        Error::TaskPanicked { index, message } => Error::TaskPanicked {
+            index: index + base,
+            message,
+        },
+        other => other,
+    }
+}
+
+fn spawn_driver(f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("amorsize-imap".into())
+        .spawn(f)
+}
+
+/// The ordered lazy iterator returned by [`AdaptivePool::imap`](super::AdaptivePool::imap).
+///
+/// ```
+/// let p = amorsize::AdaptivePool::new(2).unwrap();
+/// let mut it = p.imap(vec![1, 2, 3], |x| x * 10);
+/// assert_eq!(it.next().unwrap().unwrap(), 10);
+/// ```
+pub struct Imap<R> {
+    rx: Option<Receiver<Result<Vec<R>>>>,
+    current: std::vec::IntoIter<R>,
+    pending_error: Option<Error>,
+    done: bool,
+    cancel: CancelToken,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl<R> std::fmt::Debug for Imap<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imap")
+            .field("buffered", &self.current.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+pub(crate) fn ordered<It, T, R, F>(inner: Arc<Inner>, mut iter: It, f: F) -> Imap<R>
+where
+    It: Iterator<Item = T> + Send + 'static,
+    T: Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fn(&T) -> R + Send + Sync + 'static,
+{
+    let (tx, rx) = bounded::<Result<Vec<R>>>(1);
+    let cancel = inner.terminate.child();
+    let token = cancel.clone();
+    let batch = inner.imap_batch;
+    let driver = spawn_driver(move || {
+        let mut base = 0usize;
+        loop {
+            let items: Vec<T> = iter.by_ref().take(batch).collect();
+            if items.is_empty() {
+                break;
+            }
+            let r = inner
+                .run(items.len(), |i| f(&items[i]), token.clone(), false)
+                .map_err(|e| offset(e, base));
+            let failed = r.is_err();
+            base += items.len();
+            drop(items);
+            if tx.send(r).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let (driver, pending_error) = match driver {
+        Ok(h) => (Some(h), None),
+        Err(e) => (None, Some(Error::Spawn(e.to_string()))),
+    };
+    Imap {
+        rx: Some(rx),
+        current: Vec::new().into_iter(),
+        pending_error,
+        done: false,
+        cancel,
+        driver,
+    }
+}
+
+impl<R> Iterator for Imap<R> {
+    type Item = Result<R>;
+    fn next(&mut self) -> Option<Result<R>> {
+        loop {
+            if let Some(r) = self.current.next() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                return None;
+            }
+            if let Some(e) = self.pending_error.take() {
+                self.done = true;
+                return Some(Err(e));
+            }
+            match self.rx.as_ref().map(|rx| rx.recv()) {
+                Some(Ok(Ok(v))) => self.current = v.into_iter(),
+                Some(Ok(Err(e))) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                _ => {
+                    self.done = true;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl<R> Drop for Imap<R> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        drop(self.rx.take());
+        if let Some(h) = self.driver.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The unordered lazy iterator returned by
+/// [`AdaptivePool::imap_unordered`](super::AdaptivePool::imap_unordered).
+///
+/// ```
+/// let p = amorsize::AdaptivePool::new(2).unwrap();
+/// let n = p.imap_unordered(0..10, |x| x * 2).filter(|r| r.is_ok()).count();
+/// assert_eq!(n, 10);
+/// ```
+pub struct ImapUnordered<R> {
+    rx: Option<Receiver<Result<R>>>,
+    pending_error: Option<Error>,
+    done: bool,
+    cancel: CancelToken,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl<R> std::fmt::Debug for ImapUnordered<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapUnordered")
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+pub(crate) fn unordered<It, T, R, F>(inner: Arc<Inner>, mut iter: It, f: F) -> ImapUnordered<R>
+where
+    It: Iterator<Item = T> + Send + 'static,
+    T: Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fn(&T) -> R + Send + Sync + 'static,
+{
+    let batch = inner.imap_batch;
+    let (tx, rx): (Sender<Result<R>>, _) = bounded(batch);
+    let cancel = inner.terminate.child();
+    let token = cancel.clone();
+    let driver = spawn_driver(move || {
+        let mut base = 0usize;
+        loop {
+            let items: Vec<T> = iter.by_ref().take(batch).collect();
+            if items.is_empty() {
+                break;
+            }
+            let r = inner
+                .run(
+                    items.len(),
+                    |i| {
+                        // A send fails only when the reader is gone: stop the run.
+                        if tx.send(Ok(f(&items[i]))).is_err() {
+                            token.cancel();
+                        }
+                    },
+                    token.clone(),
+                    false,
+                )
+                .map_err(|e| offset(e, base));
+            base += items.len();
+            if let Err(e) = r {
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+    });
+    let (driver, pending_error) = match driver {
+        Ok(h) => (Some(h), None),
+        Err(e) => (None, Some(Error::Spawn(e.to_string()))),
+    };
+    ImapUnordered {
+        rx: Some(rx),
+        pending_error,
+        done: false,
+        cancel,
+        driver,
+    }
+}
+
+impl<R> Iterator for ImapUnordered<R> {
+    type Item = Result<R>;
+    fn next(&mut self) -> Option<Result<R>> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.pending_error.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        match self.rx.as_ref().map(|rx| rx.recv()) {
+            Some(Ok(Ok(r))) => Some(Ok(r)),
+            Some(Ok(Err(e))) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            _ => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+impl<R> Drop for ImapUnordered<R> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        drop(self.rx.take());
+        if let Some(h) = self.driver.take() {
+            let _ = h.join();
+        }
+    }
+}
