@@ -116,7 +116,7 @@ pub fn measure(pool: &ThreadPool) -> PoolCosts {
         let opts = RunOptions::new(w, policy);
         let t = Instant::now();
         let chunks = pool
-            .map_range(RUN_ITEMS, &opts, |i| black_box(i))
+            .map_range(RUN_ITEMS, &opts, black_box)
             .map(|o| o.stats.chunks)
             .unwrap_or(RUN_ITEMS);
         t.elapsed() * w as u32 / chunks.max(1) as u32
