@@ -500,7 +500,13 @@ fn run_stats_describe_the_run() {
     assert!(!s.inline);
     assert!(s.imbalance <= s.wall);
     let one = p
-        .map_range(5, &RunOptions::new(2, ChunkPolicy::Fixed(100)), |i| i)
+        .map_range(1, &RunOptions::new(2, ChunkPolicy::Fixed(100)), |i| i)
         .unwrap();
-    assert!(one.stats.inline); // fits one chunk: no fan-out
+    assert!(one.stats.inline); // one chunk covers it: no fan-out
+                               // The guided tail splits even a job smaller than one chunk among the participants.
+    let split = p
+        .map_range(400, &RunOptions::new(2, ChunkPolicy::Fixed(1000)), |i| i)
+        .unwrap();
+    assert!(!split.stats.inline);
+    assert!(split.stats.chunks >= 4);
 }

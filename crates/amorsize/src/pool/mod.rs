@@ -302,7 +302,8 @@ pub struct RunStats {
     /// Time spent inside chunks, summed over participants (measured per chunk when chunks
     /// are timed, i.e. adaptive or with progress; otherwise the participants' busy time).
     pub chunk_time: Duration,
-    /// True when the run ran inline on the calling thread (nested call, one worker, or one chunk).
+    /// True when the run ran inline on the calling thread (nested call, one participant, or
+    /// one chunk covering every item).
     pub inline: bool,
     /// Chunk size changes made by the controller during the run.
     pub adjustments: Vec<Adjustment>,

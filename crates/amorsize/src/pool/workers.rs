@@ -13,7 +13,7 @@
 //! borrowed closure may go out of scope. Workers that were asleep and wake after the job
 //! closed simply never enter, so the caller never waits for a slow wake-up it does not need.
 
-use super::scheduler::Job;
+use super::scheduler::{guided_chunk, Job};
 #[cfg(test)]
 use super::ChunkPolicy;
 use super::{RunOptions, RunOutput};
@@ -461,8 +461,8 @@ impl ThreadPool {
     /// guided tail shrinks the last chunks. `f` may borrow: the call returns only after every
     /// worker has left the job. A panic in `f` stops the dispatch and returns
     /// [`Error::TaskPanicked`] with the smallest panicking index; the pool stays usable.
-    /// Called from inside a job (nested), with one participant, or when everything fits in
-    /// one chunk, it runs inline on the calling thread.
+    /// Called from inside a job (nested), with one participant, or when one chunk (after the
+    /// guided tail) covers everything, it runs inline on the calling thread.
     ///
     /// ```
     /// use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
@@ -489,7 +489,9 @@ impl ThreadPool {
         let mut out: Vec<R> = Vec::new();
         out.try_reserve_exact(len)
             .map_err(|e| Error::invalid_input("len", format!("cannot hold {len} results: {e}")))?;
-        let inline = in_worker() || participants == 1 || len <= initial;
+        // One chunk covers everything (after the guided tail): no fan-out.
+        let first = guided_chunk(initial, len, participants);
+        let inline = in_worker() || participants == 1 || first >= len;
         let job = Job::new(
             &f,
             len,
@@ -500,7 +502,7 @@ impl ThreadPool {
         if inline {
             job.participate(0);
         } else {
-            let est_chunks = len.div_ceil(initial.max(1));
+            let est_chunks = len.div_ceil(first.max(1));
             let wake = (participants - 1).min(est_chunks - 1);
             let run = |slot: usize| job.participate(slot);
             self.run_parallel(participants - 1, wake, &run, false)?;
