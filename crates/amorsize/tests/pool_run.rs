@@ -275,11 +275,14 @@ fn cancel_token_on_thread_pool() {
     let pool = ThreadPool::new(2).unwrap();
     let token = CancelToken::new();
     token.cancel();
-    let opts = RunOptions::new(2, ChunkPolicy::Fixed(1)).with_cancel(token);
-    let err = pool.map_range(100, &opts, |i| i).unwrap_err();
+    let opts = RunOptions::new(2, ChunkPolicy::Fixed(1));
+    let err = pool
+        .map_range_cancellable(100, &opts, &token, |i| i)
+        .unwrap_err();
     assert!(matches!(err, Error::Cancelled));
     // An empty run has nothing to cancel.
-    assert!(pool.map_range(0, &opts, |i| i).unwrap().results.is_empty());
+    let empty = pool.map_range_cancellable(0, &opts, &token, |i| i).unwrap();
+    assert!(empty.results.is_empty());
 }
 
 #[test]

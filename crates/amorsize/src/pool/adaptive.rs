@@ -351,11 +351,11 @@ impl Inner {
         } else {
             ChunkPolicy::Fixed(current)
         };
-        let mut opts = RunOptions::new(self.pool.workers(), chunks).with_cancel(cancel);
+        let mut opts = RunOptions::new(self.pool.workers(), chunks);
         if progress {
             opts.progress = self.progress.clone();
         }
-        let out = self.pool.map_range(len, &opts, f)?;
+        let out = self.pool.map_range_cancellable(len, &opts, &cancel, f)?;
         let s = out.stats;
         let mut acc = lock(&self.stats);
         if self.adaptation && s.chunks > 0 {

@@ -119,8 +119,9 @@ impl ChunkPolicy {
     }
 }
 
-/// A flag that stops a run: once cancelled, no more chunks are handed out, running chunks
-/// finish, and the run returns [`Error::Cancelled`] (unless every item had already run).
+/// A flag that stops a run ([`ThreadPool::map_range_cancellable`]): once cancelled, no more
+/// chunks are handed out, running chunks finish, and the run returns [`Error::Cancelled`]
+/// (unless every item had already run).
 ///
 /// A token may have a parent; it counts as cancelled when its parent is.
 ///
@@ -202,7 +203,7 @@ impl CancelToken {
 /// use amorsize::pool::{ChunkPolicy, RunOptions};
 /// let o = RunOptions::new(2, ChunkPolicy::Fixed(16));
 /// assert_eq!(o.workers, 2);
-/// assert!(o.progress.is_none() && o.cancel.is_none());
+/// assert!(o.progress.is_none());
 /// ```
 #[derive(Clone)]
 pub struct RunOptions {
@@ -212,12 +213,10 @@ pub struct RunOptions {
     pub chunks: ChunkPolicy,
     /// Optional progress callback.
     pub progress: Option<ProgressFn>,
-    /// Optional cancellation flag, checked before every chunk is handed out.
-    pub cancel: Option<CancelToken>,
 }
 
 impl RunOptions {
-    /// Options with `workers` participants and chunk policy `chunks`, no progress, no cancel.
+    /// Options with `workers` participants and chunk policy `chunks`, no progress callback.
     ///
     /// ```
     /// let o = amorsize::pool::RunOptions::new(4, amorsize::pool::ChunkPolicy::Fixed(1));
@@ -228,7 +227,6 @@ impl RunOptions {
             workers,
             chunks,
             progress: None,
-            cancel: None,
         }
     }
 
@@ -244,18 +242,6 @@ impl RunOptions {
         self.progress = Some(progress);
         self
     }
-
-    /// Adds a cancellation token.
-    ///
-    /// ```
-    /// let o = amorsize::pool::RunOptions::new(1, amorsize::pool::ChunkPolicy::Fixed(1))
-    ///     .with_cancel(amorsize::pool::CancelToken::new());
-    /// assert!(o.cancel.is_some());
-    /// ```
-    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = Some(cancel);
-        self
-    }
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -264,7 +250,6 @@ impl std::fmt::Debug for RunOptions {
             .field("workers", &self.workers)
             .field("chunks", &self.chunks)
             .field("progress", &self.progress.is_some())
-            .field("cancel", &self.cancel)
             .finish()
     }
 }

@@ -144,6 +144,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         len: usize,
         participants: usize,
         opts: &'a RunOptions,
+        cancel: Option<&'a CancelToken>,
         out: &mut Vec<R>,
     ) -> Self {
         debug_assert!(out.capacity() >= len && out.is_empty());
@@ -162,7 +163,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             sizing,
             out: OutPtr(out.as_mut_ptr()),
             stop: AtomicBool::new(false),
-            cancel: opts.cancel.as_ref(),
+            cancel,
             failure: Mutex::new(None),
             written: Mutex::new(Vec::new()),
             parts: Mutex::new(vec![PartStats::default(); participants.max(1)]),

@@ -16,7 +16,7 @@
 use super::scheduler::{guided_chunk, Job};
 #[cfg(test)]
 use super::ChunkPolicy;
-use super::{RunOptions, RunOutput};
+use super::{CancelToken, RunOptions, RunOutput};
 use crate::{Error, Result};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
@@ -479,6 +479,40 @@ impl ThreadPool {
         opts: &RunOptions,
         f: F,
     ) -> Result<RunOutput<R>> {
+        self.run_map(len, opts, None, f)
+    }
+
+    /// [`map_range`](Self::map_range) that stops when `cancel` is cancelled: no more chunks
+    /// are handed out, running chunks finish, and the call returns [`Error::Cancelled`]
+    /// (unless every item had already run).
+    ///
+    /// ```
+    /// use amorsize::pool::{CancelToken, ChunkPolicy, RunOptions, ThreadPool};
+    /// let p = ThreadPool::new(2).unwrap();
+    /// let t = CancelToken::new();
+    /// let opts = RunOptions::new(2, ChunkPolicy::Fixed(1));
+    /// assert_eq!(p.map_range_cancellable(3, &opts, &t, |i| i).unwrap().results, vec![0, 1, 2]);
+    /// t.cancel(); // e.g. from another thread while a run is going on
+    /// let err = p.map_range_cancellable(100, &opts, &t, |i| i);
+    /// assert!(matches!(err, Err(amorsize::Error::Cancelled)));
+    /// ```
+    pub fn map_range_cancellable<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        cancel: &CancelToken,
+        f: F,
+    ) -> Result<RunOutput<R>> {
+        self.run_map(len, opts, Some(cancel), f)
+    }
+
+    fn run_map<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        cancel: Option<&CancelToken>,
+        f: F,
+    ) -> Result<RunOutput<R>> {
         if opts.workers == 0 {
             return Err(Error::invalid_config("workers", "must be at least 1"));
         }
@@ -497,6 +531,7 @@ impl ThreadPool {
             len,
             if inline { 1 } else { participants },
             opts,
+            cancel,
             &mut out,
         );
         if inline {
