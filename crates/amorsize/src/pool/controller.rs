@@ -5,43 +5,8 @@
 //! [`ChunkController::record`], which answers with the chunk size to hand out next. Because the
 //! durations come in as arguments, every rule is unit-tested with synthetic durations.
 //!
-//! # The algorithm
-//!
-//! The seed is the Amorsize `AdaptiveChunkingPool` algorithm:
-//!
-//! 1. keep a moving window of the last `window` (default 10) chunk durations;
-//! 2. act only with at least 3 measurements in the window (or `window` of them when the window
-//!    is smaller than 3), and not when the job has fewer than 2 × chunk items left
-//!    ([`ChunkController::set_remaining`]);
-//! 3. if the window's mean deviates more than 20% from the target: `ratio = mean / target`,
-//!    `adjustment = 1 + (1/ratio − 1) × adaptation_rate`, `new = current × adjustment`, clamped
-//!    to `[min, max]` and at least 1, and the window resets for the new regime;
-//! 4. record every change as an [`Adjustment`] (from, to, the mean that caused it, when).
-//!
-//! On top of the seed, each rule documented and tested:
-//!
-//! - **(a) item weighting.** Chunks in the window may have had different sizes (chunks claimed
-//!   before a change finish after it; the guided tail shrinks the last ones). The window's
-//!   "mean" is therefore the *item-weighted* per-item cost times the current chunk size,
-//!   `Σ duration / Σ items × current`: the duration a chunk of the current size would take.
-//!   With all chunks at the current size this equals the plain mean. Switch off with
-//!   [`ChunkController::item_weighting`] to get the seed's plain mean.
-//! - **(b) regime change.** When the last 3 chunks' normalised durations (per-item cost ×
-//!   current size) *each* deviate by more than 2× from the target in the same direction, the
-//!   controller acts at once on those 3 alone, without waiting for a diluted window mean, and
-//!   applies the full correction (`new = current / ratio`, i.e. adaptation rate 1): three
-//!   consecutive chunks that far off are a new regime, not noise. These last 3 measurements
-//!   survive a window reset (normalising by per-item cost keeps them comparable across sizes),
-//!   so the controller reacts within 3 chunks of a regime change. Switch off with
-//!   [`ChunkController::regime_reaction`].
-//! - **(c) guards.** A chunk of zero items carries no per-item cost and is counted but not
-//!   used; a zero duration is treated as 1 ns; one adjustment never multiplies the size by more
-//!   than [`MAX_STEP_GROWTH`] (a single absurd measurement cannot blow the size up to the
-//!   maximum); the size always stays within `[min, max]` and ≥ 1; invalid settings passed to
-//!   [`ChunkController::new`] are made safe (see there) instead of panicking.
-//! - **(d) rounding never stalls.** The new size is `current × adjustment` *rounded* (the seed
-//!   truncates, so a size of 3 asked to grow by 1.3× stays 3 forever); when rounding gives
-//!   back the current size although the rule says move, the size moves by one item.
+//! The rules (the Amorsize seed and the improvements on it) are documented on
+//! [`ChunkController`].
 
 use crate::{Error, Result};
 use serde::Serialize;
@@ -119,7 +84,7 @@ pub struct ControllerConfig {
 }
 
 impl Default for ControllerConfig {
-    /// Initial size 1, target [`DEFAULT_THREAD_TARGET`] (1 ms), adaptation rate 0.3, min 1,
+    /// Initial size 1, target `DEFAULT_THREAD_TARGET` (1 ms), adaptation rate 0.3, min 1,
     /// no max, window 10.
     ///
     /// ```
@@ -158,7 +123,8 @@ impl ControllerConfig {
     }
 
     /// Defaults for a thread pool whose dispatch of one chunk costs `dispatch_cost`: the target
-    /// is [`default_target_for_threads`]`(dispatch_cost)`.
+    /// is `default_target_for_threads(dispatch_cost)`: 100 × the dispatch cost (dispatch under
+    /// 1% of the work), clamped to 200 µs – 5 ms.
     ///
     /// ```
     /// use amorsize::pool::ControllerConfig;
@@ -285,7 +251,50 @@ struct Sample {
 }
 
 /// The runtime chunk controller: fed `(duration, items)` per finished chunk, it returns the next
-/// chunk size. See the [module docs](self) for the rules.
+/// chunk size. It owns no clock: durations come in as arguments.
+///
+/// # The rules
+///
+/// The seed is the Amorsize `AdaptiveChunkingPool` algorithm:
+///
+/// 1. keep a moving window of the last `window` (default 10) chunk durations;
+/// 2. act only with at least 3 measurements in the window (or `window` of them when the window
+///    is smaller than 3), and not when the job has fewer than 2 × chunk items left
+///    ([`ChunkController::set_remaining`]);
+/// 3. if the window's mean deviates more than 20% from the target: `ratio = mean / target`,
+///    `adjustment = 1 + (1/ratio − 1) × adaptation_rate`, `new = current × adjustment`, clamped
+///    to `[min, max]` and at least 1, and the window resets for the new regime;
+/// 4. record every change as an `Adjustment` (from, to, the mean that caused it, when).
+///
+/// On top of the seed, each rule documented and tested:
+///
+/// - **(a) item weighting.** Chunks in the window may have had different sizes (chunks claimed
+///   before a change finish after it; the guided tail shrinks the last ones). The window's
+///   "mean" is therefore the *item-weighted* per-item cost times the current chunk size,
+///   `Σ duration / Σ items × current`: the duration a chunk of the current size would take.
+///   With all chunks at the current size this equals the plain mean. Switch off with
+///   [`ChunkController::item_weighting`] to get the seed's plain mean.
+/// - **(b) regime change.** When the last 3 chunks' normalised durations (per-item cost ×
+///   current size) *each* deviate by more than 2× from the target in the same direction, the
+///   controller acts at once on those 3 alone, without waiting for a diluted window mean, and
+///   applies the full correction (`new = current / ratio`, i.e. adaptation rate 1): three
+///   consecutive chunks that far off are a new regime, not noise. These last 3 measurements
+///   survive a window reset (normalising by per-item cost keeps them comparable across sizes),
+///   so the controller reacts within 3 chunks of a regime change. Switch off with
+///   [`ChunkController::regime_reaction`].
+/// - **(c) guards.** A chunk of zero items carries no per-item cost and is counted but not
+///   used; a zero duration is treated as 1 ns; one adjustment never multiplies the size by more
+///   than `MAX_STEP_GROWTH` (64) (a single absurd measurement cannot blow the size up to the
+///   maximum); the size always stays within `[min, max]` and ≥ 1; invalid settings passed to
+///   [`ChunkController::new`] are made safe (see there) instead of panicking.
+/// - **(d) rounding never stalls.** The new size is `current × adjustment` *rounded* (the seed
+///   truncates, so a size of 3 asked to grow by 1.3× stays 3 forever); when rounding gives
+///   back the current size although the rule says move, the size moves by one item.
+///
+/// Rule 2 (enough measurements, enough items left) gates every rule; an adaptation rate of 0
+/// or [`ChunkController::adaptation`]`(false)` turns all of them off.
+///
+/// # Example
 ///
 /// ```
 /// use amorsize::pool::{ChunkController, ControllerConfig};
