@@ -625,12 +625,15 @@ mod tests {
     }
 
     impl ManagedPool for Fake {
-        fn create(_workers: usize) -> Result<Self> {
+        fn create(workers: usize) -> Result<Self> {
             if FAIL.with(|f| f.get()) {
                 return Err(Error::Spawn("refused".into()));
             }
             let alive = Arc::new(AtomicBool::new(true));
             let stopped = Arc::new(AtomicBool::new(false));
+            if workers == RACE_SIZE {
+                RACE_POOLS.lock().unwrap().push(stopped.clone());
+            }
             LAST.with(|l| *l.borrow_mut() = Some((alive.clone(), stopped.clone())));
             Ok(Fake { alive, stopped })
         }
@@ -640,6 +643,50 @@ mod tests {
         fn stop(&self) {
             self.stopped.store(true, Ordering::SeqCst);
         }
+    }
+
+    /// Pools of this size are registered for `shutdown_racing_with_callers` only.
+    const RACE_SIZE: usize = 77;
+    static RACE_POOLS: Mutex<Vec<Arc<AtomicBool>>> = Mutex::new(Vec::new());
+
+    #[test]
+    fn shutdown_racing_with_callers_leaves_nothing_running() {
+        let c = core(DEFAULT_IDLE_TIMEOUT);
+        let start = Arc::new(std::sync::Barrier::new(5));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let c = Arc::clone(&c);
+                let start = Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mut refused = false;
+                    for i in 0..200 {
+                        match c.get(RACE_SIZE, i % 5 != 0) {
+                            Ok(h) => {
+                                assert!(!refused, "a get succeeded after one was refused");
+                                assert!(h.entry().pool.alive());
+                                drop(h);
+                            }
+                            Err(Error::PoolShutDown) => refused = true,
+                            Err(e) => panic!("unexpected {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        c.shutdown();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = stats(&c);
+        assert_eq!((s.idle, s.active, s.shut_down), (0, 0, true));
+        let pools = RACE_POOLS.lock().unwrap();
+        assert_eq!(pools.len() as u64, s.created);
+        assert!(
+            pools.iter().all(|p| p.load(Ordering::SeqCst)),
+            "a pool was left running"
+        );
     }
 
     fn last() -> (Arc<AtomicBool>, Arc<AtomicBool>) {
