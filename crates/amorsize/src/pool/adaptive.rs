@@ -14,55 +14,6 @@ use std::time::Duration;
 /// At most this many adjustments are kept in [`PoolStats::adjustments`] (the newest).
 const MAX_HISTORY: usize = 1000;
 
-/// Checks a controller configuration; the error names the builder setting.
-pub(crate) fn validate_controller(c: &ControllerConfig) -> Result<()> {
-    if c.initial == 0 {
-        return Err(Error::invalid_config(
-            "initial_chunk_size",
-            "a chunk holds at least 1 item",
-        ));
-    }
-    if c.min == 0 {
-        return Err(Error::invalid_config(
-            "min_chunk_size",
-            "a chunk holds at least 1 item",
-        ));
-    }
-    if let Some(max) = c.max {
-        if max == 0 {
-            return Err(Error::invalid_config(
-                "max_chunk_size",
-                "a chunk holds at least 1 item (use None for no bound)",
-            ));
-        }
-        if c.min > max {
-            return Err(Error::invalid_config(
-                "min_chunk_size",
-                format!("min_chunk_size {} is above max_chunk_size {max}", c.min),
-            ));
-        }
-    }
-    if !(0.0..=1.0).contains(&c.adaptation_rate) {
-        return Err(Error::invalid_config(
-            "adaptation_rate",
-            format!("must lie in 0..=1, got {}", c.adaptation_rate),
-        ));
-    }
-    if c.window == 0 {
-        return Err(Error::invalid_config(
-            "window",
-            "the moving window holds at least 1 chunk duration",
-        ));
-    }
-    if c.target.is_zero() {
-        return Err(Error::invalid_config(
-            "target_chunk_duration",
-            "must be greater than zero",
-        ));
-    }
-    Ok(())
-}
-
 /// Builder of an [`AdaptivePool`]; every setting is validated by [`build`](Self::build).
 ///
 /// ```
@@ -260,7 +211,7 @@ impl AdaptivePoolBuilder {
             max: self.max,
             window: self.window,
         };
-        validate_controller(&cfg)?;
+        cfg.validate()?;
         if cfg.initial < cfg.min || cfg.max.is_some_and(|m| cfg.initial > m) {
             return Err(Error::invalid_config(
                 "initial_chunk_size",

@@ -164,26 +164,22 @@ pub fn costs() -> PoolCosts {
     })
 }
 
-/// Smallest default target: below this, a chunk's measured duration is dominated by timer
-/// and preemption noise on a shared machine.
-pub const MIN_TARGET: Duration = Duration::from_micros(250);
-/// Largest default target.
-pub const MAX_TARGET: Duration = Duration::from_millis(10);
-
-/// The controller's default target chunk duration for threads: 100 × the per-chunk overhead
-/// of an adaptive run (so dispatch stays under 1% of the work), clamped to
-/// [`MIN_TARGET`]`..=`[`MAX_TARGET`].
+/// The controller's default target chunk duration for threads:
+/// [`default_target_for_threads`](super::default_target_for_threads) of the per-chunk
+/// overhead of an adaptive run — 100 × that overhead, so dispatch stays under 1% of the work,
+/// clamped to [`MIN_THREAD_TARGET`](super::MIN_THREAD_TARGET)`..=`[`MAX_THREAD_TARGET`](super::MAX_THREAD_TARGET).
 ///
 /// ```
-/// use amorsize::pool::calibrate::{default_target, PoolCosts, MIN_TARGET};
+/// use amorsize::pool::calibrate::{default_target, PoolCosts};
+/// use amorsize::pool::MIN_THREAD_TARGET;
 /// use std::time::Duration;
 /// let mut c = PoolCosts { workers: 2, spawn_worker: Duration::from_micros(55),
 ///     warm_job_start: Duration::from_micros(20), chunk_dispatch: Duration::from_nanos(10),
 ///     chunk_overhead: Duration::from_nanos(50), adaptive_chunk_overhead: Duration::from_micros(5) };
 /// assert_eq!(default_target(&c), Duration::from_micros(500));
 /// c.adaptive_chunk_overhead = Duration::from_nanos(100);
-/// assert_eq!(default_target(&c), MIN_TARGET);
+/// assert_eq!(default_target(&c), MIN_THREAD_TARGET);
 /// ```
 pub fn default_target(c: &PoolCosts) -> Duration {
-    (c.adaptive_chunk_overhead * 100).clamp(MIN_TARGET, MAX_TARGET)
+    super::default_target_for_threads(c.adaptive_chunk_overhead)
 }

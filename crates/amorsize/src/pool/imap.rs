@@ -178,6 +178,10 @@ where
                 .run(
                     items.len(),
                     |i| {
+                        // The reader is gone: skip the rest of this chunk.
+                        if token.is_cancelled() {
+                            return;
+                        }
                         // A send fails only when the reader is gone: stop the run.
                         if tx.send(Ok(f(&items[i]))).is_err() {
                             token.cancel();

@@ -19,7 +19,6 @@ use std::time::Duration;
 mod adaptive;
 pub mod calibrate;
 mod controller;
-mod controller_shim;
 mod imap;
 #[cfg(feature = "progress-bar")]
 mod progress;
@@ -27,8 +26,10 @@ mod scheduler;
 mod workers;
 
 pub use adaptive::{AdaptivePool, AdaptivePoolBuilder, PoolStats};
-pub use controller::{ChunkController, ControllerConfig};
-pub use controller_shim::Adjustment;
+pub use controller::{
+    default_target_for_threads, AdjustReason, Adjustment, ChunkController, ControllerConfig,
+    DEFAULT_THREAD_TARGET, MAX_STEP_GROWTH, MAX_THREAD_TARGET, MIN_THREAD_TARGET,
+};
 pub use imap::{Imap, ImapUnordered};
 #[cfg(feature = "progress-bar")]
 pub use progress::progress_bar;
@@ -114,7 +115,7 @@ impl ChunkPolicy {
                 "a chunk holds at least 1 item",
             )),
             ChunkPolicy::Fixed(_) => Ok(()),
-            ChunkPolicy::Adaptive(c) => adaptive::validate_controller(c),
+            ChunkPolicy::Adaptive(c) => c.validate(),
         }
     }
 }

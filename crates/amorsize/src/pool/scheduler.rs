@@ -2,8 +2,6 @@
 //! per-job state every participant runs (`Job::participate`): claim a chunk, run it into the
 //! preallocated result buffer, time it when needed, feed the controller, report progress.
 
-#[allow(unused_imports)]
-use super::controller_shim::ControllerApi;
 use super::{CancelToken, ChunkController, ChunkPolicy, Progress, ProgressFn};
 use super::{RunOptions, RunOutput, RunStats};
 use crate::{Error, Result};
@@ -82,7 +80,7 @@ enum Sizing {
     Fixed(usize),
     Adaptive {
         current: CachePadded<AtomicUsize>,
-        ctl: Mutex<ChunkController>,
+        ctl: Box<Mutex<ChunkController>>,
     },
 }
 
@@ -150,10 +148,13 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         debug_assert!(out.capacity() >= len && out.is_empty());
         let sizing = match &opts.chunks {
             ChunkPolicy::Fixed(n) => Sizing::Fixed((*n).max(1)),
-            ChunkPolicy::Adaptive(cfg) => Sizing::Adaptive {
-                current: CachePadded::new(AtomicUsize::new(cfg.initial.max(1))),
-                ctl: Mutex::new(ChunkController::new(cfg.clone())),
-            },
+            ChunkPolicy::Adaptive(cfg) => {
+                let ctl = ChunkController::new(cfg.clone());
+                Sizing::Adaptive {
+                    current: CachePadded::new(AtomicUsize::new(ctl.chunk_size().max(1))),
+                    ctl: Box::new(Mutex::new(ctl)),
+                }
+            }
         };
         Job {
             f,
