@@ -124,8 +124,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "\nalone (not interleaved), back-to-back broadcast medians: amorsize {a:?}, rayon {b:?}"
     );
+    let t = Instant::now();
     let c = calibrate::measure(&ours);
-    println!("\n{c}");
+    let took = t.elapsed();
+    println!("\n{c}\n(calibrate::measure took {took:?})");
     println!(
         "default controller target for threads: {:?}",
         calibrate::default_target(&c)

@@ -513,3 +513,27 @@ fn run_stats_describe_the_run() {
     assert!(!split.stats.inline);
     assert!(split.stats.chunks >= 4);
 }
+
+#[test]
+fn adaptation_grows_chunks_of_trivial_items() {
+    // Items cost nanoseconds; the target is 50 ms, so every window mean is far below target
+    // on any machine: the controller must grow the chunk size and record why.
+    let p = AdaptivePool::builder()
+        .workers(2)
+        .initial_chunk_size(1)
+        .target_chunk_duration(Duration::from_millis(50))
+        .window(3)
+        .build()
+        .unwrap();
+    let items: Vec<u64> = (0..20_000).collect();
+    let v = p.map(&items, |x| x + 1).unwrap();
+    assert_eq!(v[19_999], 20_000);
+    let s = p.stats();
+    assert!(s.current_chunk_size > 1, "{s}");
+    assert!(!s.adjustments.is_empty());
+    assert!(s.adjustments.iter().all(|a| a.to > a.from));
+    // The next run starts where this one ended.
+    let before = s.current_chunk_size;
+    p.map(&items, |x| x + 1).unwrap();
+    assert!(p.stats().current_chunk_size >= before);
+}
