@@ -531,6 +531,8 @@ impl AdaptivePool {
         let wall = acc.wall;
         PoolStats {
             workers: self.inner.pool.workers(),
+            requested_workers: self.inner.pool.requested_workers(),
+            spawn_error: self.inner.pool.spawn_error().map(str::to_string),
             adaptation: self.inner.adaptation,
             target_chunk_duration: self.inner.cfg.target,
             initial_chunk_size: self.inner.cfg.initial,
@@ -581,6 +583,10 @@ impl std::ops::Deref for AdaptivePool {
 pub struct PoolStats {
     /// Participants per run (the calling thread included).
     pub workers: usize,
+    /// Participants asked for; more than `workers` when the OS refused threads.
+    pub requested_workers: usize,
+    /// Why the OS refused a thread, if it did (the pool runs with the threads it got).
+    pub spawn_error: Option<String>,
     /// Whether the controller resizes chunks.
     pub adaptation: bool,
     /// The controller's target chunk duration.
@@ -618,6 +624,13 @@ impl fmt::Display for PoolStats {
             if self.adaptation { "on" } else { "off" },
             self.target_chunk_duration
         )?;
+        if let Some(e) = &self.spawn_error {
+            writeln!(
+                f,
+                "  (asked for {} workers; the OS refused a thread: {e})",
+                self.requested_workers
+            )?;
+        }
         writeln!(
             f,
             "chunk size: {} now (initial {}), {} adjustments",

@@ -226,7 +226,9 @@ fn worker_main(shared: Arc<Shared>, t: usize) {
             // SAFETY: entered, so the caller waits for our `leave` before the closure behind
             // `job.run` goes out of scope. The closure never unwinds (panics are caught).
             let run = unsafe { &*job.run };
-            run(slot);
+            // `run` catches the user's panics itself; this guard only keeps the latch
+            // balanced (and the thread alive) should the bookkeeping ever panic.
+            let _ = catch_unwind(AssertUnwindSafe(|| run(slot)));
             shared.leave(&job.caller);
         }
     }
