@@ -537,3 +537,39 @@ fn adaptation_grows_chunks_of_trivial_items() {
     p.map(&items, |x| x + 1).unwrap();
     assert!(p.stats().current_chunk_size >= before);
 }
+
+/// Thousands of tiny jobs back to back, from two threads, mixing map_range and broadcast:
+/// exercises the latch races (workers waking for a job that has already closed, entering the
+/// next one, the cap on participants).
+#[test]
+fn many_tiny_jobs_stay_exactly_once() {
+    let pool = ThreadPool::new(3).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..2usize {
+            let pool = &pool;
+            s.spawn(move || {
+                for round in 0..1500usize {
+                    let len = 2 + (round * 7 + t) % 13;
+                    let workers = 1 + round % 3;
+                    let counts: Vec<AtomicUsize> = (0..len).map(|_| AtomicUsize::new(0)).collect();
+                    let out = pool
+                        .map_range(len, &RunOptions::new(workers, ChunkPolicy::Fixed(1)), |i| {
+                            counts[i].fetch_add(1, Ordering::Relaxed);
+                            i
+                        })
+                        .unwrap();
+                    assert_eq!(out.results, (0..len).collect::<Vec<_>>());
+                    assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                    if round % 10 == 0 {
+                        let n = AtomicUsize::new(0);
+                        pool.broadcast(|_| {
+                            n.fetch_add(1, Ordering::Relaxed);
+                        })
+                        .unwrap();
+                        assert_eq!(n.load(Ordering::Relaxed), 3);
+                    }
+                }
+            });
+        }
+    });
+}
