@@ -573,3 +573,19 @@ fn many_tiny_jobs_stay_exactly_once() {
         }
     });
 }
+
+#[test]
+fn pools_and_iterators_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<ThreadPool>();
+    send_sync::<AdaptivePool>();
+    send_sync::<CancelToken>();
+    send::<amorsize::pool::Imap<String>>();
+    send::<amorsize::pool::ImapUnordered<String>>();
+    // A pool shared through an Arc, used from another thread.
+    let p = Arc::new(AdaptivePool::new(2).unwrap());
+    let q = p.clone();
+    let h = std::thread::spawn(move || q.map(&[1, 2, 3], |x| x * 2).unwrap());
+    assert_eq!(h.join().unwrap(), vec![2, 4, 6]);
+}
