@@ -101,7 +101,7 @@ fn imap_memory_is_bounded_with_a_slow_reader() {
         pr.fetch_add(1, Ordering::SeqCst);
         *x
     });
-    let bound = batch + p.workers();
+    let bound = 2 * batch;
     for n in 1..=5_000usize {
         un.next().unwrap().unwrap();
         let ahead = produced.load(Ordering::SeqCst) - n;
@@ -110,4 +110,31 @@ fn imap_memory_is_bounded_with_a_slow_reader() {
     drop(un);
     assert!(produced.load(Ordering::SeqCst) <= 5_000 + bound);
     assert!(max_ahead <= 3 * batch);
+}
+
+/// The reader may use the same pool inside its loop (no deadlock with the driver's jobs).
+#[test]
+fn reader_can_use_the_same_pool() {
+    let p = std::sync::Arc::new(
+        AdaptivePool::builder()
+            .workers(2)
+            .initial_chunk_size(1)
+            .imap_batch(8)
+            .build()
+            .unwrap(),
+    );
+    let mut sum = 0u64;
+    for r in p.imap_unordered(0..200u64, |x| *x) {
+        let v = r.unwrap();
+        // Four items: big enough to fan out on the pool (takes its job lock).
+        sum += p.map(&[v, v, v, v], |y| y * 2).unwrap()[3];
+    }
+    assert_eq!(sum, 2 * (0..200u64).sum::<u64>());
+    let mut sum = 0u64;
+    for r in p.imap(0..200u64, |x| *x) {
+        let v = r.unwrap();
+        // Four items: big enough to fan out on the pool (takes its job lock).
+        sum += p.map(&[v, v, v, v], |y| y * 2).unwrap()[3];
+    }
+    assert_eq!(sum, 2 * (0..200u64).sum::<u64>());
 }

@@ -487,7 +487,9 @@ impl AdaptivePool {
 
     /// Like [`imap`](Self::imap) but yields results as they finish (any order).
     ///
-    /// Memory bound: at most `imap_batch + workers` results exist at once.
+    /// Memory bound: at most `2 × imap_batch` results exist at once (the driver takes a
+    /// credit per input before a batch starts; reading a result returns one). Workers never
+    /// block inside a job, so the reader may use the same pool inside its loop.
     ///
     /// ```
     /// let p = amorsize::AdaptivePool::new(2).unwrap();

@@ -1,12 +1,13 @@
 //! Lazy mapping over an iterator with bounded memory: a driver thread pulls a batch of
-//! inputs, runs it on the pool, and hands results to the reader through a bounded channel,
-//! so a slow reader stalls the driver instead of growing a buffer.
+//! inputs, runs it on the pool, and hands results to the reader; a slow reader stalls the
+//! driver (between batches, never inside a job) instead of growing a buffer.
 
 use super::adaptive::Inner;
 use super::CancelToken;
 use crate::{Error, Result};
-use crossbeam_channel::{bounded, Receiver, Sender};
-use std::sync::Arc;
+use crossbeam_channel::{bounded, unbounded, Receiver};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 fn offset(e: Error, base: usize) -> Error {
@@ -132,6 +133,42 @@ impl<R> Drop for Imap<R> {
     }
 }
 
+/// Credits for results not yet read: the driver takes one per input before a batch starts
+/// and the reader returns one per result read, so workers never block inside a job (a reader
+/// that uses the same pool in its loop cannot deadlock) and memory stays bounded.
+#[derive(Debug, Default)]
+struct Credits {
+    avail: Mutex<usize>,
+    cv: Condvar,
+    closed: AtomicBool,
+}
+
+impl Credits {
+    /// Takes `n` credits; false when the reader is gone.
+    fn acquire(&self, n: usize) -> bool {
+        let mut a = self.avail.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            if *a >= n {
+                *a -= n;
+                return true;
+            }
+            a = self.cv.wait(a).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+    fn release(&self, n: usize) {
+        *self.avail.lock().unwrap_or_else(|e| e.into_inner()) += n;
+        self.cv.notify_one();
+    }
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _g = self.avail.lock().unwrap_or_else(|e| e.into_inner());
+        self.cv.notify_all();
+    }
+}
+
 /// The unordered lazy iterator returned by
 /// [`AdaptivePool::imap_unordered`](super::AdaptivePool::imap_unordered).
 ///
@@ -142,6 +179,7 @@ impl<R> Drop for Imap<R> {
 /// ```
 pub struct ImapUnordered<R> {
     rx: Option<Receiver<Result<R>>>,
+    credits: Arc<Credits>,
     pending_error: Option<Error>,
     done: bool,
     cancel: CancelToken,
@@ -164,27 +202,29 @@ where
     F: Fn(&T) -> R + Send + Sync + 'static,
 {
     let batch = inner.imap_batch;
-    let (tx, rx): (Sender<Result<R>>, _) = bounded(batch);
+    // Unbounded channel: the credits bound what is in it (at most 2 × batch results).
+    let (tx, rx) = unbounded::<Result<R>>();
+    let credits = Arc::new(Credits {
+        avail: Mutex::new(2 * batch),
+        ..Credits::default()
+    });
+    let cr = credits.clone();
     let cancel = inner.terminate.child();
     let token = cancel.clone();
     let driver = spawn_driver(move || {
         let mut base = 0usize;
         loop {
             let items: Vec<T> = iter.by_ref().take(batch).collect();
-            if items.is_empty() {
+            if items.is_empty() || !cr.acquire(items.len()) {
                 break;
             }
             let r = inner
                 .run(
                     items.len(),
                     |i| {
-                        // The reader is gone: skip the rest of this chunk.
-                        if token.is_cancelled() {
-                            return;
-                        }
-                        // A send fails only when the reader is gone: stop the run.
-                        if tx.send(Ok(f(&items[i]))).is_err() {
-                            token.cancel();
+                        // The reader is gone: skip the rest.
+                        if !token.is_cancelled() {
+                            let _ = tx.send(Ok(f(&items[i])));
                         }
                     },
                     token.clone(),
@@ -204,6 +244,7 @@ where
     };
     ImapUnordered {
         rx: Some(rx),
+        credits,
         pending_error,
         done: false,
         cancel,
@@ -222,7 +263,10 @@ impl<R> Iterator for ImapUnordered<R> {
             return Some(Err(e));
         }
         match self.rx.as_ref().map(|rx| rx.recv()) {
-            Some(Ok(Ok(r))) => Some(Ok(r)),
+            Some(Ok(Ok(r))) => {
+                self.credits.release(1);
+                Some(Ok(r))
+            }
             Some(Ok(Err(e))) => {
                 self.done = true;
                 Some(Err(e))
@@ -238,6 +282,7 @@ impl<R> Iterator for ImapUnordered<R> {
 impl<R> Drop for ImapUnordered<R> {
     fn drop(&mut self) {
         self.cancel.cancel();
+        self.credits.close();
         drop(self.rx.take());
         if let Some(h) = self.driver.take() {
             let _ = h.join();
