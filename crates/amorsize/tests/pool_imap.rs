@@ -138,3 +138,26 @@ fn reader_can_use_the_same_pool() {
     }
     assert_eq!(sum, 2 * (0..200u64).sum::<u64>());
 }
+
+/// An imap created inside one of the pool's own jobs runs its batches sequentially instead
+/// of waiting for the job that is reading it.
+#[test]
+fn imap_inside_a_job_of_the_same_pool() {
+    let p = std::sync::Arc::new(
+        AdaptivePool::builder()
+            .workers(2)
+            .imap_batch(4)
+            .build()
+            .unwrap(),
+    );
+    let q = p.clone();
+    let sums = p
+        .map(&[10u64, 20, 30, 40], move |n| {
+            let a: u64 = q.imap(0..*n, |x| *x).map(|r| r.unwrap()).sum();
+            let b: u64 = q.imap_unordered(0..*n, |x| *x).map(|r| r.unwrap()).sum();
+            assert_eq!(a, b);
+            a
+        })
+        .unwrap();
+    assert_eq!(sums, vec![45, 190, 435, 780]);
+}

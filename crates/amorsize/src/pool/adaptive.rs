@@ -279,13 +279,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// One run over `0..len` with the pool's chunk policy; updates the stats.
+    /// One run over `0..len` with the pool's chunk policy; updates the stats. `sequential`
+    /// runs it on the calling thread (an imap driver serving a reader that is itself inside
+    /// one of this pool's jobs: fanning out would wait for the reader's job, a deadlock).
     pub(crate) fn run<R: Send, F: Fn(usize) -> R + Sync>(
         &self,
         len: usize,
         f: F,
         cancel: CancelToken,
         progress: bool,
+        sequential: bool,
     ) -> Result<Vec<R>> {
         if self.pool.is_shut_down() {
             return Err(Error::PoolShutDown);
@@ -302,7 +305,8 @@ impl Inner {
         } else {
             ChunkPolicy::Fixed(current)
         };
-        let mut opts = RunOptions::new(self.pool.workers(), chunks);
+        let workers = if sequential { 1 } else { self.pool.workers() };
+        let mut opts = RunOptions::new(workers, chunks);
         if progress {
             opts.progress = self.progress.clone();
         }
@@ -458,6 +462,7 @@ impl AdaptivePool {
             |i| f(&items[i]),
             self.inner.terminate.clone(),
             true,
+            false,
         )
     }
 

@@ -62,6 +62,7 @@ where
     let cancel = inner.terminate.child();
     let token = cancel.clone();
     let batch = inner.imap_batch;
+    let nested = super::in_worker();
     let driver = spawn_driver(move || {
         let mut base = 0usize;
         loop {
@@ -70,7 +71,7 @@ where
                 break;
             }
             let r = inner
-                .run(items.len(), |i| f(&items[i]), token.clone(), false)
+                .run(items.len(), |i| f(&items[i]), token.clone(), false, nested)
                 .map_err(|e| offset(e, base));
             let failed = r.is_err();
             base += items.len();
@@ -209,6 +210,7 @@ where
         ..Credits::default()
     });
     let cr = credits.clone();
+    let nested = super::in_worker();
     let cancel = inner.terminate.child();
     let token = cancel.clone();
     let driver = spawn_driver(move || {
@@ -229,6 +231,7 @@ where
                     },
                     token.clone(),
                     false,
+                    nested,
                 )
                 .map_err(|e| offset(e, base));
             base += items.len();
