@@ -246,9 +246,8 @@ fn run_with_sample<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     }
     let chunks = match stats {
         Some(s) if s.heterogeneous => {
-            let target = Duration::from_secs_f64(
-                (plan.chunk_size() as f64 * s.mean).clamp(50e-6, 50e-3),
-            );
+            let target =
+                Duration::from_secs_f64((plan.chunk_size() as f64 * s.mean).clamp(50e-6, 50e-3));
             ChunkPolicy::Adaptive(ControllerConfig {
                 initial: plan.chunk_size(),
                 target,
@@ -304,16 +303,16 @@ fn run_sequential<T, R, F: Fn(&T) -> R>(
     let r = catch_unwind(AssertUnwindSafe(|| {
         let mut cursor = 0usize;
         for (start, rs) in sampled {
-            for i in cursor..start {
-                current = i;
-                out.push(f(&items[i]));
+            for (k, x) in items[cursor..start].iter().enumerate() {
+                current = cursor + k;
+                out.push(f(x));
             }
             cursor = start + rs.len();
             out.extend(rs);
         }
-        for i in cursor..n {
-            current = i;
-            out.push(f(&items[i]));
+        for (k, x) in items[cursor..n].iter().enumerate() {
+            current = cursor + k;
+            out.push(f(x));
         }
     }));
     match r {

@@ -105,9 +105,7 @@ impl Workload {
             } else {
                 1.0
             },
-            item_memory: self
-                .item_memory
-                .filter(|m| m.is_finite() && *m >= 0.0),
+            item_memory: self.item_memory.filter(|m| m.is_finite() && *m >= 0.0),
         }
     }
 }
@@ -325,7 +323,10 @@ mod tests {
         let p2 = predict(&w, &COSTS, 2, 2, 100, true);
         let p8 = predict(&w, &COSTS, 2, 8, 100, true);
         assert_eq!(p8.parallelism, 2.0);
-        assert!(p8.total > p2.total, "more workers than cores only adds fan-out");
+        assert!(
+            p8.total > p2.total,
+            "more workers than cores only adds fan-out"
+        );
     }
 
     #[test]

@@ -528,11 +528,7 @@ impl Optimizer {
         if self.sample_size == 0 || self.sample_size > sample::MAX_SAMPLE {
             return Err(Error::invalid_config(
                 "sample_size",
-                format!(
-                    "{} is outside 1..={}",
-                    self.sample_size,
-                    sample::MAX_SAMPLE
-                ),
+                format!("{} is outside 1..={}", self.sample_size, sample::MAX_SAMPLE),
             ));
         }
         if self.max_sample_time.is_zero() {
@@ -843,7 +839,10 @@ pub fn decide(
             continue;
         }
         // Largest chunks first, so that near-ties keep the larger chunk (fewer dispatches).
-        for c in model::chunk_candidates(items, w, &[target_items]).into_iter().rev() {
+        for c in model::chunk_candidates(items, w, &[target_items])
+            .into_iter()
+            .rev()
+        {
             let p = model::predict(&work, costs, cores, w, c, warm);
             if best.is_none_or(|b| p.total < b.total * 0.999) {
                 best = Some(p);
@@ -1127,7 +1126,10 @@ mod tests {
                 "target_chunk_duration",
             ),
             (Optimizer::new().memory_fraction(0.0), "memory_fraction"),
-            (Optimizer::new().memory_fraction(f64::NAN), "memory_fraction"),
+            (
+                Optimizer::new().memory_fraction(f64::NAN),
+                "memory_fraction",
+            ),
             (
                 Optimizer::new().max_sample_time(Duration::ZERO),
                 "max_sample_time",
@@ -1150,7 +1152,12 @@ mod tests {
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["executor"], "Threads");
         assert_eq!(json["workers"], 2);
-        assert!(json["diagnostics"]["predicted_sequential"].as_f64().unwrap() > 0.9);
+        assert!(
+            json["diagnostics"]["predicted_sequential"]
+                .as_f64()
+                .unwrap()
+                > 0.9
+        );
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {

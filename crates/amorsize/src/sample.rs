@@ -46,6 +46,9 @@ pub const MIN_MEASUREMENT: Duration = Duration::from_micros(20);
 /// CV above which a workload counts as heterogeneous.
 pub const HETEROGENEOUS_CV: f64 = 0.5;
 
+/// Runs expected to last at least this long also read the scheduler's run delay.
+pub const RUN_DELAY_WORTHWHILE: Duration = Duration::from_micros(200);
+
 /// Process CPU / wall ratio above which a call is taken to run threads of its own.
 pub const INNER_PARALLELISM_THRESHOLD: f64 = 1.5;
 
@@ -87,6 +90,10 @@ pub struct Measurement {
     pub thread_cpu: Duration,
     /// CPU time of the whole process over the run.
     pub process_cpu: Duration,
+    /// Time the measuring thread was ready to run but waited for a CPU (the scheduler's run
+    /// delay from `/proc/thread-self/schedstat`; zero where unavailable). Other processes on
+    /// a shared machine cause it; it is not the function waiting.
+    pub run_delay: Duration,
 }
 
 /// Statistics of a sample, per item, in seconds.
@@ -219,7 +226,8 @@ pub fn spread_position(k: usize, n: usize) -> usize {
 /// use amorsize::sample::{summarize, Measurement};
 /// use std::time::Duration;
 /// let m = |us| Measurement { start: 0, len: 1, wall: Duration::from_micros(us),
-///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us) };
+///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us),
+///     run_delay: Duration::ZERO };
 /// let s = summarize(&[m(10), m(10), m(40)]);
 /// assert!((s.mean - 20e-6).abs() < 1e-12);
 /// assert!(s.cv > 0.5 && s.heterogeneous);
@@ -259,9 +267,10 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
     // call each, ~0.3 µs) does not distort them; with none, the items are too short to block or
     // to start threads of their own, and count as compute-bound.
     let long = ms.iter().filter(|m| m.wall >= MIN_MEASUREMENT);
+    // The time spent waiting for a CPU held by someone else is not the function waiting.
     let (mut lw, mut thread, mut process) = (0.0, 0.0, 0.0);
     for m in long {
-        lw += m.wall.as_secs_f64();
+        lw += m.wall.saturating_sub(m.run_delay).as_secs_f64();
         thread += m.thread_cpu.as_secs_f64();
         process += m.process_cpu.as_secs_f64();
     }
@@ -333,6 +342,49 @@ pub fn process_cpu_time() -> Duration {
     clock(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
+/// The time `Instant::now()` + `elapsed()` take by themselves, measured once per process and
+/// subtracted from every measurement.
+///
+/// ```
+/// assert!(amorsize::sample::clock_overhead() < std::time::Duration::from_millis(1));
+/// ```
+pub fn clock_overhead() -> Duration {
+    static O: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *O.get_or_init(|| {
+        let mut v: Vec<Duration> = (0..64)
+            .map(|_| {
+                let t = Instant::now();
+                t.elapsed()
+            })
+            .collect();
+        v.sort();
+        v[v.len() / 4]
+    })
+}
+
+/// The calling thread's total run delay (time ready but waiting for a CPU), from
+/// `/proc/thread-self/schedstat`; `None` where the kernel does not provide it.
+///
+/// ```
+/// if let Some(d) = amorsize::sample::run_delay() { assert!(d.as_secs() < 1_000_000); }
+/// ```
+pub fn run_delay() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    parse_schedstat(&text)
+}
+
+/// Parses a `schedstat` line (`cpu_ns run_delay_ns timeslices`) into the run delay.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(amorsize::sample::parse_schedstat("869652 175591 2\n"), Some(Duration::from_nanos(175591)));
+/// assert_eq!(amorsize::sample::parse_schedstat("garbage"), None);
+/// ```
+pub fn parse_schedstat(text: &str) -> Option<Duration> {
+    let ns: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 fn clock(id: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -343,7 +395,10 @@ fn clock(id: libc::clockid_t) -> Duration {
     if rc != 0 {
         return Duration::ZERO;
     }
-    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// Runs `f` on `items[start..start + len]`, timing the run; a panic becomes
@@ -353,9 +408,17 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
     f: &F,
     start: usize,
     len: usize,
+    expected: Duration,
 ) -> Result<(Measurement, Vec<R>)> {
     let mut out = Vec::with_capacity(len);
     let mut current = start;
+    // Reading the run delay costs a few microseconds (a file read): only for runs long enough
+    // to be preempted.
+    let d0 = if expected >= RUN_DELAY_WORTHWHILE {
+        run_delay()
+    } else {
+        None
+    };
     let p0 = process_cpu_time();
     let t0 = thread_cpu_time();
     let w0 = Instant::now();
@@ -365,9 +428,13 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
             out.push(f(item));
         }
     }));
-    let wall = w0.elapsed();
+    let wall = w0.elapsed().saturating_sub(clock_overhead());
     let thread_cpu = thread_cpu_time().saturating_sub(t0);
     let process_cpu = process_cpu_time().saturating_sub(p0);
+    let run_delay = match d0.and_then(|a| Some((a, run_delay()?))) {
+        Some((a, b)) => b.saturating_sub(a).min(wall),
+        None => Duration::ZERO,
+    };
     if let Err(payload) = res {
         return Err(Error::from_panic(current, payload));
     }
@@ -378,6 +445,7 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
             wall,
             thread_cpu,
             process_cpu,
+            run_delay,
         },
         out,
     ))
@@ -447,12 +515,11 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
     }
     let want = settings.sample_size.clamp(1, MAX_SAMPLE);
     // Taken: sorted disjoint (start, end) ranges already run.
-    let mut taken: Vec<(usize, usize)> = results
-        .iter()
-        .map(|(s, r)| (*s, s + r.len()))
-        .collect();
+    let mut taken: Vec<(usize, usize)> = results.iter().map(|(s, r)| (*s, s + r.len())).collect();
     let mut run_len = measurements.iter().map(|m| m.len).max().unwrap_or(1);
-    let mut warmup: Option<Measurement> = None;
+    // Runs of cheap items never exceed 1/256 of the input, so even 64 of them take a quarter.
+    let run_cap = (n / 256).max(1);
+    let mut warmups: Vec<Measurement> = Vec::new();
     let mut k = 0usize;
     let mut misses = 0usize;
     loop {
@@ -475,17 +542,25 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         }
         let next_start = taken.get(slot).map_or(n, |&(s, _)| s);
         let len = run_len.min(next_start - pos).max(1);
-        let (m, out) = timed_run(items, &f, pos, len)?;
+        let expected = match measurements.last().or(warmups.last()) {
+            Some(last) => last.wall.mul_f64(len as f64 / last.len.max(1) as f64),
+            None => Duration::ZERO,
+        };
+        let (m, out) = timed_run(items, &f, pos, len, expected)?;
         insert_run(&mut taken, &mut results, pos, out);
-        // The first measurement of an item cheaper than the clock is a warm-up: it sets the run
-        // length and is left out of the statistics (its result is kept).
-        if measurements.is_empty() && taken.len() == 1 && m.wall < MIN_MEASUREMENT {
-            let per = m.wall.as_secs_f64().max(1e-9);
-            run_len = ((MIN_MEASUREMENT.as_secs_f64() / per).ceil() as usize).clamp(1, 1 << 16);
-            // Long runs never take more than a sixteenth of the input in all.
-            run_len = run_len.min((n / (16 * MAX_SAMPLE)).max(1));
-            warmup = Some(m);
-            continue;
+        // A run shorter than the clock can time well sets a longer run length; while the run
+        // length can still grow, such a run is a warm-up, left out of the statistics (its
+        // results are kept). At most three warm-ups.
+        let short = m.wall < MIN_MEASUREMENT;
+        if short {
+            let per = (m.wall.as_secs_f64() / m.len.max(1) as f64).max(1e-9);
+            let wanted = ((MIN_MEASUREMENT.as_secs_f64() / per).ceil() as usize).max(1);
+            let next = wanted.min(run_cap);
+            if next > run_len && warmups.len() < 3 {
+                run_len = next;
+                warmups.push(m);
+                continue;
+            }
         }
         measurements.push(m);
         let stats = summarize(&measurements);
@@ -499,14 +574,11 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
             break;
         }
     }
-    let mut stats = summarize(&measurements);
-    if stats.count == 0 {
-        // Only the warm-up ran (the whole input was one short run): use it.
-        if let Some(w) = warmup {
-            measurements.push(w);
-            stats = summarize(&measurements);
-        }
+    if measurements.is_empty() {
+        // Only warm-ups ran (the whole input was a few short runs): use them.
+        measurements.append(&mut warmups);
     }
+    let mut stats = summarize(&measurements);
     stats.items = results.iter().map(|(_, r)| r.len()).sum();
     stats.elapsed = started.elapsed();
     Ok(Sample {
@@ -552,7 +624,17 @@ mod tests {
             wall: Duration::from_micros(us),
             thread_cpu: Duration::from_micros(us),
             process_cpu: Duration::from_micros(us),
+            run_delay: Duration::ZERO,
         }
+    }
+
+    #[test]
+    fn run_delay_is_not_blocking() {
+        // 1 ms wall, 0.5 ms on the CPU, 0.5 ms waiting for a CPU: compute-bound.
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(500);
+        a.run_delay = Duration::from_micros(500);
+        assert!((summarize(&[a]).cpu_fraction - 1.0).abs() < 1e-9);
     }
 
     #[test]
@@ -638,7 +720,10 @@ mod tests {
         let ran: usize = calls.iter().map(|c| c.load(Ordering::Relaxed)).sum();
         assert_eq!(ran, seen.len(), "every sampled call kept its result");
         assert!(calls.iter().all(|c| c.load(Ordering::Relaxed) <= 1));
-        assert!(s.results.windows(2).all(|w| w[0].0 + w[0].1.len() <= w[1].0));
+        assert!(s
+            .results
+            .windows(2)
+            .all(|w| w[0].0 + w[0].1.len() <= w[1].0));
     }
 
     #[test]
