@@ -20,7 +20,16 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+pub mod parse;
+
 /// Why the effective core count has the value it has: which limit was the smallest.
+///
+/// ```
+/// use amorsize::system::CoreLimit;
+/// let why = amorsize::system::info().cores.limited_by;
+/// println!("cores limited by {why}"); // e.g. "the cgroup CPU quota"
+/// assert_eq!(CoreLimit::CgroupQuota.to_string(), "the cgroup CPU quota");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CoreLimit {
@@ -35,6 +44,12 @@ pub enum CoreLimit {
 }
 
 /// Core counts and which of them limits the effective count.
+///
+/// ```
+/// let cores = &amorsize::system::info().cores;
+/// assert!(cores.effective >= 1 && cores.effective <= cores.logical);
+/// println!("{cores}"); // "2 effective, limited by ... (logical 2, physical 2, ...)"
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoreInfo {
     /// Logical CPUs online.
@@ -52,6 +67,14 @@ pub struct CoreInfo {
 }
 
 /// Memory in bytes, lowered by the cgroup limit where one is set.
+///
+/// ```
+/// let memory = amorsize::system::memory_now();
+/// if let Some(limit) = memory.cgroup_limit {
+///     assert!(memory.available <= limit);
+/// }
+/// println!("{memory}"); // "22.4 GiB available of 23.5 GiB total; no cgroup limit, ..."
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MemoryInfo {
     /// `MemTotal`.
@@ -67,6 +90,14 @@ pub struct MemoryInfo {
 }
 
 /// Pressure stall information for memory (`/proc/pressure/memory`, the `some` line).
+///
+/// ```
+/// match amorsize::system::pressure_now() {
+///     Some(p) if p.some_avg10 > 10.0 => println!("memory is tight: {p}"),
+///     Some(p) => println!("memory pressure: {p}"),
+///     None => println!("no PSI on this kernel"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Pressure {
     /// Share of the last 10 s in which some task stalled on memory, in percent.
@@ -80,6 +111,13 @@ pub struct Pressure {
 }
 
 /// Everything [`info`] knows about the machine.
+///
+/// ```
+/// let info = amorsize::system::info();
+/// println!("{info}"); // cores, memory, pressure: three lines
+/// let json = serde_json::to_value(&*info).unwrap();
+/// assert!(json["cores"]["effective"].as_u64().unwrap() >= 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SystemInfo {
     /// Cores.
@@ -446,28 +484,31 @@ fn memory_with(root: &Path, cgroups: &Cgroups) -> MemoryInfo {
         parse::CgroupVersion::V2 => ("memory.max", "memory.current"),
         parse::CgroupVersion::V1 => ("memory.limit_in_bytes", "memory.usage_in_bytes"),
     };
-    let level = |d: &Path| {
+    let limit_at = |d: &Path| read_parsed(root, d.join(limit_file), parse::memory_limit).flatten();
+    // Usage and cache are read only where they matter (the innermost cgroup, and a parent that
+    // has a limit): `memory.stat` is the most expensive file to read.
+    let usage_at = |d: &Path| {
         (
-            read_parsed(root, d.join(limit_file), parse::memory_limit).flatten(),
             read_parsed(root, d.join(usage_file), parse::memory_usage),
             read_parsed(root, d.join("memory.stat"), parse::memory_stat_reclaimable).flatten(),
         )
     };
     // The innermost cgroup's usage is reported unless a parent's limit leaves less headroom: then
     // that parent's limit, usage and cache describe what binds the process.
-    let mut reported = level(&dir.dir);
+    let (current, reclaimable) = usage_at(&dir.dir);
+    let mut reported = (limit_at(&dir.dir), current, reclaimable);
     let mut headroom = reported
         .0
         .map(|_| available_memory(u64::MAX, reported.0, reported.1, reported.2));
     for ancestor in dir.ancestors().skip(1) {
-        let candidate = level(&ancestor);
-        if candidate.0.is_none() {
+        let Some(limit) = limit_at(&ancestor) else {
             continue;
-        }
-        let room = available_memory(u64::MAX, candidate.0, candidate.1, candidate.2);
+        };
+        let (current, reclaimable) = usage_at(&ancestor);
+        let room = available_memory(u64::MAX, Some(limit), current, reclaimable);
         if headroom.map_or(true, |h| room < h) {
             headroom = Some(room);
-            reported = candidate;
+            reported = (Some(limit), current, reclaimable);
         }
     }
     let (cgroup_limit, cgroup_current, cgroup_reclaimable) = reported;
@@ -567,5 +608,3 @@ impl fmt::Display for SystemInfo {
         }
     }
 }
-
-pub mod parse;

@@ -19,6 +19,12 @@ use std::path::{Component, Path, PathBuf};
 
 /// A cgroup v1 limit at or above this value means "no limit": the kernel reports "unlimited" as
 /// `LONG_MAX` rounded down to a page (9223372036854771712 with 4 KiB pages).
+///
+/// ```
+/// use amorsize::system::parse::UNLIMITED_THRESHOLD;
+/// assert!(9223372036854771712 >= UNLIMITED_THRESHOLD);
+/// assert!(1u64 << 50 < UNLIMITED_THRESHOLD); // a petabyte is still a real limit
+/// ```
 pub const UNLIMITED_THRESHOLD: u64 = 1 << 62;
 
 /// The period the kernel uses when `cpu.max` gives only a quota (microseconds).
@@ -167,6 +173,12 @@ pub fn cpu_list(text: &str) -> Result<usize> {
 }
 
 /// Total and available memory from `/proc/meminfo`, in bytes.
+///
+/// ```
+/// let m = amorsize::system::parse::meminfo("MemTotal: 2048 kB\nMemAvailable: 1024 kB\n")?;
+/// assert_eq!(m, amorsize::system::parse::Meminfo { total: 2 << 20, available: 1 << 20 });
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Meminfo {
     /// `MemTotal`.
@@ -370,6 +382,12 @@ pub fn pressure(text: &str) -> Result<Pressure> {
 }
 
 /// Processor and core counts from `/proc/cpuinfo`.
+///
+/// ```
+/// let c = amorsize::system::parse::cpuinfo("processor : 0\ncore id : 0\n")?;
+/// assert_eq!((c.processors, c.physical), (1, Some(1)));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CpuinfoCores {
     /// The number of `processor` entries (logical CPUs online).
@@ -432,6 +450,12 @@ pub fn cpuinfo(text: &str) -> Result<CpuinfoCores> {
 }
 
 /// One line of `/proc/self/cgroup`: `hierarchy-ID:controller-list:cgroup-path`.
+///
+/// ```
+/// let lines = amorsize::system::parse::proc_self_cgroup("4:memory:/docker/abc\n")?;
+/// assert_eq!((lines[0].hierarchy, lines[0].path.as_str()), (4, "/docker/abc"));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CgroupLine {
     /// The hierarchy ID (0 for the cgroup v2 unified hierarchy).
@@ -490,6 +514,12 @@ pub fn proc_self_cgroup(text: &str) -> Result<Vec<CgroupLine>> {
 }
 
 /// One mount from `/proc/self/mountinfo` (only the fields amorsize needs).
+///
+/// ```
+/// let m = amorsize::system::parse::mountinfo("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")?;
+/// assert_eq!((m[0].root.as_str(), m[0].fs_type.as_str()), ("/", "cgroup2"));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MountEntry {
     /// The root of the mount inside its file system (field 4; for a cgroup mount, the cgroup
@@ -572,6 +602,14 @@ pub fn mountinfo(text: &str) -> Result<Vec<MountEntry>> {
 }
 
 /// Which cgroup version a controller is mounted with.
+///
+/// ```
+/// use amorsize::system::parse::{controller_dir, mountinfo, proc_self_cgroup, CgroupVersion};
+/// let cg = proc_self_cgroup("1:cpu:/\n")?;
+/// let m = mountinfo("32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n")?;
+/// assert_eq!(controller_dir(&cg, &m, "cpu").unwrap().version, CgroupVersion::V1);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CgroupVersion {
@@ -582,6 +620,17 @@ pub enum CgroupVersion {
 }
 
 /// Where a controller of this process's cgroup lives.
+///
+/// ```
+/// use amorsize::system::parse::{controller_dir, mountinfo, proc_self_cgroup};
+/// use std::path::Path;
+/// let cg = proc_self_cgroup("4:memory:/process_api/9b55\n")?;
+/// let m = mountinfo("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")?;
+/// let d = controller_dir(&cg, &m, "memory").unwrap();
+/// assert_eq!(d.dir, Path::new("/sys/fs/cgroup/memory/process_api/9b55"));
+/// assert_eq!(d.mount_point, Path::new("/sys/fs/cgroup/memory"));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ControllerDir {
     /// The cgroup version of the hierarchy.
