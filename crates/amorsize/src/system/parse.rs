@@ -166,7 +166,7 @@ pub fn cpu_list(text: &str) -> Result<usize> {
             Some(c) if c >= lo => c + 1,
             _ => lo,
         };
-        count = count.saturating_add(hi - start + 1);
+        count = count.saturating_add((hi - start).saturating_add(1));
         covered_to = Some(hi);
     }
     Ok(usize::try_from(count).unwrap_or(usize::MAX))
@@ -827,6 +827,9 @@ mod tests {
         assert_eq!(cpu_list("3,3,3").unwrap(), 1);
         assert_eq!(cpu_list("8-11,0-1").unwrap(), 6); // unsorted
         assert_eq!(cpu_list("0-4294967295").unwrap(), 1 << 32); // no allocation per CPU
+                                                                // The widest range saturates instead of overflowing.
+        let widest = cpu_list("0-18446744073709551615,5").unwrap();
+        assert_eq!(widest, usize::try_from(u64::MAX).unwrap_or(usize::MAX));
     }
 
     #[test]
