@@ -110,6 +110,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let remembered = cache_get(key);
     if let Some(e) = &remembered {
         if e.sequential && n <= 2 * e.items {
+            HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
             return run_plain(items, &f);
         }
     }
@@ -127,13 +128,16 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             f64::INFINITY
         };
         if (0.5..=2.0).contains(&ratio) {
+            HITS_PROBE.fetch_add(1, Ordering::Relaxed);
             let plan = opt.plan_from(n, &e.stats);
             cache_put(key, n, &e.stats, &plan);
             return run_with_sample(&plan, items, &f, s.results, Some(&e.stats));
         }
         // The cost changed: a full sample, going on from the probe (its items are not rerun).
+        MISSES.fetch_add(1, Ordering::Relaxed);
         return sample_and_run(opt, key, items, &f, Some(s));
     }
+    MISSES.fetch_add(1, Ordering::Relaxed);
     sample_and_run(opt, key, items, &f, None)
 }
 
@@ -337,6 +341,37 @@ fn cache() -> &'static Mutex<HashMap<u64, Entry>> {
 }
 
 static TICK: AtomicU64 = AtomicU64::new(0);
+static HITS_PLAIN: AtomicU64 = AtomicU64::new(0);
+static HITS_PROBE: AtomicU64 = AtomicU64::new(0);
+static MISSES: AtomicU64 = AtomicU64::new(0);
+
+/// How par_map's call-site memory has served calls since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Calls that ran the plain loop at once (a remembered sequential site).
+    pub plain: u64,
+    /// Calls that measured a short probe and reused the remembered statistics.
+    pub probed: u64,
+    /// Calls that sampled in full (nothing remembered, or the cost changed).
+    pub sampled: u64,
+}
+
+/// Counts of how calls were served by the call-site memory (process-wide, all threads).
+///
+/// ```
+/// let before = amorsize::exec::cache_stats();
+/// amorsize::par_map(&[1u8, 2, 3], |x| *x)?;
+/// let after = amorsize::exec::cache_stats();
+/// assert!(after.plain + after.probed + after.sampled > before.plain + before.probed + before.sampled);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn cache_stats() -> CacheStats {
+    CacheStats {
+        plain: HITS_PLAIN.load(Ordering::Relaxed),
+        probed: HITS_PROBE.load(Ordering::Relaxed),
+        sampled: MISSES.load(Ordering::Relaxed),
+    }
+}
 
 fn site_key<T, R, F>(opt: &Optimizer) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
