@@ -566,8 +566,9 @@ impl ThreadPool {
         let call = |p: usize| {
             if let Err(e) = catch_unwind(AssertUnwindSafe(|| f(p))) {
                 let mut g = lock(&failure);
-                if !g.as_ref().is_some_and(|(i, _)| *i <= p) {
-                    *g = Some((p, e));
+                match &*g {
+                    Some((i, _)) if *i <= p => {}
+                    _ => *g = Some((p, e)),
                 }
             }
         };
