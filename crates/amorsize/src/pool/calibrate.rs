@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Claims timed per `chunk_dispatch` sample.
 const CLAIMS: usize = 4096;
 /// Items (chunks of one) per run-overhead sample.
-const RUN_ITEMS: usize = 4096;
+const RUN_ITEMS: usize = 2048;
 
 /// Measured costs of the pool, all per event.
 ///
@@ -35,7 +35,7 @@ pub struct PoolCosts {
     /// Handing out one chunk from the shared cursor, uncontended (median of 3 × 4096 claims).
     pub chunk_dispatch: Duration,
     /// Per-chunk cost of a real fixed-chunk run of empty items on all participants
-    /// (claim under contention, result write, bookkeeping), per participant.
+    /// (claim under contention, result write, bookkeeping), per participant (2048 chunks).
     pub chunk_overhead: Duration,
     /// The same with the adaptive policy (adds two clock reads and the controller update).
     pub adaptive_chunk_overhead: Duration,

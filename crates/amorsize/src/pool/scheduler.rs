@@ -232,10 +232,19 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 let d = c0.elapsed();
                 st.chunk_time += d;
                 if let Sizing::Adaptive { current, ctl } = &self.sizing {
-                    let mut c = lock(ctl);
-                    c.set_remaining(self.cursor.remaining());
-                    let n = c.record(d, e - s);
-                    current.store(n.max(1), Ordering::Relaxed);
+                    // Never wait for the controller: if another participant is feeding it
+                    // right now, this chunk's sample is dropped (samples are plentiful; a
+                    // convoy behind a preempted lock holder is not).
+                    let guard = match ctl.try_lock() {
+                        Ok(g) => Some(g),
+                        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                        Err(std::sync::TryLockError::WouldBlock) => None,
+                    };
+                    if let Some(mut c) = guard {
+                        c.set_remaining(self.cursor.remaining());
+                        let n = c.record(d, e - s);
+                        current.store(n.max(1), Ordering::Relaxed);
+                    }
                 }
                 self.report_progress(e - s);
             }
