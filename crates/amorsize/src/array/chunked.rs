@@ -10,6 +10,7 @@
 
 use super::budget::Admission;
 use super::engine::{global_engine, AdaptiveChunkingEngine};
+use super::fit::PeakModel;
 use super::metrics::{
     AggregateStats, ChunkMemoryMetric, MemorySource, Probe, ProfileReport, RunReport,
 };
@@ -207,6 +208,7 @@ struct ExecOptions {
     pressure_threshold: f64,
     auto_rechunk: bool,
     key: Option<String>,
+    amplification: Option<f64>,
 }
 
 struct LastRun {
@@ -260,6 +262,7 @@ impl<'e> Runner<'e> {
                 pressure_threshold: cfg.pressure_threshold,
                 auto_rechunk: cfg.auto_rechunk,
                 key: None,
+                amplification: None,
             },
             engine,
             last: Mutex::new(None),
@@ -338,17 +341,51 @@ impl<'e> Runner<'e> {
         let start = Instant::now();
         let workers = self.workers();
         let budget = self.budget()?;
-        let model = self.prior_stats().map(|s| s.peak_model).unwrap_or_default();
+        let mut model = self.prior_stats().map(|s| s.peak_model).unwrap_or_default();
+        if let Some(k) = self.opts.amplification {
+            model.k = model.k.max(k);
+            model.measured = model.measured.max(1);
+        }
         let es = self.element_size as u64;
         let n = grid.len();
-        let projected = |i: usize| -> u64 {
-            let elems: u64 = grid.block_shape(i).iter().map(|&s| s as u64).product();
-            model.peak(elems * es)
+        let source = MemorySource::current();
+        // Largest peak/input ratio measured in this run (exact mode only). Until the first block
+        // of an unmeasured array has finished, blocks claim the whole budget (they run alone):
+        // the first block calibrates k before any block runs next to another.
+        let learned: Mutex<Option<f64>> = Mutex::new(None);
+        let block_bytes = |i: usize| -> u64 {
+            grid.block_shape(i)
+                .iter()
+                .map(|&s| s as u64)
+                .product::<u64>()
+                * es
         };
-        let projected_block_peak = projected(0);
+        let projected = |i: usize| -> u64 {
+            let b = block_bytes(i);
+            let seen = *learned.lock().unwrap_or_else(|e| e.into_inner());
+            match (source, seen) {
+                (MemorySource::Exact, Some(k)) => {
+                    let m = if model.measured > 0 {
+                        PeakModel {
+                            k: model.k.max(k),
+                            ..model
+                        }
+                    } else {
+                        PeakModel {
+                            k,
+                            a: 0.0,
+                            measured: 1,
+                        }
+                    };
+                    m.peak(b)
+                }
+                (MemorySource::Exact, None) if model.measured == 0 => model.peak(b).max(budget),
+                _ => model.peak(b),
+            }
+        };
+        let projected_block_peak = model.peak(block_bytes(0));
         let admission = Admission::new(budget)
             .with_pressure_probe(pressure_probe(self.opts.pressure_threshold));
-        let source = MemorySource::current();
         let (base, rss_max) = match source {
             MemorySource::Exact => {
                 crate::alloc::reset_global_peak();
@@ -375,6 +412,11 @@ impl<'e> Runner<'e> {
             let r = catch_unwind(AssertUnwindSafe(|| work(i)));
             let metric = probe.finish(i, grid.block_shape(i), self.element_size);
             drop(permit);
+            if let (Some(p), true) = (metric.peak_bytes, metric.estimated_bytes > 0) {
+                let ratio = p as f64 / metric.estimated_bytes as f64;
+                let mut l = learned.lock().unwrap_or_else(|e| e.into_inner());
+                *l = Some(l.map_or(ratio, |k: f64| k.max(ratio)));
+            }
             if source == MemorySource::Rss {
                 rss_max.fetch_max(super::metrics::rss_bytes(), Ordering::Relaxed);
             }
@@ -562,6 +604,24 @@ macro_rules! exec_setters {
         /// ```
         pub fn auto_rechunk(mut self, on: bool) -> Self {
             self.runner.opts.auto_rechunk = on;
+            self
+        }
+
+        /// A lower bound on the amplification `k` (peak bytes per input byte of a block) for
+        /// admission, for when the block function is known to allocate temporaries and the
+        /// tracking allocator is not installed to measure them.
+        ///
+        /// ```
+        /// let a = ndarray::Array1::<f64>::ones(100);
+        /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[10]).unwrap()
+        ///     .amplification(4.0);
+        /// c.map_blocks(|b| b.to_owned()).unwrap();
+        /// assert_eq!(c.profile().last_run.unwrap().projected_block_peak, 320);
+        /// ```
+        pub fn amplification(mut self, k: f64) -> Self {
+            if k.is_finite() && k > 0.0 {
+                self.runner.opts.amplification = Some(k);
+            }
             self
         }
 
