@@ -887,9 +887,39 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         M: Fn(ArrayView<'_, A, D>) -> R + Sync,
         C: Fn(R, R) -> R,
     {
+        self.reduce_blocks_indexed(|_, b| map(b), combine)
+    }
+
+    /// [`Self::reduce_blocks`] with each block's index ranges (one per axis) passed to `map`,
+    /// for reductions that must know where a block lies (e.g. a sum along one axis).
+    ///
+    /// ```
+    /// use ndarray::{Array1, Array2, Axis};
+    /// let a = Array2::<f64>::from_shape_fn((6, 8), |(i, j)| (i * 8 + j) as f64);
+    /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[4, 3]).unwrap();
+    /// let parts = c.reduce_blocks_indexed(
+    ///     |r, b| vec![(r[1].start, b.sum_axis(Axis(0)))],
+    ///     |mut x, mut y| { x.append(&mut y); x }).unwrap();
+    /// let mut total = Array1::<f64>::zeros(8);
+    /// for (start, p) in parts {
+    ///     let mut s = total.slice_mut(ndarray::s![start..start + p.len()]);
+    ///     s += &p;
+    /// }
+    /// assert_eq!(total, a.sum_axis(Axis(0)));
+    /// ```
+    pub fn reduce_blocks_indexed<R, M, C>(&self, map: M, combine: C) -> Result<R>
+    where
+        A: Sync,
+        R: Send,
+        M: Fn(&[Range<usize>], ArrayView<'_, A, D>) -> R + Sync,
+        C: Fn(R, R) -> R,
+    {
         let grid = self.runner.grid_for_run();
         let view = &self.view;
-        let work = |i: usize| -> Result<R> { Ok(map(block_view(view, &grid.block_ranges(i)))) };
+        let work = |i: usize| -> Result<R> {
+            let ranges = grid.block_ranges(i);
+            Ok(map(&ranges, block_view(view, &ranges)))
+        };
         let parts = self.runner.execute("reduce_blocks", &grid, &work)?;
         parts
             .into_iter()

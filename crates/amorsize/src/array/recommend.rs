@@ -13,8 +13,11 @@
 //! 3. never below `min_chunk_bytes`, nor below the size where the per-chunk overhead `t0` of the
 //!    time model `t(b) = t0 + c·b` exceeds 1% of a chunk's time (unless the array is smaller,
 //!    or the budget forbids it: the budget always wins);
-//! 4. near-cubic, but the last (contiguous) axis is kept at least 16 KiB long, and it takes
-//!    whatever the other axes leave; every axis clipped to the array;
+//! 4. near-cubic, but the last (contiguous) axis is kept long: whole when at least
+//!    [`ROW_BAND_MIN_ROWS`] of its rows fit in a chunk (bands of contiguous rows), else at least
+//!    16 KiB long, and it takes whatever the other axes leave; every axis clipped to the array
+//!    and, where that shrinks it by at most a quarter, split into equal parts (no thin
+//!    remainder chunk);
 //! 5. storage alignment is a hard rule: with `previous_chunks`, each axis is a multiple of the
 //!    storage chunk when growing and a divisor of it when shrinking (or the whole axis); the
 //!    recommendation reports how far this moved the chunk from its target.
@@ -28,6 +31,8 @@ use std::fmt;
 
 /// The last axis of a chunk is kept at least this many bytes long (when the array allows).
 pub const CONTIGUOUS_MIN_BYTES: u64 = 16 << 10;
+/// The last axis is taken whole when at least this many of its rows fit in a chunk.
+pub const ROW_BAND_MIN_ROWS: u64 = 8;
 /// Share of a chunk's time the per-chunk overhead `t0` may take.
 pub const OVERHEAD_SHARE: f64 = 0.01;
 
@@ -478,6 +483,14 @@ impl ChunkSizeRecommender {
         // grow back to the lower bound where flooring lost it.
         let lo_eff = lo.min(total_u64).min(cap);
         grow_to(&mut chunks, shape, es, lo_eff, cap);
+        // equal chunks along each axis, so no thin remainder chunk, where that costs at most a
+        // quarter of the axis (never grows an axis).
+        for (c, &s) in chunks.iter_mut().zip(shape) {
+            let even = s.div_ceil(s.div_ceil(*c));
+            if even * 4 >= *c * 3 {
+                *c = even;
+            }
+        }
         let unaligned_bytes = bytes_of(&chunks, es);
 
         // 5. alignment.
@@ -564,7 +577,12 @@ fn shape_for(n: u64, shape: &[usize], es: u64) -> Vec<usize> {
     }
     let side = iroot(n, d as u32);
     let contiguous = (CONTIGUOUS_MIN_BYTES / es).max(1);
-    let l = side.max(contiguous.min(n)).min(shape[last] as u64).max(1);
+    let l = if shape[last] as u64 * ROW_BAND_MIN_ROWS <= n {
+        // The whole contiguous axis fits with rows to spare: bands of whole rows.
+        shape[last] as u64
+    } else {
+        side.max(contiguous.min(n)).min(shape[last] as u64).max(1)
+    };
     let mut m = n / l;
     let mut order: Vec<usize> = (0..last).collect();
     order.sort_by_key(|&i| shape[i]);
@@ -738,13 +756,27 @@ mod tests {
             .unwrap();
         assert!(r.chunks[0] <= 3 && r.chunks[1] <= 5);
         assert!(r.chunks[2] as u64 * 8 >= CONTIGUOUS_MIN_BYTES);
-        // near-cubic for a square array
+        // whole rows when eight of them fit; near-cubic over the other axes
         let r = rec(1)
             .min_chunk_bytes(1)
             .recommend_with_budget(128 << 20, &[50_000, 50_000], 8, None)
             .unwrap();
-        let ratio = r.chunks[1] as f64 / r.chunks[0] as f64;
-        assert!((0.9..=16.0).contains(&ratio), "{:?}", r.chunks);
+        assert_eq!(r.chunks[1], 50_000, "{:?}", r.chunks);
+        let r = rec(1)
+            .min_chunk_bytes(1)
+            .recommend_with_budget(8 << 20, &[2000, 2000, 100], 8, None)
+            .unwrap();
+        assert_eq!(r.chunks[2], 100, "{:?}", r.chunks);
+        let ratio = r.chunks[0] as f64 / r.chunks[1] as f64;
+        assert!((0.8..=1.25).contains(&ratio), "{:?}", r.chunks);
+        // chunks split each axis into equal parts
+        let r = rec(1)
+            .min_chunk_bytes(1)
+            .recommend_with_budget(1600, &[1000, 3], 8, None)
+            .unwrap();
+        let g = crate::array::ChunkGrid::new(&[1000, 3], &r.chunks).unwrap();
+        let last = g.block_shape(g.len() - 1);
+        assert!(last[0] * 2 >= r.chunks[0], "{:?} {:?}", r.chunks, last);
     }
 
     #[test]
