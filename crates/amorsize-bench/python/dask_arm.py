@@ -34,6 +34,7 @@ def main():
     p.add_argument("--size-mib", type=int, default=2048)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ops", default="abc")
+    p.add_argument("--reps", type=int, default=1)
     a = p.parse_args()
     n = int(math.sqrt(a.size_mib * 2**20 / 8))
     i = np.arange(n, dtype=np.int64)
@@ -51,16 +52,18 @@ def main():
             expr = d.sum(axis=0)
         else:
             continue
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        t = time.perf_counter()
-        out = expr.compute(scheduler="threads", num_workers=a.threads)
-        wall = time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1] - base - out.nbytes
+        wall, peak = float("inf"), 0
+        for _ in range(max(1, a.reps)):
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            t = time.perf_counter()
+            out = expr.compute(scheduler="threads", num_workers=a.threads)
+            wall = min(wall, time.perf_counter() - t)
+            peak = max(peak, tracemalloc.get_traced_memory()[1] - base - out.nbytes)
+            del out
         print(json.dumps({"op": op, "wall": wall, "chunks": chunks,
                           "n_chunks": nchunks, "peak_bytes": max(0, int(peak)),
                           "dask": dask.__version__}), flush=True)
-        del out
 
 
 if __name__ == "__main__":

@@ -43,6 +43,10 @@ struct Inner {
     /// Smallest chunk (bytes, or with K/M/G suffix).
     #[arg(long)]
     min_chunk_bytes: Option<String>,
+    /// Working set (input + peak) a chunk aims at (bytes, or with K/M/G suffix; 0: as large as
+    /// the budget allows).
+    #[arg(long)]
+    working_set: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -122,6 +126,9 @@ fn run(args: &Inner) -> Result<String, Error> {
             "--min-chunk-bytes",
             b,
         )?);
+    }
+    if let Some(b) = &args.working_set {
+        rec = rec.working_set_bytes(amorsize::array::engine::parse_bytes("--working-set", b)?);
     }
     let r = rec.recommend(&shape, es, None)?;
     let total: u128 = shape.iter().map(|&s| s as u128).product::<u128>() * es as u128;

@@ -24,6 +24,24 @@ fn prints_a_recommendation_with_reasons() {
         .success()
         .stdout(predicate::str::contains("chunks ["))
         .stdout(predicate::str::contains("budget"))
+        .stdout(predicate::str::contains("working set"));
+}
+
+#[test]
+fn without_the_working_set_rule_four_chunks_per_worker() {
+    cmd()
+        .args([
+            "chunks",
+            "--shape",
+            "20000,20000",
+            "--dtype",
+            "f64",
+            "--workers",
+            "4",
+        ])
+        .args(["--budget", "1G", "--working-set", "0"])
+        .assert()
+        .success()
         .stdout(predicate::str::contains("4 × 4 workers"));
 }
 

@@ -282,7 +282,8 @@ impl<'e> Runner<'e> {
             .workers(self.workers())
             .target_memory_fraction(cfg.memory_fraction)
             .safety_factor(cfg.safety_factor)
-            .min_chunk_bytes(cfg.min_chunk_bytes);
+            .min_chunk_bytes(cfg.min_chunk_bytes)
+            .working_set_bytes(cfg.working_set_bytes);
         if let Some(b) = self.opts.budget_bytes {
             r = r.budget_bytes(b);
         }

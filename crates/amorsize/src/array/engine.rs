@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub auto_rechunk: bool,
     /// Run records kept in the history (`AMORSIZE_ARRAY_HISTORY`).
     pub history_len: usize,
+    /// Working set a chunk aims at, input plus peak, 0 for off (`AMORSIZE_ARRAY_WORKING_SET_BYTES`).
+    pub working_set_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -116,6 +118,7 @@ impl EngineConfig {
             pressure_threshold: 10.0,
             auto_rechunk: false,
             history_len: 64,
+            working_set_bytes: super::recommend::DEFAULT_WORKING_SET_BYTES,
         }
     }
 
@@ -196,6 +199,16 @@ impl EngineConfig {
     /// ```
     pub fn auto_rechunk(mut self, on: bool) -> Self {
         self.auto_rechunk = on;
+        self
+    }
+
+    /// Sets [`Self::working_set_bytes`].
+    ///
+    /// ```
+    /// assert_eq!(amorsize::array::EngineConfig::new().working_set_bytes(0).working_set_bytes, 0);
+    /// ```
+    pub fn working_set_bytes(mut self, b: u64) -> Self {
+        self.working_set_bytes = b;
         self
     }
 
@@ -281,6 +294,7 @@ impl EngineConfig {
                 "PRESSURE_THRESHOLD" => c.pressure_threshold = parse_num(name, v)?,
                 "AUTO_RECHUNK" => c.auto_rechunk = parse_bool(name, v)?,
                 "HISTORY" => c.history_len = parse_num(name, v)?,
+                "WORKING_SET_BYTES" => c.working_set_bytes = parse_bytes(name, v)?,
                 _ => {
                     return Err(Error::invalid_config(
                         name.as_str(),
@@ -797,6 +811,7 @@ mod tests {
             ("AMORSIZE_ARRAY_PRESSURE_THRESHOLD", "5"),
             ("AMORSIZE_ARRAY_AUTO_RECHUNK", "1"),
             ("AMORSIZE_ARRAY_HISTORY", "7"),
+            ("AMORSIZE_ARRAY_WORKING_SET_BYTES", "2M"),
             ("HOME", "/root"),
         ]))
         .unwrap();
@@ -809,6 +824,7 @@ mod tests {
         assert_eq!(c.pressure_threshold, 5.0);
         assert!(c.auto_rechunk);
         assert_eq!(c.history_len, 7);
+        assert_eq!(c.working_set_bytes, 2 << 20);
     }
 
     #[test]

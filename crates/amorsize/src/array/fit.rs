@@ -24,8 +24,8 @@ pub struct LinearFit {
 
 /// Ordinary least squares over `(x, y)` points; `None` without a finite point.
 ///
-/// When all `x` are equal (chunks of one size) the intercept cannot be told apart from the
-/// slope; the fit then goes through the origin (`intercept = 0`, `slope = mean(y)/mean(x)`),
+/// When all `x` are equal, or within 25% of each other (chunks of about one size), the
+/// intercept cannot be told apart from the slope; the fit then goes through the origin (`intercept = 0`, `slope = mean(y)/mean(x)`),
 /// the conservative choice for a peak model. Non-finite points are ignored.
 ///
 /// ```
@@ -48,7 +48,15 @@ pub fn fit_line(points: &[(f64, f64)]) -> Option<LinearFit> {
     let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
     let sxx: f64 = pts.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
     let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    if sxx <= 1e-12 * (mx * mx).max(1.0) * n {
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+            (l.min(p.0), h.max(p.0))
+        });
+    // Sizes within 25% of each other cannot separate an intercept from a slope: the
+    // intercept would be noise amplified by the tiny spread.
+    let narrow = lo > 0.0 && hi < lo * 1.25;
+    if narrow || sxx <= 1e-12 * (mx * mx).max(1.0) * n {
         let slope = if mx.abs() > 0.0 { my / mx } else { 0.0 };
         return Some(LinearFit {
             intercept: 0.0,
@@ -178,7 +186,8 @@ impl Default for TimeModel {
 
 impl TimeModel {
     /// Fits the model on `(input bytes, seconds)` of measured chunks; `t0` is clamped to at
-    /// least 1 µs (there is always some overhead) and `c` to at least 1e-13 s/byte.
+    /// least 1 µs (there is always some overhead) and `c` to at least 1e-13 s/byte. Chunks of
+    /// about one size cannot tell `t0` apart, so it keeps its default (10 µs) then.
     ///
     /// ```
     /// use amorsize::array::fit::TimeModel;
@@ -187,6 +196,26 @@ impl TimeModel {
     pub fn fit(points: &[(f64, f64)]) -> TimeModel {
         match fit_line(points) {
             None => TimeModel::default(),
+            Some(f) if f.intercept == 0.0 => {
+                // One chunk size: t0 cannot be measured; keep the default overhead and put the
+                // rest of the mean time on the bytes.
+                let d = TimeModel::default();
+                let n = f.points as f64;
+                let (sx, sy) = points
+                    .iter()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite())
+                    .fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1));
+                let c = if sx > 0.0 {
+                    ((sy / n - d.t0) / (sx / n)).max(1e-13)
+                } else {
+                    d.c
+                };
+                TimeModel {
+                    t0: d.t0,
+                    c,
+                    measured: f.points,
+                }
+            }
             Some(f) => TimeModel {
                 t0: f.intercept.max(1e-6),
                 c: f.slope.max(1e-13),
@@ -249,6 +278,22 @@ mod tests {
         let f = fit_line(&[(f64::NAN, 1.0), (1.0, 2.0), (2.0, 4.0)]).unwrap();
         assert_eq!(f.points, 2);
         assert!(fit_line(&[(f64::INFINITY, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn nearly_equal_sizes_do_not_invent_an_intercept() {
+        // 4 chunks of almost one size with timing noise: no huge t0.
+        let pts = [
+            (1.00e6, 1.0e-3),
+            (1.01e6, 1.2e-3),
+            (1.02e6, 0.9e-3),
+            (0.99e6, 1.1e-3),
+        ];
+        let t = TimeModel::fit(&pts);
+        assert_eq!(t.t0, TimeModel::default().t0);
+        assert!(t.c > 0.0);
+        let f = fit_line(&pts).unwrap();
+        assert_eq!(f.intercept, 0.0);
     }
 
     #[test]

@@ -49,6 +49,7 @@
 //! | `AMORSIZE_ARRAY_PRESSURE_THRESHOLD` | PSI `some avg10` (or % available) threshold | 10 |
 //! | `AMORSIZE_ARRAY_AUTO_RECHUNK` | apply recommendations to the next run automatically | off |
 //! | `AMORSIZE_ARRAY_HISTORY` | runs kept in the telemetry history | 64 |
+//! | `AMORSIZE_ARRAY_WORKING_SET_BYTES` | working set (input + peak) a chunk aims at, `0` = as large as the budget allows | 8 MiB |
 
 pub mod budget;
 mod chunked;
