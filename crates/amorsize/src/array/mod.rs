@@ -32,7 +32,10 @@
 //! its budget, except that a single block larger than the whole budget runs alone (reported in
 //! [`RunReport::oversized_blocks`]). Per-chunk memory is exact when the program installs
 //! [`crate::alloc::TrackingAllocator`] as its global allocator, otherwise it is read from
-//! `/proc/self/statm`; every report says which ([`MemorySource`]).
+//! `/proc/self/statm`; every report says which ([`MemorySource`]). With the allocator, the first
+//! block of an array that was never measured runs alone and calibrates `k` for the blocks after
+//! it; without it, per-chunk peaks cannot be told apart from other threads' memory, so `k` stays
+//! 1 unless a caller gives a lower bound with [`ChunkedArray::amplification`].
 //!
 //! # Environment
 //! [`global_engine`] reads these variables once (an unknown `AMORSIZE_ARRAY_*` name or a bad
