@@ -8,6 +8,8 @@
 //! operation with large temporaries (a 3-point blur along rows through five block-sized
 //! copies and the result, k ≈ 6), (c) a sum along axis 0. Peak working memory is measured by the tracking allocator
 //! installed in this binary: the highest bytes the run held beyond its input and output arrays.
+//! Repetitions go round-robin over all configurations (best wall time, highest peak), so load
+//! drifting on a shared machine hits every arm alike.
 
 use amorsize::alloc::TrackingAllocator;
 use amorsize::array::{ChunkSizeRecommender, ChunkedArray, RunReport};
@@ -99,28 +101,6 @@ struct Row {
     budget: u64,
     concurrent: usize,
     note: String,
-}
-
-/// Runs `op` on `view` with `chunks` under `budget`; returns wall time and the run report.
-fn run_op(
-    reps: usize,
-    view: ArrayView2<'_, f64>,
-    chunks: &[usize],
-    op: Op,
-    budget: u64,
-    workers: usize,
-    k_hint: Option<f64>,
-) -> amorsize::Result<(Duration, RunReport, amorsize::array::ProfileReport)> {
-    let mut best = run_once(view, chunks, op, budget, workers, k_hint)?;
-    for _ in 1..reps {
-        let next = run_once(view, chunks, op, budget, workers, k_hint)?;
-        let peak = best.1.measured_peak.max(next.1.measured_peak);
-        if next.0 < best.0 {
-            best = next;
-        }
-        best.1.measured_peak = peak;
-    }
-    Ok(best)
 }
 
 /// One run of `op` (fresh chunked array: the first block of an unmeasured op runs alone).
@@ -332,72 +312,45 @@ fn main() {
         // Warm-up (untimed): fault in the pool's threads and the allocator's arenas so the first
         // arm does not pay for them.
         let _ = run_once(a.view(), &[(n / 64).max(1), n], op, budget, workers, None);
-        // Arm 1: recommender + admission control, after a calibration run on a slice.
+        // Arm 1's chunks: the recommender after a calibration run on a slice.
         let cal_rows = (n / 16)
             .min(((budget / 8) / (n as u64 * 8)).max(1) as usize)
             .max(1);
         let cal_view = a.slice(ndarray::s![..cal_rows, ..]);
-        let rec0 = ChunkSizeRecommender::new()
+        let arm1 = ChunkSizeRecommender::new()
             .workers(workers)
             .budget_bytes(budget)
-            .recommend(&[cal_rows, n], 8, None);
-        let arm1 = rec0.and_then(|r0| {
-            let t = Instant::now();
-            let (_, _, cal) = run_once(cal_view, &r0.chunks, op, budget, workers, None)?;
-            let cal_time = t.elapsed();
-            let rec = ChunkSizeRecommender::new()
-                .workers(workers)
-                .budget_bytes(budget)
-                .recommend(&shape, 8, Some(&cal.stats))?;
-            let (wall, rep, _) = run_op(
-                reps,
-                a.view(),
-                &rec.chunks,
-                op,
-                budget,
-                workers,
-                Some(cal.stats.peak_model.k),
-            )?;
-            Ok((wall, rep, rec, cal_time, cal.stats.peak_model.k))
-        });
+            .recommend(&[cal_rows, n], 8, None)
+            .and_then(|r0| {
+                let t = Instant::now();
+                let (_, _, cal) = run_once(cal_view, &r0.chunks, op, budget, workers, None)?;
+                let cal_time = t.elapsed();
+                let rec = ChunkSizeRecommender::new()
+                    .workers(workers)
+                    .budget_bytes(budget)
+                    .recommend(&shape, 8, Some(&cal.stats))?;
+                Ok((rec, cal_time, cal.stats.peak_model.k))
+            });
+        // Every configuration: (arm, chunks, k hint, note prefix).
+        let mut configs: Vec<(String, Vec<usize>, Option<f64>, String)> = Vec::new();
         match arm1 {
-            Ok((wall, rep, rec, cal_time, k)) => rows.push(Row {
-                op,
-                arm: "1 recommender+admission".into(),
-                chunks: format!("{:?}", rec.chunks),
-                n_chunks: rep.chunks,
-                wall,
-                peak: Some(rep.measured_peak),
-                budget,
-                concurrent: rep.max_concurrent,
-                note: format!(
-                    "k={k:.2} measured in a {:.2} s calibration; max {} blocks at once",
-                    cal_time.as_secs_f64(),
-                    rep.max_concurrent
+            Ok((rec, cal_time, k)) => configs.push((
+                "1 recommender+admission".into(),
+                rec.chunks,
+                Some(k),
+                format!(
+                    "k={k:.2} from a {:.2} s calibration; ",
+                    cal_time.as_secs_f64()
                 ),
-            }),
+            )),
             Err(e) => println!("arm 1 {}: {e}", op.name()),
         }
-        // Arm 2: Dask's auto shapes on amorsize's executor (same admission control).
-        let dchunks = dask_auto_chunks(&shape, 8, 128 << 20);
-        match run_op(reps, a.view(), &dchunks, op, budget, workers, None) {
-            Ok((wall, rep, _)) => rows.push(Row {
-                op,
-                arm: "2 dask-auto shapes".into(),
-                chunks: format!("{dchunks:?}"),
-                n_chunks: rep.chunks,
-                wall,
-                peak: Some(rep.measured_peak),
-                budget,
-                concurrent: rep.max_concurrent,
-                note: format!(
-                    "max {} blocks at once, {} oversized",
-                    rep.max_concurrent, rep.oversized_blocks
-                ),
-            }),
-            Err(e) => println!("arm 2 {}: {e}", op.name()),
-        }
-        // Arm 3: a sweep of square chunks and of bands of whole rows.
+        configs.push((
+            "2 dask-auto shapes".into(),
+            dask_auto_chunks(&shape, 8, 128 << 20),
+            None,
+            String::new(),
+        ));
         let sides: Vec<usize> = if args.quick {
             vec![256, 1024, 4096]
         } else {
@@ -408,27 +361,57 @@ fn main() {
         } else {
             vec![1, 4, 16, 64]
         };
-        let mut shapes: Vec<[usize; 2]> = sides.iter().map(|&s| [s.min(n), s.min(n)]).collect();
+        let mut sweep: Vec<Vec<usize>> = sides.iter().map(|&s| vec![s.min(n), s.min(n)]).collect();
         for mb in band_mib {
             let r = (((mb << 20) / (n as u64 * 8)).max(1) as usize).min(n);
-            shapes.push([r, n]);
+            sweep.push(vec![r, n]);
         }
-        shapes.dedup();
-        for ch in shapes {
-            match run_op(reps, a.view(), &ch, op, budget, workers, None) {
-                Ok((wall, rep, _)) => rows.push(Row {
-                    op,
-                    arm: "3 sweep".into(),
-                    chunks: format!("{ch:?}"),
-                    n_chunks: rep.chunks,
-                    wall,
-                    peak: Some(rep.measured_peak),
-                    budget,
-                    concurrent: rep.max_concurrent,
-                    note: format!("max {} blocks at once", rep.max_concurrent),
-                }),
-                Err(e) => println!("arm 3 {} {ch:?}: {e}", op.name()),
+        sweep.dedup();
+        for ch in sweep {
+            configs.push(("3 sweep".into(), ch, None, String::new()));
+        }
+        // Round-robin repetitions, so drifting load on a shared machine hits every arm alike;
+        // each keeps its best wall time and its highest measured peak.
+        let mut best: Vec<Option<(Duration, RunReport)>> = vec![None; configs.len()];
+        for _ in 0..reps {
+            for (i, (arm, ch, k, _)) in configs.iter().enumerate() {
+                match run_once(a.view(), ch, op, budget, workers, *k) {
+                    Ok((wall, rep, _)) => {
+                        best[i] = Some(match best[i].take() {
+                            None => (wall, rep),
+                            Some((w, r)) => {
+                                let peak = r.measured_peak.max(rep.measured_peak);
+                                let (w, mut r) = if wall < w { (wall, rep) } else { (w, r) };
+                                r.measured_peak = peak;
+                                (w, r)
+                            }
+                        });
+                    }
+                    Err(e) => println!("arm {arm} {} {ch:?}: {e}", op.name()),
+                }
             }
+        }
+        for ((arm, ch, _, note), b) in configs.into_iter().zip(best) {
+            let Some((wall, rep)) = b else { continue };
+            rows.push(Row {
+                op,
+                arm,
+                chunks: format!("{ch:?}"),
+                n_chunks: rep.chunks,
+                wall,
+                peak: Some(rep.measured_peak),
+                budget,
+                concurrent: rep.max_concurrent,
+                note: format!(
+                    "{note}max {} blocks at once{}",
+                    rep.max_concurrent,
+                    if rep.oversized_blocks > 0 {
+                        format!(", {} oversized", rep.oversized_blocks)
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
         }
     }
     drop(a);
