@@ -6,8 +6,9 @@
 //!
 //! Workloads on a square f64 array: (a) `a·b + c` elementwise (scalars b, c), (b) a per-block
 //! operation with large temporaries (a 3-point blur along rows through five block-sized
-//! copies and the result, k ≈ 6), (c) a sum along axis 0. Peak working memory is measured by the tracking allocator
-//! installed in this binary: the highest bytes the run held beyond its input and output arrays.
+//! copies and the result, k ≈ 6), (c) a sum along axis 0. Peak working memory is measured by
+//! the tracking allocator installed in this binary: the highest bytes the run held beyond its
+//! input and output arrays.
 //! Repetitions go round-robin over all configurations (best wall time, highest peak), so load
 //! drifting on a shared machine hits every arm alike.
 
