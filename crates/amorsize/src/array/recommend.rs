@@ -19,7 +19,8 @@
 //!    time model `t(b) = t0 + c·b` exceeds 1% of a chunk's time (unless the array is smaller,
 //!    or the budget forbids it: the budget always wins);
 //! 4. near-cubic, but the last (contiguous) axis is kept long: whole when at least
-//!    [`ROW_BAND_MIN_ROWS`] of its rows fit in a chunk (bands of contiguous rows), else at least
+//!    [`ROW_BAND_MIN_ROWS`] of its rows fit in a chunk and there are no storage chunks (bands
+//!    of contiguous rows), else at least
 //!    16 KiB long, and it takes whatever the other axes leave; every axis clipped to the array
 //!    and, where that shrinks it by at most a quarter, split into equal parts (no thin
 //!    remainder chunk);
@@ -519,7 +520,8 @@ impl ChunkSizeRecommender {
         let n = (target / es).max(1);
 
         // 4. shape.
-        let mut chunks = shape_for(n, shape, es);
+        // Storage chunks mean the data is not one row-major block: no row bands then.
+        let mut chunks = shape_for(n, shape, es, self.previous_chunks.is_none());
         // grow back to the lower bound where flooring lost it.
         let lo_eff = lo.min(total_u64).min(cap);
         grow_to(&mut chunks, shape, es, lo_eff, cap);
@@ -607,7 +609,7 @@ fn iroot(m: u64, r: u32) -> u64 {
 
 /// A chunk shape of at most `n` elements: near-cubic, the last axis at least
 /// [`CONTIGUOUS_MIN_BYTES`] long and taking what the others leave, clipped to `shape`.
-fn shape_for(n: u64, shape: &[usize], es: u64) -> Vec<usize> {
+fn shape_for(n: u64, shape: &[usize], es: u64, row_bands: bool) -> Vec<usize> {
     let d = shape.len();
     let last = d - 1;
     let mut c = vec![1usize; d];
@@ -617,7 +619,7 @@ fn shape_for(n: u64, shape: &[usize], es: u64) -> Vec<usize> {
     }
     let side = iroot(n, d as u32);
     let contiguous = (CONTIGUOUS_MIN_BYTES / es).max(1);
-    let l = if shape[last] as u64 * ROW_BAND_MIN_ROWS <= n {
+    let l = if row_bands && shape[last] as u64 * ROW_BAND_MIN_ROWS <= n {
         // The whole contiguous axis fits with rows to spare: bands of whole rows.
         shape[last] as u64
     } else {
@@ -845,6 +847,21 @@ mod tests {
             .reasons
             .iter()
             .any(|s| s.contains("aligned to storage chunks")));
+    }
+
+    #[test]
+    fn storage_chunks_give_near_cubic_aligned_chunks_not_row_bands() {
+        let r = ChunkSizeRecommender::new()
+            .workers(2)
+            .previous_chunks(&[1000, 1000])
+            .recommend_with_budget(4 << 30, &[50_000, 50_000], 8, None)
+            .unwrap();
+        assert!(r.chunks[1] < 50_000, "{:?}", r.chunks);
+        assert!(
+            r.chunks.iter().all(|&c| c % 1000 == 0 || 1000 % c == 0),
+            "{:?}",
+            r.chunks
+        );
     }
 
     #[test]
