@@ -1,6 +1,6 @@
 //! One call that plans and runs: [`par_map`], [`par_map_with`] and [`Plan::execute`].
 //!
-//! This module owns the glue between a [`Plan`] and the [`pool`](crate::pool): it runs the
+//! This module owns the glue between a [`Plan`] and the [`pool`]: it runs the
 //! items the sample did not run (every item exactly once: the sampled items keep their results),
 //! on a warm pool lent by the [`global_pool_manager`](crate::global_pool_manager), in input
 //! order, and it remembers per call site what it learned.

@@ -1,12 +1,12 @@
 //! The decision and its explanation.
 //!
-//! This module owns the policy: given what the [`sample`](crate::sample) measured, what the
-//! [`system`](crate::system) offers and what the pool's calibration costs, it chooses between
+//! This module owns the policy: given what the [`sample`] measured, what the
+//! [`system`] offers and what the pool's calibration costs, it chooses between
 //! the plain loop and a warm thread pool, the number of workers and the chunk size, and says
 //! why in a [`Diagnostics`] report. [`decide`] is the pure core (numbers in, plan out), unit
 //! tested without a clock; [`Optimizer::optimize`] measures and then calls it.
 //!
-//! The rules, on top of the [`model`](crate::model)'s minimum over `workers × chunk_size`:
+//! The rules, on top of the [`model`]'s minimum over `workers × chunk_size`:
 //! - sequential when there are fewer than 2 items, when the whole job is predicted shorter than
 //!   [`MIN_JOB_FAN_OUTS`] times the cost of waking one worker, or when the best predicted
 //!   speedup is below `min_speedup`;
@@ -489,6 +489,8 @@ impl Optimizer {
     }
 
     /// Bytes one item holds at its peak, when the caller knows it (bounds the workers by memory).
+    /// Without it, the sample measures it where the
+    /// [`TrackingAllocator`](crate::alloc::TrackingAllocator) is installed.
     ///
     /// ```
     /// let items = vec![0u8; 64];
@@ -661,7 +663,7 @@ pub fn decide(
         cv: stats.cv,
         cpu_fraction: stats.cpu_fraction,
         inner_parallelism: stats.inner_parallelism,
-        item_memory: settings.item_memory.map(|b| b as f64),
+        item_memory: settings.item_memory.or(stats.item_memory).map(|b| b as f64),
     }
     .sanitized();
     let warm = settings.warm_pool;
@@ -975,6 +977,7 @@ mod tests {
             inner_parallelism: 1.0,
             heterogeneous: cv > 0.5,
             run_length: 1,
+            item_memory: None,
             elapsed: Duration::ZERO,
         }
     }

@@ -94,6 +94,9 @@ pub struct Measurement {
     /// delay from `/proc/thread-self/schedstat`; zero where unavailable). Other processes on
     /// a shared machine cause it; it is not the function waiting.
     pub run_delay: Duration,
+    /// Bytes the run held at its peak beyond what the thread held before it (its results
+    /// included), when the [`TrackingAllocator`](crate::alloc::TrackingAllocator) is installed.
+    pub peak_bytes: Option<u64>,
 }
 
 /// Statistics of a sample, per item, in seconds.
@@ -123,6 +126,9 @@ pub struct SampleStats {
     pub heterogeneous: bool,
     /// Items per measurement (1 unless items are cheaper than the clock).
     pub run_length: usize,
+    /// The most bytes one measurement held at its peak (an upper bound for one item), when
+    /// the tracking allocator is installed.
+    pub item_memory: Option<u64>,
     /// Wall time the sample took.
     #[serde(serialize_with = "crate::plan::ser_secs")]
     pub elapsed: Duration,
@@ -227,7 +233,7 @@ pub fn spread_position(k: usize, n: usize) -> usize {
 /// use std::time::Duration;
 /// let m = |us| Measurement { start: 0, len: 1, wall: Duration::from_micros(us),
 ///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us),
-///     run_delay: Duration::ZERO };
+///     run_delay: Duration::ZERO, peak_bytes: None };
 /// let s = summarize(&[m(10), m(10), m(40)]);
 /// assert!((s.mean - 20e-6).abs() < 1e-12);
 /// assert!(s.cv > 0.5 && s.heterogeneous);
@@ -297,6 +303,7 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
         inner_parallelism,
         heterogeneous: cv > HETEROGENEOUS_CV,
         run_length: ms.iter().map(|m| m.len).max().unwrap_or(1).max(1),
+        item_memory: ms.iter().filter_map(|m| m.peak_bytes).max(),
         elapsed: Duration::ZERO,
     }
 }
@@ -414,6 +421,13 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
     let mut current = start;
     // Reading the run delay costs a few microseconds (a file read): only for runs long enough
     // to be preempted.
+    let tracking = crate::alloc::is_active();
+    let mem0 = if tracking {
+        crate::alloc::reset_thread_peak();
+        Some(crate::alloc::thread_stats().current)
+    } else {
+        None
+    };
     let d0 = if expected >= RUN_DELAY_WORTHWHILE {
         run_delay()
     } else {
@@ -431,6 +445,7 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
     let wall = w0.elapsed().saturating_sub(clock_overhead());
     let thread_cpu = thread_cpu_time().saturating_sub(t0);
     let process_cpu = process_cpu_time().saturating_sub(p0);
+    let peak_bytes = mem0.map(|c0| (crate::alloc::thread_stats().peak - c0).max(0) as u64);
     let run_delay = match d0.and_then(|a| Some((a, run_delay()?))) {
         Some((a, b)) => b.saturating_sub(a).min(wall),
         None => Duration::ZERO,
@@ -446,6 +461,7 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
             thread_cpu,
             process_cpu,
             run_delay,
+            peak_bytes,
         },
         out,
     ))
@@ -625,6 +641,7 @@ mod tests {
             thread_cpu: Duration::from_micros(us),
             process_cpu: Duration::from_micros(us),
             run_delay: Duration::ZERO,
+            peak_bytes: None,
         }
     }
 
