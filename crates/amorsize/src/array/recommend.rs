@@ -598,7 +598,7 @@ fn iroot(m: u64, r: u32) -> u64 {
         return m;
     }
     let mut x = (m as f64).powf(1.0 / r as f64).floor() as u64;
-    while x > 1 && x.checked_pow(r).map_or(true, |p| p > m) {
+    while x > 1 && x.checked_pow(r).is_none_or(|p| p > m) {
         x -= 1;
     }
     while (x + 1).checked_pow(r).is_some_and(|p| p <= m) {
