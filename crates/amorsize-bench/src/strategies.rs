@@ -1,0 +1,239 @@
+//! The strategies compared on every workload, and the run of one workload under all of them.
+//!
+//! [`Runner`] is a [`Visitor`]: it receives a workload's items and function and
+//! 1. runs the plain loop once for the reference checksum (and a sequential time estimate);
+//! 2. screens the amorsize pool grid ([`crate::grid::pool_grid`]), each setting run once or
+//!    twice, and keeps the fastest few settings;
+//! 3. measures, interleaved, with a warm-up round: sequential, rayon (default and each
+//!    `with_min_len` of [`crate::grid::rayon_min_lens`]), the kept pool settings (the best of
+//!    them is the oracle), auto (`amorsize::par_map`), auto-planned (a plan made once outside
+//!    the timer, then `Plan::execute`) and the planner alone (`amorsize::optimize`, whose time
+//!    over auto's is the overhead share).
+
+use crate::grid::{pool_grid, rayon_min_lens, PoolConfig};
+use crate::measure::{measure, runs_for, screen, top_k, Arm};
+use crate::report::{Kind, PlanSummary, Screened, StrategyResult, WorkloadResult};
+use crate::workloads::{Checksum, Visitor, Workload};
+use amorsize::pool::{ChunkPolicy, RunOptions};
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// How thoroughly a workload is measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Effective cores of the machine (sizes the grids).
+    pub cores: usize,
+    /// Base of the chunk-size grid: 2 (full suite) or 4 (`--quick`).
+    pub chunk_base: usize,
+    /// Screening rounds per pool setting.
+    pub screen_rounds: usize,
+    /// Pool settings kept after screening for the interleaved measurement.
+    pub keep: usize,
+    /// Measured rounds (at least 5; more for very short workloads, see
+    /// [`crate::measure::runs_for`]).
+    pub runs: usize,
+    /// Warm-up rounds before measuring.
+    pub warmup: usize,
+}
+
+impl Settings {
+    /// The full suite's settings.
+    ///
+    /// ```
+    /// let s = amorsize_bench::strategies::Settings::full(2);
+    /// assert!(s.runs >= 5 && s.chunk_base == 2);
+    /// ```
+    pub fn full(cores: usize) -> Self {
+        Settings {
+            cores,
+            chunk_base: 2,
+            screen_rounds: 2,
+            keep: 4,
+            runs: 7,
+            warmup: 1,
+        }
+    }
+
+    /// `--quick`: powers of 4 for chunks, one screening round, fewer settings kept.
+    ///
+    /// ```
+    /// let s = amorsize_bench::strategies::Settings::quick(2);
+    /// assert!(s.runs >= 5 && s.chunk_base == 4);
+    /// ```
+    pub fn quick(cores: usize) -> Self {
+        Settings {
+            cores,
+            chunk_base: 4,
+            screen_rounds: 1,
+            keep: 2,
+            runs: 5,
+            warmup: 1,
+        }
+    }
+}
+
+/// Runs one workload under every strategy (see the module documentation).
+#[derive(Debug, Clone, Copy)]
+pub struct Runner<'w> {
+    /// The workload (for names and the blocking flag).
+    pub workload: &'w Workload,
+    /// How thoroughly.
+    pub settings: Settings,
+}
+
+fn timed<R>(
+    run: impl FnOnce() -> amorsize::Result<Vec<R>>,
+) -> amorsize::Result<(Duration, Vec<R>)> {
+    let t = Instant::now();
+    let out = run()?;
+    let d = t.elapsed();
+    Ok((d, out))
+}
+
+/// One arm on amorsize's pool with a fixed setting. The pool is borrowed from the global
+/// manager before the timer starts (warm after the first run) and returned after it stops.
+fn pool_arm<'a, T, R, F>(
+    items: &'a [T],
+    f: &'a F,
+    checksum: fn(&[R]) -> Checksum,
+    cfg: PoolConfig,
+) -> Arm<'a>
+where
+    T: Sync,
+    R: Send + 'static,
+    F: Fn(&T) -> R + Sync,
+{
+    Arm::new(format!("pool w{} c{}", cfg.workers, cfg.chunk), move || {
+        let opts = RunOptions {
+            workers: cfg.workers,
+            chunks: ChunkPolicy::Fixed(cfg.chunk),
+            progress: None,
+        };
+        // The handle goes back to the manager at the end of this block, after the timer.
+        let (d, out) = {
+            let pool = amorsize::global_pool_manager().get(cfg.workers)?;
+            timed(|| {
+                pool.map_range(items.len(), &opts, |i| f(&items[i]))
+                    .map(|o| o.results)
+            })?
+        };
+        Ok((d, Some(checksum(&out))))
+    })
+}
+
+impl Visitor for Runner<'_> {
+    type Output = amorsize::Result<WorkloadResult>;
+
+    fn visit<T, R, F>(self, items: &[T], f: F, checksum: fn(&[R]) -> Checksum) -> Self::Output
+    where
+        T: Sync,
+        R: Send + 'static,
+        F: Fn(&T) -> R + Sync,
+    {
+        let s = self.settings;
+        let f = &f;
+        let n = items.len();
+
+        // 1. Reference result and a first sequential time.
+        let (seq_time, reference) = timed(|| Ok(items.iter().map(f).collect::<Vec<R>>()))?;
+        let expected = checksum(&reference);
+        drop(reference);
+
+        // 2. Screen the pool grid.
+        let grid = pool_grid(n, s.cores, self.workload.blocking, s.chunk_base);
+        let mut arms: Vec<Arm<'_>> = grid
+            .iter()
+            .map(|&c| pool_arm(items, f, checksum, c))
+            .collect();
+        let times = screen(&mut arms, s.screen_rounds, expected)?;
+        drop(arms);
+        let screened: Vec<Screened> = grid
+            .iter()
+            .zip(&times)
+            .map(|(&pool, t)| Screened {
+                pool,
+                best_s: t.as_secs_f64(),
+            })
+            .collect();
+        let kept: Vec<PoolConfig> = top_k(&times, s.keep).into_iter().map(|i| grid[i]).collect();
+
+        // 3. The plan for auto-planned, made once, outside any timer.
+        let plan = amorsize::optimize(items, f)?;
+        let plan_summary = PlanSummary {
+            executor: format!("{:?}", plan.executor()),
+            workers: plan.workers(),
+            chunk_size: plan.chunk_size(),
+            predicted_speedup: plan.predicted_speedup(),
+        };
+
+        // 4. The interleaved measurement.
+        let mut meta: Vec<(Kind, Option<PoolConfig>, Option<usize>)> = vec![];
+        let mut arms: Vec<Arm<'_>> = vec![];
+        meta.push((Kind::Sequential, None, None));
+        arms.push(Arm::new("sequential", move || {
+            let (d, out) = timed(|| Ok(items.iter().map(f).collect::<Vec<R>>()))?;
+            Ok((d, Some(checksum(&out))))
+        }));
+        meta.push((Kind::Rayon, None, None));
+        arms.push(Arm::new("rayon", move || {
+            let (d, out) = timed(|| Ok(items.par_iter().map(f).collect::<Vec<R>>()))?;
+            Ok((d, Some(checksum(&out))))
+        }));
+        for m in rayon_min_lens(n) {
+            meta.push((Kind::RayonMinLen, None, Some(m)));
+            arms.push(Arm::new(format!("rayon min_len {m}"), move || {
+                let (d, out) =
+                    timed(|| Ok(items.par_iter().with_min_len(m).map(f).collect::<Vec<R>>()))?;
+                Ok((d, Some(checksum(&out))))
+            }));
+        }
+        for &c in &kept {
+            meta.push((Kind::Pool, Some(c), None));
+            arms.push(pool_arm(items, f, checksum, c));
+        }
+        meta.push((Kind::Auto, None, None));
+        arms.push(Arm::new("auto (par_map)", move || {
+            let (d, out) = timed(|| amorsize::par_map(items, f))?;
+            Ok((d, Some(checksum(&out))))
+        }));
+        meta.push((Kind::AutoPlanned, None, None));
+        let plan = &plan;
+        arms.push(Arm::new("auto-planned (Plan::execute)", move || {
+            let (d, out) = timed(|| plan.execute(items, f))?;
+            Ok((d, Some(checksum(&out))))
+        }));
+        meta.push((Kind::Planner, None, None));
+        arms.push(Arm::new("planner (optimize)", move || {
+            let t = Instant::now();
+            let _plan = amorsize::optimize(items, f)?;
+            let d = t.elapsed(); // before the plan is dropped
+            Ok((d, None))
+        }));
+
+        let runs = runs_for(seq_time.as_secs_f64(), s.runs);
+        let samples = measure(&mut arms, s.warmup, runs, expected)?;
+        let strategies: Vec<StrategyResult> = arms
+            .iter()
+            .zip(meta)
+            .zip(samples)
+            .map(|((arm, (kind, pool, min_len)), ds)| {
+                let ns = ds
+                    .iter()
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                    .collect();
+                StrategyResult::new(arm.label.clone(), kind, pool, min_len, ns)
+            })
+            .collect();
+        let row = crate::report::row(self.workload.name, n, &strategies);
+        Ok(WorkloadResult {
+            name: self.workload.name.to_string(),
+            description: self.workload.description.to_string(),
+            items: n,
+            runs,
+            plan: plan_summary,
+            screened,
+            strategies,
+            row,
+        })
+    }
+}
