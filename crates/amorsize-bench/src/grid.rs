@@ -88,21 +88,15 @@ pub fn pool_grid(items: usize, cores: usize, blocking: bool, base: usize) -> Vec
     g
 }
 
-/// The `with_min_len` values tried for rayon: 1, 16, 256, 4096, those below the item count.
+/// The `with_min_len` values tried for rayon besides its default (which is `with_min_len(1)`
+/// and is always measured): 16, 256, 4096, those below the item count.
 ///
 /// ```
-/// assert_eq!(amorsize_bench::grid::rayon_min_lens(1000), vec![1, 16, 256]);
-/// assert_eq!(amorsize_bench::grid::rayon_min_lens(1), vec![1]);
+/// assert_eq!(amorsize_bench::grid::rayon_min_lens(1000), vec![16, 256]);
+/// assert!(amorsize_bench::grid::rayon_min_lens(10).is_empty());
 /// ```
 pub fn rayon_min_lens(items: usize) -> Vec<usize> {
-    let mut v: Vec<usize> = [1, 16, 256, 4096]
-        .into_iter()
-        .filter(|&m| m < items)
-        .collect();
-    if v.is_empty() {
-        v.push(1);
-    }
-    v
+    [16, 256, 4096].into_iter().filter(|&m| m < items).collect()
 }
 
 #[cfg(test)]

@@ -488,7 +488,7 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
     );
     s += &agg("planned/oracle", &summary.planned_oracle, String::new());
     s += &agg(
-        "overhead (≥100ms)",
+        "overhead≥100ms",
         &summary.overhead_long,
         format!(
             "target ≤ {}% {}",

@@ -49,7 +49,7 @@ impl Settings {
             chunk_base: 2,
             screen_rounds: 2,
             keep: 4,
-            runs: 7,
+            runs: 5,
             warmup: 1,
         }
     }

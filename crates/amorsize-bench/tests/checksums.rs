@@ -105,7 +105,19 @@ fn the_whole_pipeline_runs_every_workload_and_yields_a_row() {
             Kind::Planner,
         ] {
             let s: Vec<_> = r.strategies.iter().filter(|s| s.kind == kind).collect();
-            assert!(!s.is_empty(), "{}: no {kind:?}", w.name);
+            let expected = if kind == Kind::RayonMinLen {
+                amorsize_bench::grid::rayon_min_lens(r.items).len()
+            } else {
+                1
+            };
+            if kind != Kind::Pool {
+                assert_eq!(s.len(), expected, "{}: {kind:?}", w.name);
+            }
+            assert!(
+                kind == Kind::RayonMinLen || !s.is_empty(),
+                "{}: no {kind:?}",
+                w.name
+            );
             assert!(s.iter().all(|s| s.samples_ns.len() == r.runs));
         }
         // every screened setting is from the grid and the kept ones were screened
