@@ -63,6 +63,10 @@ pub struct StrategyResult {
     pub samples_ns: Vec<u64>,
     /// Median of the samples, in seconds.
     pub median_s: f64,
+    /// Fastest sample, in seconds.
+    pub min_s: f64,
+    /// Slowest sample, in seconds.
+    pub max_s: f64,
 }
 
 impl StrategyResult {
@@ -72,6 +76,7 @@ impl StrategyResult {
     /// use amorsize_bench::report::{Kind, StrategyResult};
     /// let r = StrategyResult::new("sequential", Kind::Sequential, None, None, vec![3, 1, 2]);
     /// assert_eq!(r.median_s, 2e-9);
+    /// assert!(r.min_s < r.median_s && r.median_s < r.max_s);
     /// ```
     pub fn new(
         label: impl Into<String>,
@@ -87,6 +92,8 @@ impl StrategyResult {
             pool,
             min_len,
             median_s: median(&secs).unwrap_or(f64::NAN),
+            min_s: secs.iter().copied().reduce(f64::min).unwrap_or(f64::NAN),
+            max_s: secs.iter().copied().reduce(f64::max).unwrap_or(f64::NAN),
             samples_ns,
         }
     }
@@ -103,6 +110,10 @@ pub struct PlanSummary {
     pub chunk_size: usize,
     /// The planner's predicted speedup.
     pub predicted_speedup: f64,
+    /// The plan as the library prints it (`Display`).
+    pub text: String,
+    /// The plan's diagnostics as the library serialises them.
+    pub diagnostics: serde_json::Value,
 }
 
 /// A pool setting tried while screening the grid, with its fastest screening time.
@@ -621,6 +632,8 @@ mod tests {
                 workers: 2,
                 chunk_size: 4,
                 predicted_speedup: 1.8,
+                text: "Threads x2 chunk 4".into(),
+                diagnostics: serde_json::json!({}),
             },
             screened: vec![Screened {
                 pool: PoolConfig {

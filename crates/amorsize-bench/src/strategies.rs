@@ -164,6 +164,9 @@ impl Visitor for Runner<'_> {
             workers: plan.workers(),
             chunk_size: plan.chunk_size(),
             predicted_speedup: plan.predicted_speedup(),
+            text: plan.to_string(),
+            diagnostics: serde_json::to_value(plan.diagnostics())
+                .unwrap_or(serde_json::Value::Null),
         };
 
         // 4. The interleaved measurement.
