@@ -90,6 +90,23 @@ fn timed<R>(
     Ok((d, out))
 }
 
+/// The options of a fixed-setting run on amorsize's pool: `cfg.workers` workers, chunks of
+/// `cfg.chunk`, no progress callback. (The one place the bench builds `RunOptions`.)
+///
+/// ```
+/// use amorsize_bench::{grid::PoolConfig, strategies::fixed_options};
+/// let o = fixed_options(PoolConfig { workers: 3, chunk: 8 });
+/// assert_eq!(o.workers, 3);
+/// assert_eq!(o.chunks, amorsize::pool::ChunkPolicy::Fixed(8));
+/// ```
+pub fn fixed_options(cfg: PoolConfig) -> RunOptions {
+    RunOptions {
+        workers: cfg.workers,
+        chunks: ChunkPolicy::Fixed(cfg.chunk),
+        progress: None,
+    }
+}
+
 /// One arm on amorsize's pool with a fixed setting. The pool is borrowed from the global
 /// manager before the timer starts (warm after the first run) and returned after it stops.
 fn pool_arm<'a, T, R, F>(
@@ -104,11 +121,7 @@ where
     F: Fn(&T) -> R + Sync,
 {
     Arm::new(format!("pool w{} c{}", cfg.workers, cfg.chunk), move || {
-        let opts = RunOptions {
-            workers: cfg.workers,
-            chunks: ChunkPolicy::Fixed(cfg.chunk),
-            progress: None,
-        };
+        let opts = fixed_options(cfg);
         // The handle goes back to the manager at the end of this block, after the timer.
         let (d, out) = {
             let pool = amorsize::global_pool_manager().get(cfg.workers)?;

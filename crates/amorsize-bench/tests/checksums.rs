@@ -1,10 +1,10 @@
 //! Every workload computes the same result under every strategy (tiny sizes: behaviour only,
 //! no timing is asserted).
 
-use amorsize::pool::{ChunkPolicy, RunOptions};
 use amorsize_bench::cli::run_workload;
+use amorsize_bench::grid::PoolConfig;
 use amorsize_bench::report::Kind;
-use amorsize_bench::strategies::Settings;
+use amorsize_bench::strategies::{fixed_options, Settings};
 use amorsize_bench::workloads::{self, Calibration, Checksum, Size, Visitor};
 use rayon::prelude::*;
 
@@ -23,11 +23,10 @@ impl Visitor for AllChecksums {
         let seq: Vec<R> = items.iter().map(&f).collect();
         let ray: Vec<R> = items.par_iter().with_min_len(2).map(&f).collect();
         let pool = amorsize::global_pool_manager().get(2).unwrap();
-        let opts = RunOptions {
+        let opts = fixed_options(PoolConfig {
             workers: 2,
-            chunks: ChunkPolicy::Fixed(3),
-            progress: None,
-        };
+            chunk: 3,
+        });
         let pooled = pool
             .map_range(items.len(), &opts, |i| f(&items[i]))
             .unwrap()
