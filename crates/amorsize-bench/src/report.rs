@@ -461,11 +461,16 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
     let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
     let agg = |name: &str, a: &Aggregate, verdict: String| {
         format!(
-            "{name:<16} geomean {:>6}   worst {:>6} ({})   {verdict}\n",
+            "{name:<17} geomean {:>6}   worst {:>6} ({})   {verdict}\n",
             f(a.geomean),
             f(a.worst),
             a.worst_workload.as_deref().unwrap_or("-"),
         )
+    };
+    let pct = |a: &Aggregate| Aggregate {
+        geomean: a.geomean.map(|x| x * 100.0),
+        worst: a.worst.map(|x| x * 100.0),
+        worst_workload: a.worst_workload.clone(),
     };
     s.push('\n');
     s += &agg(
@@ -499,8 +504,8 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
     );
     s += &agg("planned/oracle", &summary.planned_oracle, String::new());
     s += &agg(
-        "overhead≥100ms",
-        &summary.overhead_long,
+        "overhead % ≥100ms",
+        &pct(&summary.overhead_long),
         format!(
             "target ≤ {}% {}",
             targets::OVERHEAD * 100.0,

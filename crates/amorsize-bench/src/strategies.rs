@@ -49,7 +49,7 @@ impl Settings {
             chunk_base: 2,
             screen_rounds: 2,
             keep: 4,
-            runs: 5,
+            runs: 7,
             warmup: 1,
         }
     }
@@ -66,7 +66,7 @@ impl Settings {
             chunk_base: 4,
             screen_rounds: 1,
             keep: 2,
-            runs: 5,
+            runs: 7,
             warmup: 1,
         }
     }
@@ -105,6 +105,29 @@ pub fn fixed_options(cfg: PoolConfig) -> RunOptions {
         chunks: ChunkPolicy::Fixed(cfg.chunk),
         progress: None,
     }
+}
+
+/// Runs one tiny job on a pool of each size, so the global manager holds warm pools of those
+/// sizes before anything is timed.
+pub fn warm_pools(sizes: &[usize]) -> amorsize::Result<()> {
+    for &w in sizes {
+        let pool = amorsize::global_pool_manager().get(w)?;
+        let out = pool.map_range(
+            w * 4,
+            &fixed_options(PoolConfig {
+                workers: w,
+                chunk: 1,
+            }),
+            |i| i,
+        )?;
+        if out.results.len() != w * 4 {
+            return Err(amorsize::Error::invalid_input(
+                format!("pool of {w} workers"),
+                "returned the wrong number of results while warming up",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One arm on amorsize's pool with a fixed setting. The pool is borrowed from the global
@@ -152,8 +175,12 @@ impl Visitor for Runner<'_> {
         let expected = checksum(&reference);
         drop(reference);
 
-        // 2. Screen the pool grid.
+        // 2. Screen the pool grid, after one tiny job on each pool size so that no setting is
+        //    screened on threads that are still starting.
         let grid = pool_grid(n, s.cores, self.workload.blocking, s.chunk_base);
+        let mut sizes: Vec<usize> = grid.iter().map(|c| c.workers).collect();
+        sizes.dedup();
+        warm_pools(&sizes)?;
         let mut arms: Vec<Arm<'_>> = grid
             .iter()
             .map(|&c| pool_arm(items, f, checksum, c))
