@@ -70,6 +70,15 @@ pub fn list() -> String {
 }
 
 /// Runs one workload under every strategy.
+///
+/// ```
+/// use amorsize_bench::{cli::run_workload, strategies::Settings, workloads::*};
+/// let w = by_name("tiny-n")?;
+/// let r = run_workload(&w, Size::Tiny, &Calibration::fixed(1.0), Settings::quick(2))?;
+/// assert_eq!(r.items, 100);
+/// assert!(r.row.is_some());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn run_workload(
     w: &Workload,
     size: Size,
@@ -89,6 +98,18 @@ pub fn run_workload(
 }
 
 /// Runs the selected workloads, calling `progress` after each, and returns the report.
+///
+/// ```
+/// use amorsize_bench::{cli::run_suite, strategies::Settings, workloads::*};
+/// let picked = [by_name("cheap")?, by_name("big-output")?];
+/// let mut seen = vec![];
+/// let rep = run_suite(&picked, Size::Tiny, Calibration::fixed(1.0), Settings::quick(2), |w, _| {
+///     seen.push(w.name.clone())
+/// })?;
+/// assert_eq!(seen, ["cheap", "big-output"]);
+/// assert_eq!(rep.workloads.len(), 2);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn run_suite(
     selected: &[Workload],
     size: Size,

@@ -25,6 +25,12 @@ pub struct Arm<'a> {
 
 impl<'a> Arm<'a> {
     /// An arm from a label and a closure.
+    ///
+    /// ```
+    /// let mut a = amorsize_bench::measure::Arm::new("noop", || Ok((std::time::Duration::ZERO, None)));
+    /// assert_eq!(a.label, "noop");
+    /// assert!((a.run)().is_ok());
+    /// ```
     pub fn new(label: impl Into<String>, run: impl FnMut() -> RunResult + 'a) -> Self {
         Arm {
             label: label.into(),
@@ -90,6 +96,20 @@ fn check(label: &str, got: Option<Checksum>, expected: Checksum) -> amorsize::Re
 /// Runs each arm `warmup` times (discarded), then `runs` interleaved rounds; returns the
 /// measured durations per arm (`result[a][r]`). Fails on the first run whose checksum differs
 /// from `expected`, naming the strategy.
+///
+/// ```
+/// use amorsize_bench::measure::{measure, Arm};
+/// use std::time::Duration;
+/// let mut arms = vec![
+///     Arm::new("right", || Ok((Duration::from_micros(5), Some(42)))),
+///     Arm::new("planner", || Ok((Duration::from_micros(1), None))), // no results to check
+/// ];
+/// let samples = measure(&mut arms, 1, 5, 42)?;
+/// assert_eq!(samples[0].len(), 5);
+/// arms.push(Arm::new("wrong", || Ok((Duration::ZERO, Some(41)))));
+/// assert!(measure(&mut arms, 0, 5, 42).unwrap_err().to_string().contains("wrong"));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn measure(
     arms: &mut [Arm<'_>],
     warmup: usize,
@@ -115,6 +135,18 @@ pub fn measure(
 
 /// Screening of a large grid: runs every arm `rounds` times (interleaved) and returns each
 /// arm's fastest time. Checks results like [`measure`].
+///
+/// ```
+/// use amorsize_bench::measure::{screen, top_k, Arm};
+/// use std::time::Duration;
+/// let mut arms: Vec<Arm> = [3u64, 1, 2]
+///     .into_iter()
+///     .map(|ms| Arm::new(format!("{ms} ms"), move || Ok((Duration::from_millis(ms), Some(0)))))
+///     .collect();
+/// let best = screen(&mut arms, 2, 0)?;
+/// assert_eq!(top_k(&best, 1), vec![1]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn screen(
     arms: &mut [Arm<'_>],
     rounds: usize,

@@ -191,6 +191,20 @@ fn best_of(results: &[StrategyResult], kind: Kind) -> Option<&StrategyResult> {
 ///
 /// The rayon column is the default `par_iter`; "rayon best" is the best of the default and the
 /// `with_min_len` grid.
+///
+/// ```
+/// use amorsize_bench::grid::PoolConfig;
+/// use amorsize_bench::report::{row, Kind, StrategyResult};
+/// let ms = |k, t: u64| StrategyResult::new(format!("{k:?}"), k, None, None, vec![t * 1_000_000; 5]);
+/// let mut v = vec![ms(Kind::Sequential, 100), ms(Kind::Rayon, 60), ms(Kind::Auto, 55),
+///                  ms(Kind::AutoPlanned, 52), ms(Kind::Planner, 1)];
+/// assert!(row("w", 10, &v).is_none()); // no pool setting measured yet
+/// v.push(StrategyResult::new("pool", Kind::Pool, Some(PoolConfig { workers: 2, chunk: 5 }), None,
+///                            vec![50_000_000; 5]));
+/// let r = row("w", 10, &v).unwrap();
+/// assert!((r.auto_oracle - 1.1).abs() < 1e-9 && r.marks.oracle);
+/// assert!((r.auto_sequential - 0.55).abs() < 1e-9 && r.marks.sequential);
+/// ```
 pub fn row(workload: &str, items: usize, results: &[StrategyResult]) -> Option<Row> {
     let seq = best_of(results, Kind::Sequential)?.median_s;
     let rayon = best_of(results, Kind::Rayon)?.median_s;
@@ -408,6 +422,13 @@ fn fmt_ratio(x: f64, ok: Option<bool>) -> String {
 /// (best pool setting, `w×c`), auto (`par_map`), auto-planned (`Plan::execute`), then the ratios
 /// auto/oracle, auto/rayon, auto/sequential and the overhead share, each marked ✓/✗ against its
 /// target (overhead only where auto runs ≥ 100 ms).
+///
+/// ```
+/// use amorsize_bench::report::{render, summarize};
+/// let text = render(&[], &summarize(&[]));
+/// assert!(text.starts_with("workload"));
+/// assert!(text.contains("auto/sequential"));
+/// ```
 pub fn render(rows: &[Row], summary: &Summary) -> String {
     let mut s = String::new();
     let _ = writeln!(

@@ -73,6 +73,15 @@ impl Settings {
 }
 
 /// Runs one workload under every strategy (see the module documentation).
+///
+/// ```
+/// use amorsize_bench::{strategies::{Runner, Settings}, workloads::*};
+/// let w = by_name("light")?;
+/// let runner = Runner { workload: &w, settings: Settings::quick(2) };
+/// let result = visit(&w, Size::Tiny, &Calibration::fixed(1.0), 2, runner)?;
+/// assert_eq!(result.name, "light");
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Runner<'w> {
     /// The workload (for names and the blocking flag).
@@ -109,6 +118,11 @@ pub fn fixed_options(cfg: PoolConfig) -> RunOptions {
 
 /// Runs one tiny job on a pool of each size, so the global manager holds warm pools of those
 /// sizes before anything is timed.
+///
+/// ```
+/// amorsize_bench::strategies::warm_pools(&[1, 2, 3])?;
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn warm_pools(sizes: &[usize]) -> amorsize::Result<()> {
     for &w in sizes {
         let pool = amorsize::global_pool_manager().get(w)?;

@@ -36,6 +36,12 @@ pub fn y_max(ratios: &[f64]) -> f64 {
 }
 
 /// Draws the chart of `rows` and returns the SVG text.
+///
+/// ```
+/// let svg = amorsize_bench::svg::render(&[], "empty suite")?;
+/// assert!(svg.starts_with("<svg") && svg.contains("empty suite"));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn render(rows: &[Row], title: &str) -> amorsize::Result<String> {
     let mut out = String::new();
     {
@@ -116,6 +122,15 @@ pub fn render(rows: &[Row], title: &str) -> amorsize::Result<String> {
 }
 
 /// Draws the chart and writes it to `path`.
+///
+/// ```
+/// let path = std::env::temp_dir().join("amorsize-bench-doc.svg");
+/// amorsize_bench::svg::write(&path, &[], "t")?;
+/// assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+/// # std::fs::remove_file(&path).ok();
+/// assert!(amorsize_bench::svg::write(std::path::Path::new("/no/such/dir/x.svg"), &[], "t").is_err());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn write(path: &std::path::Path, rows: &[Row], title: &str) -> amorsize::Result<()> {
     let svg = render(rows, title)?;
     std::fs::write(path, svg)

@@ -101,6 +101,11 @@ impl Calibration {
 
     /// Measures the spin loop: the fastest of several ~2 ms runs (the fastest run is the one
     /// least disturbed by other processes on a shared machine).
+    ///
+    /// ```
+    /// let c = amorsize_bench::workloads::Calibration::measure();
+    /// assert!(c.ns_per_iter.is_finite() && c.ns_per_iter > 0.0);
+    /// ```
     pub fn measure() -> Self {
         let iters = 200_000u64;
         let _ = spin(iters, 1); // warm the code and the frequency governor
@@ -422,6 +427,23 @@ pub fn spin_costs_ns(name: &str, size: Size, n: usize) -> Option<Vec<f64>> {
 ///
 /// `cores` sizes the few-items workload. Building (allocating items, the shared vector of
 /// memory-bound) happens here, before any timing.
+///
+/// ```
+/// use amorsize_bench::workloads::*;
+/// struct Len;
+/// impl Visitor for Len {
+///     type Output = usize;
+///     fn visit<T: Sync, R: Send + 'static, F: Fn(&T) -> R + Sync>(
+///         self, items: &[T], f: F, checksum: fn(&[R]) -> Checksum,
+///     ) -> usize {
+///         let _sum = checksum(&items.iter().map(f).collect::<Vec<R>>());
+///         items.len()
+///     }
+/// }
+/// let w = by_name("big-output")?;
+/// assert_eq!(visit(&w, Size::Tiny, &Calibration::fixed(1.0), 2, Len), 20);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn visit<V: Visitor>(
     w: &Workload,
     size: Size,
