@@ -162,6 +162,8 @@ pub const NAMES: &[&str] = &[
     "blocking",
     "memory-bound",
     "big-output",
+    "regime-change",
+    "inner-parallel",
 ];
 
 /// One workload of the suite: a name, what it is, and how many items at each [`Size`].
@@ -227,6 +229,14 @@ pub fn by_name(name: &str) -> amorsize::Result<Workload> {
             false,
         ),
         "big-output" => ("10^4 items, each returns a 10 KB vector", false),
+        "regime-change" => (
+            "5,000 items: the first 80% ~20 us, then suddenly ~500 us",
+            false,
+        ),
+        "inner-parallel" => (
+            "1,000 items of ~1 ms CPU, each split over two threads by rayon::join",
+            false,
+        ),
         _ => {
             return Err(amorsize::Error::invalid_input(
                 format!("workload `{name}`"),
@@ -361,6 +371,8 @@ pub fn items_for(name: &str, size: Size, cores: usize) -> usize {
         "blocking" => pick(size, 500, 100, 20),
         "memory-bound" => pick(size, 2_000, 200, 20),
         "big-output" => pick(size, 10_000, 2_000, 20),
+        "regime-change" => pick(size, 5_000, 500, 50),
+        "inner-parallel" => pick(size, 1_000, 100, 20),
         _ => 0,
     }
 }
@@ -419,6 +431,15 @@ pub fn spin_costs_ns(name: &str, size: Size, n: usize) -> Option<Vec<f64>> {
             }
             Some(c)
         }
+        "regime-change" => {
+            let switch = n - n / 5;
+            Some(
+                (0..n)
+                    .map(|i| cost(size, if i < switch { 20_000.0 } else { 500_000.0 }))
+                    .collect(),
+            )
+        }
+        "inner-parallel" => flat(1_000_000.0),
         _ => None,
     }
 }
@@ -471,6 +492,22 @@ pub fn visit<V: Visitor>(
         "bimodal" => spin_workload!(),
         "ascending" => spin_workload!(),
         "descending" => spin_workload!(),
+        "regime-change" => spin_workload!(),
+        "inner-parallel" => {
+            // f runs threads of its own: the planner should see CPU time > wall time.
+            let costs = spin_costs_ns(w.name, size, n).expect("a spin workload");
+            let items = spin_items(calib, costs.into_iter());
+            v.visit(
+                &items,
+                |it: &SpinItem| {
+                    let half = (it.iters / 2).max(1);
+                    let (a, b) =
+                        rayon::join(|| spin(half, it.seed), || spin(half, it.seed ^ 0xB0B));
+                    a ^ b.rotate_left(17)
+                },
+                checksum_u64,
+            )
+        }
         "blocking" => {
             let pause = match size {
                 Size::Tiny => Duration::from_micros(10),
@@ -610,6 +647,15 @@ mod tests {
         let var = c.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / c.len() as f64;
         assert!((70_000.0..130_000.0).contains(&mean), "mean {mean}");
         assert!((1.2..2.8).contains(&(var.sqrt() / mean)));
+    }
+
+    #[test]
+    fn regime_change_switches_once_at_four_fifths() {
+        let c = spin_costs_ns("regime-change", Size::Full, 5_000).unwrap();
+        let switches = c.windows(2).filter(|p| p[0] != p[1]).count();
+        assert_eq!(switches, 1);
+        assert_eq!(c[3_999], 20_000.0);
+        assert_eq!(c[4_000], 500_000.0);
     }
 
     #[test]
