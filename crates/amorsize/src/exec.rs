@@ -1,18 +1,459 @@
-//! One call: plan, then run on a warm pool (`par_map`), and `Plan::execute`.
+//! One call that plans and runs: [`par_map`], [`par_map_with`] and [`Plan::execute`].
+//!
+//! This module owns the glue between a [`Plan`] and the [`pool`](crate::pool): it runs the
+//! items the sample did not run (every item exactly once: the sampled items keep their results),
+//! on a warm pool lent by the [`global_pool_manager`](crate::global_pool_manager), in input
+//! order, and it remembers per call site what it learned.
+//!
+//! ## What par_map remembers
+//! Per call site — the type of the closure, with the item type and the settings — par_map keeps
+//! the sample's statistics and the plan, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
+//! entries, least recently used evicted; [`clear_cache`] empties it). A later call at the same
+//! site with a similar input size (within 2× of the remembered one):
+//! - when the remembered plan was sequential and the input is no larger than twice the
+//!   remembered one, runs the plain loop at once, without sampling;
+//! - otherwise measures one short probe instead of a whole sample, and reuses the remembered
+//!   statistics when the probe's cost per item is within 2× of them (else samples afresh).
+//!
+//! ```
+//! let items: Vec<u64> = (0..100_000).collect();
+//! let out = amorsize::par_map(&items, |x| x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7)?;
+//! assert_eq!(out.len(), items.len());
+//! assert_eq!(out[3], 3u64.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
-use crate::plan::Optimizer;
-use crate::Result;
+use crate::model::Costs;
+use crate::plan::{Executor, Optimizer, Plan};
+use crate::pool::{self, ChunkPolicy, ControllerConfig, RunOptions};
+use crate::sample::{self, SampleSettings, SampleStats};
+use crate::{Error, Result};
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
-/// Plans and runs `f` over `items`; results in input order.
+/// Call sites par_map remembers at most.
+pub const CACHE_CAPACITY: usize = 256;
+
+/// The measured costs of parallelism on this machine, calibrated once per process.
+///
+/// ```
+/// let c = amorsize::exec::costs();
+/// assert!(c.wake >= 0.0 && c.dispatch >= 0.0);
+/// ```
+pub fn costs() -> Costs {
+    static COSTS: OnceLock<Costs> = OnceLock::new();
+    *COSTS.get_or_init(calibrate)
+}
+
+fn calibrate() -> Costs {
+    // Placeholder until the pool's calibration lands: one spawn + join, used for wake as well.
+    let mut v: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let _ = std::thread::spawn(|| ()).join();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    Costs {
+        spawn: v[2],
+        wake: v[2],
+        dispatch: 100e-9,
+    }
+}
+
+/// Plans and runs `f` over `items` on a warm pool; results in input order.
+///
+/// Every item runs exactly once (the sampled items keep their results). A panic in `f` gives
+/// `Err(Error::TaskPanicked { index, .. })` with the first failing item's index. A call made
+/// from inside a pool worker runs inline, sequentially, on that worker.
+///
+/// ```
+/// let words = vec!["a", "bb", "ccc"];
+/// let lens = amorsize::par_map(&words, |w| w.len())?;
+/// assert_eq!(lens, vec![1, 2, 3]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn par_map<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(items: &[T], f: F) -> Result<Vec<R>> {
     par_map_with(&Optimizer::new(), items, f)
 }
 
-/// [`par_map`] with settings.
+/// [`par_map`] with settings (and an optional progress callback, see [`Optimizer::progress`]).
+///
+/// ```
+/// use amorsize::Optimizer;
+/// let items: Vec<u32> = (0..1000).collect();
+/// let out = amorsize::par_map_with(&Optimizer::new().min_speedup(1.5), &items, |x| x + 1)?;
+/// assert_eq!(out[999], 1000);
+/// assert!(amorsize::par_map_with(&Optimizer::new().sample_size(0), &items, |x| *x).is_err());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
-    _opt: &Optimizer,
+    opt: &Optimizer,
     items: &[T],
     f: F,
 ) -> Result<Vec<R>> {
-    Ok(items.iter().map(f).collect())
+    opt.validate()?;
+    let n = items.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if pool::in_worker() {
+        return run_plain(items, &f);
+    }
+    let key = site_key::<T, R, F>(opt);
+    let remembered = cache_get(key);
+    if let Some(e) = &remembered {
+        if e.sequential && n <= 2 * e.items {
+            HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
+            return run_plain(items, &f);
+        }
+    }
+    let full = opt.sample_settings();
+    if let Some(e) = remembered.filter(|e| n >= e.items / 2 && n <= 2 * e.items) {
+        // A short probe: one measurement after any warm-up.
+        let probe = SampleSettings {
+            sample_size: 1,
+            max_time: full.max_time.min(Duration::from_millis(5)),
+        };
+        let s = sample::measure(items, &f, &probe)?;
+        let ratio = if e.stats.mean > 0.0 {
+            s.stats.mean / e.stats.mean
+        } else {
+            f64::INFINITY
+        };
+        if (0.5..=2.0).contains(&ratio) {
+            HITS_PROBE.fetch_add(1, Ordering::Relaxed);
+            let plan = opt.plan_from(n, &e.stats);
+            cache_put(key, n, &e.stats, &plan);
+            return run_with_sample(&plan, items, &f, s.results, Some(&e.stats));
+        }
+        // The cost changed: a full sample, going on from the probe (its items are not rerun).
+        MISSES.fetch_add(1, Ordering::Relaxed);
+        return sample_and_run(opt, key, items, &f, Some(s));
+    }
+    MISSES.fetch_add(1, Ordering::Relaxed);
+    sample_and_run(opt, key, items, &f, None)
+}
+
+fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+    opt: &Optimizer,
+    key: u64,
+    items: &[T],
+    f: &F,
+    probe: Option<sample::Sample<R>>,
+) -> Result<Vec<R>> {
+    let n = items.len();
+    let s = match probe {
+        None => sample::measure(items, f, &opt.sample_settings())?,
+        Some(p) => sample::resume(items, f, &opt.sample_settings(), p)?,
+    };
+    let plan = opt.plan_from(n, &s.stats);
+    cache_put(key, n, &s.stats, &plan);
+    run_with_sample(&plan, items, f, s.results, Some(&s.stats))
+}
+
+impl Plan {
+    /// Runs `f` over `items` under this plan (the plan-once, run-many pattern); results in
+    /// input order. The plan's workers and chunk size are used as they are; a chunk controller
+    /// adapts the chunk size while the job runs when the planned workload was heterogeneous.
+    ///
+    /// ```
+    /// let first: Vec<u64> = (0..10_000).collect();
+    /// let work = |x: &u64| x.count_ones();
+    /// let plan = amorsize::optimize(&first, work)?;
+    /// for ds in [vec![1u64, 2, 3], (0..5_000).collect()] {
+    ///     let out = plan.execute(&ds, work)?;
+    ///     assert_eq!(out.len(), ds.len());
+    /// }
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn execute<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+        &self,
+        items: &[T],
+        f: F,
+    ) -> Result<Vec<R>> {
+        if pool::in_worker() {
+            return run_plain(items, &f);
+        }
+        run_with_sample(self, items, &f, Vec::new(), None)
+    }
+}
+
+/// The plain loop, with a panic turned into `Err(TaskPanicked)`.
+fn run_plain<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<Vec<R>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut current = 0usize;
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        for (i, x) in items.iter().enumerate() {
+            current = i;
+            out.push(f(x));
+        }
+    }));
+    match r {
+        Ok(()) => Ok(out),
+        Err(p) => Err(Error::from_panic(current, p)),
+    }
+}
+
+/// A result slot taken at most once, from any thread.
+struct TakeOnce<R> {
+    taken: AtomicBool,
+    value: UnsafeCell<Option<R>>,
+}
+
+// SAFETY: the value is only accessed by the one thread that wins `taken.swap(true)`, after
+// which no other access happens; R: Send is enough to move it to that thread.
+unsafe impl<R: Send> Sync for TakeOnce<R> {}
+
+impl<R> TakeOnce<R> {
+    fn take(&self) -> Option<R> {
+        if self.taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: we won the swap, so no other thread has or will access `value`.
+        unsafe { (*self.value.get()).take() }
+    }
+}
+
+/// Runs the plan over `items`, skipping the items whose results `sampled` holds.
+fn run_with_sample<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+    plan: &Plan,
+    items: &[T],
+    f: &F,
+    sampled: Vec<(usize, Vec<R>)>,
+    stats: Option<&SampleStats>,
+) -> Result<Vec<R>> {
+    let n = items.len();
+    if plan.executor() == Executor::Sequential || plan.workers() <= 1 || n < 2 {
+        return run_sequential(items, f, sampled);
+    }
+    // Which items the sample ran: a bitset (one load per item), and their results in slots.
+    let mut bits = vec![0u64; n.div_ceil(64)];
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(sampled.len()); // (start, slot offset)
+    let mut slots: Vec<TakeOnce<R>> = Vec::new();
+    for (start, rs) in sampled {
+        runs.push((start, slots.len()));
+        for (k, r) in rs.into_iter().enumerate() {
+            let i = start + k;
+            bits[i / 64] |= 1 << (i % 64);
+            slots.push(TakeOnce {
+                taken: AtomicBool::new(false),
+                value: UnsafeCell::new(Some(r)),
+            });
+        }
+    }
+    let chunks = match stats {
+        Some(s) if s.heterogeneous => {
+            let target =
+                Duration::from_secs_f64((plan.chunk_size() as f64 * s.mean).clamp(50e-6, 50e-3));
+            ChunkPolicy::Adaptive(ControllerConfig {
+                initial: plan.chunk_size(),
+                target,
+                adaptation_rate: 0.5,
+                min: 1,
+                max: None,
+                window: 10,
+            })
+        }
+        _ => ChunkPolicy::Fixed(plan.chunk_size()),
+    };
+    let workers = plan.workers();
+    let handle = crate::global_pool_manager().get(pool_size(workers))?;
+    let opts = RunOptions {
+        workers: workers.min(handle.workers()),
+        chunks,
+        progress: plan.settings.progress.clone(),
+    };
+    let out = handle.map_range(n, &opts, |i| {
+        if bits[i / 64] & (1 << (i % 64)) != 0 {
+            let r = runs.partition_point(|&(s, _)| s <= i) - 1;
+            let (start, offset) = runs[r];
+            if let Some(v) = slots[offset + (i - start)].take() {
+                return v;
+            }
+        }
+        f(&items[i])
+    })?;
+    Ok(out.results)
+}
+
+/// The pool size to ask the manager for: the workers themselves up to 64, then the next power
+/// of two, so that plans differing by a few workers share warm pools.
+fn pool_size(workers: usize) -> usize {
+    if workers <= 64 {
+        workers
+    } else {
+        workers.next_power_of_two()
+    }
+}
+
+fn run_sequential<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: &F,
+    sampled: Vec<(usize, Vec<R>)>,
+) -> Result<Vec<R>> {
+    if sampled.is_empty() {
+        return run_plain(items, f);
+    }
+    let n = items.len();
+    let mut out = Vec::with_capacity(n);
+    let mut current = 0usize;
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let mut cursor = 0usize;
+        for (start, rs) in sampled {
+            for (k, x) in items[cursor..start].iter().enumerate() {
+                current = cursor + k;
+                out.push(f(x));
+            }
+            cursor = start + rs.len();
+            out.extend(rs);
+        }
+        for (k, x) in items[cursor..n].iter().enumerate() {
+            current = cursor + k;
+            out.push(f(x));
+        }
+    }));
+    match r {
+        Ok(()) => Ok(out),
+        Err(p) => Err(Error::from_panic(current, p)),
+    }
+}
+
+// ---- The call-site memory.
+
+#[derive(Clone)]
+struct Entry {
+    items: usize,
+    stats: SampleStats,
+    sequential: bool,
+    used: u64,
+}
+
+fn cache() -> &'static Mutex<HashMap<u64, Entry>> {
+    static C: OnceLock<Mutex<HashMap<u64, Entry>>> = OnceLock::new();
+    C.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+static TICK: AtomicU64 = AtomicU64::new(0);
+static HITS_PLAIN: AtomicU64 = AtomicU64::new(0);
+static HITS_PROBE: AtomicU64 = AtomicU64::new(0);
+static MISSES: AtomicU64 = AtomicU64::new(0);
+
+/// How par_map's call-site memory has served calls since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Calls that ran the plain loop at once (a remembered sequential site).
+    pub plain: u64,
+    /// Calls that measured a short probe and reused the remembered statistics.
+    pub probed: u64,
+    /// Calls that sampled in full (nothing remembered, or the cost changed).
+    pub sampled: u64,
+}
+
+/// Counts of how calls were served by the call-site memory (process-wide, all threads).
+///
+/// ```
+/// let before = amorsize::exec::cache_stats();
+/// amorsize::par_map(&[1u8, 2, 3], |x| *x)?;
+/// let after = amorsize::exec::cache_stats();
+/// assert!(after.plain + after.probed + after.sampled > before.plain + before.probed + before.sampled);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn cache_stats() -> CacheStats {
+    CacheStats {
+        plain: HITS_PLAIN.load(Ordering::Relaxed),
+        probed: HITS_PROBE.load(Ordering::Relaxed),
+        sampled: MISSES.load(Ordering::Relaxed),
+    }
+}
+
+fn site_key<T, R, F>(opt: &Optimizer) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::any::type_name::<F>().hash(&mut h);
+    std::any::type_name::<T>().hash(&mut h);
+    std::any::type_name::<R>().hash(&mut h);
+    opt.fingerprint(&mut h);
+    h.finish()
+}
+
+fn cache_get(key: u64) -> Option<Entry> {
+    let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
+    let e = c.get_mut(&key)?;
+    e.used = TICK.fetch_add(1, Ordering::Relaxed);
+    Some(e.clone())
+}
+
+fn cache_put(key: u64, items: usize, stats: &SampleStats, plan: &Plan) {
+    let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= CACHE_CAPACITY && !c.contains_key(&key) {
+        if let Some(oldest) = c.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
+            c.remove(&oldest);
+        }
+    }
+    c.insert(
+        key,
+        Entry {
+            items,
+            stats: stats.clone(),
+            sequential: plan.executor() == Executor::Sequential,
+            used: TICK.fetch_add(1, Ordering::Relaxed),
+        },
+    );
+}
+
+/// Forgets every call site par_map remembers.
+///
+/// ```
+/// amorsize::par_map(&[1, 2, 3], |x| x + 1)?;
+/// amorsize::exec::clear_cache();
+/// assert_eq!(amorsize::exec::cache_len(), 0);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn clear_cache() {
+    cache().lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// Call sites remembered now (at most [`CACHE_CAPACITY`]).
+///
+/// ```
+/// assert!(amorsize::exec::cache_len() <= amorsize::exec::CACHE_CAPACITY);
+/// ```
+pub fn cache_len() -> usize {
+    cache().lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_sizes_snap_above_64() {
+        assert_eq!(pool_size(2), 2);
+        assert_eq!(pool_size(64), 64);
+        assert_eq!(pool_size(65), 128);
+    }
+
+    #[test]
+    fn sequential_run_interleaves_sampled_results() {
+        let items: Vec<usize> = (0..10).collect();
+        let sampled = vec![(0, vec![100]), (5, vec![500, 600])];
+        let out = run_sequential(&items, &|x: &usize| *x, sampled).unwrap();
+        assert_eq!(out, vec![100, 1, 2, 3, 4, 500, 600, 7, 8, 9]);
+    }
+
+    #[test]
+    fn take_once_gives_the_value_once() {
+        let t = TakeOnce {
+            taken: AtomicBool::new(false),
+            value: UnsafeCell::new(Some(5)),
+        };
+        assert_eq!(t.take(), Some(5));
+        assert_eq!(t.take(), None);
+    }
 }

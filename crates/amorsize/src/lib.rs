@@ -17,7 +17,7 @@
 //! ```
 //!
 //! The data flows one way: [`system`] + [`sample`] → [`model`] → [`plan`] → [`pool`].
-//! [`manager`] keeps pools warm between calls; [`array`] applies the same ideas to chunked
+//! [`manager`] keeps pools warm between calls; [`array`](crate::array) applies the same ideas to chunked
 //! n-dimensional arrays; [`process`] runs external commands (the `amorsize run` command).
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]

@@ -1,1 +1,437 @@
-//! The cost model: predicted wall time for `workers × chunk_size`. Pure arithmetic, no timing.
+//! The cost model: the predicted wall time of running a workload with `workers × chunk_size`.
+//!
+//! This module owns arithmetic only. It never runs or times anything: every input is a number
+//! that [`sample`](crate::sample) and the pool calibration measured, so each formula is
+//! unit-tested with made-up numbers. All times are in seconds (`f64`).
+//!
+//! The prediction for `w` workers and chunks of `c` items over `n` items of mean cost `t`:
+//!
+//! ```text
+//! startup  = fan-out cost of w workers (warm pool: waking w-1 workers; cold: spawning them)
+//! work     = n·t / p            p = min(w, cores_free / cpu_fraction)   (effective parallelism)
+//! dispatch = ceil(n / c) · d / p                                     (d: cost of handing out a chunk)
+//! tail     = (1 - 1/w) · ½ · t · (1 + cv)                          (the last chunk's imbalance)
+//! total    = startup + work + dispatch + tail
+//! ```
+//!
+//! `cores_free` is the effective core count divided by the parallelism measured inside one
+//! call of the function (a BLAS call or a nested parallel loop uses cores of its own).
+//! `cpu_fraction` is the share of an item's wall time spent on the CPU: blocking work (I/O,
+//! sleeps) has a small one, so more workers than cores still add throughput. The tail does not
+//! grow with the chunk size: the pool's guided tail shrinks chunks near the end to at most
+//! `remaining / (2·w)`, down to single items, so the expected imbalance is about half an item,
+//! more when item costs vary. Within the model, larger chunks are therefore never worse; what
+//! bounds them is the planner's target chunk duration, which keeps the run adaptable.
+//!
+//! ```
+//! use amorsize::model::{predict, Costs, Workload};
+//! let work = Workload::new(100_000, 1e-6); // 100k items of 1 µs
+//! let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+//! let seq = work.sequential_time();
+//! let par = predict(&work, &costs, 2, 2, 1_000, true);
+//! assert!(par.total < seq);              // two cores pay on 100 ms of work
+//! assert!(par.total > seq / 2.0);        // but never more than perfectly
+//! ```
+
+use serde::Serialize;
+
+/// What the sample measured about a workload, as plain numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Workload {
+    /// Items to run.
+    pub items: usize,
+    /// Mean wall time of one item, in seconds.
+    pub mean: f64,
+    /// Coefficient of variation of the item time (std / mean).
+    pub cv: f64,
+    /// Share of an item's wall time spent on its own thread's CPU, in `0..=1`.
+    pub cpu_fraction: f64,
+    /// Cores one call keeps busy at once (≥ 1; above 1 when the function runs threads of its own).
+    pub inner_parallelism: f64,
+    /// Bytes one item holds at its peak, where known.
+    pub item_memory: Option<f64>,
+}
+
+impl Workload {
+    /// A steady compute-bound workload: `items` of `mean` seconds, CV 0, CPU fraction 1.
+    ///
+    /// ```
+    /// let w = amorsize::model::Workload::new(10, 0.5);
+    /// assert_eq!(w.sequential_time(), 5.0);
+    /// ```
+    pub fn new(items: usize, mean: f64) -> Self {
+        Workload {
+            items,
+            mean,
+            cv: 0.0,
+            cpu_fraction: 1.0,
+            inner_parallelism: 1.0,
+            item_memory: None,
+        }
+    }
+
+    /// The predicted time of the plain sequential loop: `items × mean`.
+    ///
+    /// ```
+    /// let w = amorsize::model::Workload::new(1_000, 2e-6);
+    /// assert!((w.sequential_time() - 2e-3).abs() < 1e-12);
+    /// ```
+    pub fn sequential_time(&self) -> f64 {
+        finite_or_zero(self.items as f64 * self.mean)
+    }
+
+    /// The same workload with every number forced into its valid range (NaN → 0, negative → 0,
+    /// CPU fraction within `0..=1`, inner parallelism ≥ 1), so the model never sees nonsense.
+    ///
+    /// ```
+    /// let mut w = amorsize::model::Workload::new(3, f64::NAN);
+    /// w.cpu_fraction = 7.0;
+    /// let s = w.sanitized();
+    /// assert_eq!(s.mean, 0.0);
+    /// assert_eq!(s.cpu_fraction, 1.0);
+    /// ```
+    pub fn sanitized(&self) -> Self {
+        Workload {
+            items: self.items,
+            mean: finite_or_zero(self.mean).max(0.0),
+            cv: finite_or_zero(self.cv).max(0.0),
+            cpu_fraction: if self.cpu_fraction.is_finite() {
+                self.cpu_fraction.clamp(0.0, 1.0)
+            } else {
+                1.0
+            },
+            inner_parallelism: if self.inner_parallelism.is_finite() {
+                self.inner_parallelism.max(1.0)
+            } else {
+                1.0
+            },
+            item_memory: self.item_memory.filter(|m| m.is_finite() && *m >= 0.0),
+        }
+    }
+}
+
+/// The measured costs of parallelism on this machine, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Costs {
+    /// Starting one worker thread (spawn + join), paid per worker on a cold pool.
+    pub spawn: f64,
+    /// Starting a job on a warm pool of two (waking one sleeping worker), paid per extra worker.
+    pub wake: f64,
+    /// Handing out one chunk.
+    pub dispatch: f64,
+}
+
+impl Costs {
+    /// The fan-out cost of `workers` participants: nothing for one, else one wake (warm) or one
+    /// spawn (cold) per extra worker. Conservative: wake-ups partly overlap in reality.
+    ///
+    /// ```
+    /// use amorsize::model::Costs;
+    /// let c = Costs { spawn: 60e-6, wake: 50e-6, dispatch: 1e-7 };
+    /// assert_eq!(c.fan_out(1, true), 0.0);
+    /// assert!((c.fan_out(3, true) - 100e-6).abs() < 1e-12);
+    /// assert!((c.fan_out(3, false) - 120e-6).abs() < 1e-12);
+    /// ```
+    pub fn fan_out(&self, workers: usize, warm: bool) -> f64 {
+        let per = if warm { self.wake } else { self.spawn };
+        finite_or_zero(per).max(0.0) * workers.saturating_sub(1) as f64
+    }
+}
+
+/// The predicted wall time of one `workers × chunk` configuration, term by term (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Participants.
+    pub workers: usize,
+    /// Items per chunk.
+    pub chunk_size: usize,
+    /// Effective parallelism `p` (at most `workers`).
+    pub parallelism: f64,
+    /// Fan-out cost.
+    pub startup: f64,
+    /// The work divided over the effective parallelism.
+    pub work: f64,
+    /// Chunk hand-out cost.
+    pub dispatch: f64,
+    /// The last chunk's imbalance.
+    pub tail: f64,
+    /// The sum: predicted wall time.
+    pub total: f64,
+}
+
+/// Effective parallelism: how many workers' worth of items complete per unit of time.
+///
+/// Compute-bound work is limited by the free cores; blocking work (small `cpu_fraction`) lets
+/// more workers than cores make progress, up to `cores_free / cpu_fraction`.
+///
+/// ```
+/// use amorsize::model::effective_parallelism;
+/// assert_eq!(effective_parallelism(8, 2, 1.0, 1.0), 2.0);    // compute-bound: the cores
+/// assert_eq!(effective_parallelism(8, 2, 0.1, 1.0), 8.0);    // blocking: all 8 progress
+/// assert_eq!(effective_parallelism(8, 4, 1.0, 2.0), 2.0);    // f uses 2 cores per call
+/// assert_eq!(effective_parallelism(1, 4, 1.0, 1.0), 1.0);
+/// ```
+pub fn effective_parallelism(
+    workers: usize,
+    cores: usize,
+    cpu_fraction: f64,
+    inner_parallelism: f64,
+) -> f64 {
+    let w = workers.max(1) as f64;
+    let cores_free = (cores.max(1) as f64 / inner_parallelism.max(1.0)).max(1.0);
+    let cpu = if cpu_fraction.is_finite() {
+        cpu_fraction.clamp(1e-6, 1.0)
+    } else {
+        1.0
+    };
+    w.min(cores_free / cpu).max(1.0)
+}
+
+/// Predicts the wall time of `work` with `workers` participants and chunks of `chunk` items.
+///
+/// Never panics and never returns NaN: nonsense inputs are sanitized first (see
+/// [`Workload::sanitized`]), zero workers and zero chunk sizes count as one.
+///
+/// ```
+/// use amorsize::model::{predict, Costs, Workload};
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// let one = predict(&Workload::new(1_000, 20e-9), &costs, 2, 2, 500, true);
+/// // 20 µs of work: the fan-out alone costs more than the loop.
+/// assert!(one.total > Workload::new(1_000, 20e-9).sequential_time());
+/// ```
+pub fn predict(
+    work: &Workload,
+    costs: &Costs,
+    cores: usize,
+    workers: usize,
+    chunk: usize,
+    warm: bool,
+) -> Prediction {
+    let w = work.sanitized();
+    let workers = workers.max(1);
+    let chunk = chunk.max(1);
+    if workers == 1 {
+        let total = w.sequential_time();
+        return Prediction {
+            workers,
+            chunk_size: chunk,
+            parallelism: 1.0,
+            startup: 0.0,
+            work: total,
+            dispatch: 0.0,
+            tail: 0.0,
+            total,
+        };
+    }
+    let p = effective_parallelism(workers, cores, w.cpu_fraction, w.inner_parallelism);
+    let n = w.items as f64;
+    let startup = costs.fan_out(workers, warm);
+    let work_t = w.sequential_time() / p;
+    let chunks = (n / chunk as f64).ceil();
+    let dispatch = chunks * finite_or_zero(costs.dispatch).max(0.0) / p;
+    let tail = (1.0 - 1.0 / workers as f64) * 0.5 * w.mean * (1.0 + w.cv);
+    // Granularity: no run is shorter than one item, nor than the busiest worker's share of whole
+    // items when there are fewer chunks than workers.
+    let per_worker_items = (n / workers as f64).ceil().max(1.0);
+    let floor = w.mean * per_worker_items.min(chunk as f64).max(1.0).min(n.max(1.0));
+    let total = finite_or_zero((startup + work_t + dispatch + tail).max(startup + floor));
+    Prediction {
+        workers,
+        chunk_size: chunk,
+        parallelism: p,
+        startup,
+        work: work_t,
+        dispatch,
+        tail: finite_or_zero(tail),
+        total,
+    }
+}
+
+/// Predicted speedup of `prediction` over the sequential loop (`0` when either time is zero).
+///
+/// ```
+/// use amorsize::model::{predict, speedup, Costs, Workload};
+/// let w = Workload::new(10_000, 100e-6);
+/// let c = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// let s = speedup(&w, &predict(&w, &c, 2, 2, 100, true));
+/// assert!(s > 1.8 && s <= 2.0);
+/// ```
+pub fn speedup(work: &Workload, prediction: &Prediction) -> f64 {
+    let seq = work.sanitized().sequential_time();
+    if seq <= 0.0 || prediction.total <= 0.0 {
+        return if seq <= 0.0 { 1.0 } else { 0.0 };
+    }
+    finite_or_zero(seq / prediction.total)
+}
+
+/// Chunk sizes worth evaluating for `items` over `workers`: powers of two up to an even split,
+/// the even split itself, and `extra` (e.g. the size that lasts the target chunk duration).
+/// Sorted, unique, each within `1..=max(1, items)`.
+///
+/// ```
+/// let c = amorsize::model::chunk_candidates(100, 2, &[7]);
+/// assert_eq!(c, vec![1, 2, 4, 7, 8, 16, 32, 50]);
+/// assert_eq!(amorsize::model::chunk_candidates(0, 4, &[]), vec![1]);
+/// ```
+pub fn chunk_candidates(items: usize, workers: usize, extra: &[usize]) -> Vec<usize> {
+    let split = items.div_ceil(workers.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut c = 1usize;
+    while c < split {
+        out.push(c);
+        c = c.saturating_mul(2);
+    }
+    out.push(split);
+    for &e in extra {
+        out.push(e.clamp(1, split));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn finite_or_zero(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const COSTS: Costs = Costs {
+        spawn: 55e-6,
+        wake: 50e-6,
+        dispatch: 100e-9,
+    };
+
+    #[test]
+    fn sequential_prediction_is_the_loop() {
+        let w = Workload::new(1000, 1e-3);
+        let p = predict(&w, &COSTS, 4, 1, 10, true);
+        assert_eq!(p.total, w.sequential_time());
+        assert_eq!(p.startup, 0.0);
+    }
+
+    #[test]
+    fn compute_bound_is_limited_by_cores() {
+        let w = Workload::new(10_000, 1e-3);
+        let p2 = predict(&w, &COSTS, 2, 2, 100, true);
+        let p8 = predict(&w, &COSTS, 2, 8, 100, true);
+        assert_eq!(p8.parallelism, 2.0);
+        assert!(
+            p8.total > p2.total,
+            "more workers than cores only adds fan-out"
+        );
+    }
+
+    #[test]
+    fn blocking_work_scales_past_the_cores() {
+        let mut w = Workload::new(500, 1e-3);
+        w.cpu_fraction = 0.01;
+        let p2 = predict(&w, &COSTS, 2, 2, 1, true);
+        let p64 = predict(&w, &COSTS, 2, 64, 1, true);
+        assert!(p64.total * 10.0 < p2.total);
+    }
+
+    #[test]
+    fn tiny_jobs_are_slower_in_parallel() {
+        let w = Workload::new(1000, 20e-9);
+        let p = predict(&w, &COSTS, 2, 2, 500, true);
+        assert!(speedup(&w, &p) < 1.0);
+    }
+
+    #[test]
+    fn cold_pool_costs_more_than_warm() {
+        let w = Workload::new(1000, 1e-5);
+        assert!(
+            predict(&w, &COSTS, 8, 8, 10, false).total > predict(&w, &COSTS, 8, 8, 10, true).total
+        );
+    }
+
+    #[test]
+    fn dispatch_grows_with_chunk_count() {
+        let w = Workload::new(1_000_000, 5e-9);
+        let small = predict(&w, &COSTS, 2, 2, 1, true);
+        let big = predict(&w, &COSTS, 2, 2, 10_000, true);
+        assert!(small.dispatch > 100.0 * big.dispatch);
+        assert!(small.total > big.total);
+    }
+
+    #[test]
+    fn heterogeneous_tail_grows_with_cv() {
+        let mut w = Workload::new(1000, 1e-3);
+        let steady = predict(&w, &COSTS, 2, 2, 100, true).tail;
+        w.cv = 2.0;
+        let het = predict(&w, &COSTS, 2, 2, 100, true).tail;
+        assert!(het > steady);
+    }
+
+    #[test]
+    fn inner_parallelism_divides_the_cores() {
+        let mut w = Workload::new(1000, 1e-3);
+        w.inner_parallelism = 2.0;
+        let p = predict(&w, &COSTS, 2, 2, 10, true);
+        assert_eq!(p.parallelism, 1.0);
+    }
+
+    #[test]
+    fn fewer_items_than_workers_is_bounded_by_one_item() {
+        let w = Workload::new(3, 0.1);
+        let p = predict(&w, &COSTS, 8, 8, 1, true);
+        assert!(p.total >= 0.1);
+    }
+
+    #[test]
+    fn candidates_cover_the_split() {
+        let c = chunk_candidates(1_000_000, 2, &[40_000]);
+        assert_eq!(*c.last().unwrap(), 500_000);
+        assert!(c.contains(&40_000));
+        assert!(c.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    fn any_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-1.0),
+            Just(0.0),
+            0.0f64..10.0,
+            1e-9f64..1e-3,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prediction_is_finite_and_sane(
+            items in 0usize..2_000_000,
+            mean in any_f64(), cv in any_f64(), cpu in any_f64(), inner in any_f64(),
+            spawn in any_f64(), wake in any_f64(), dispatch in any_f64(),
+            cores in 0usize..256, workers in 0usize..512, chunk in 0usize..100_000, warm: bool,
+        ) {
+            let mut w = Workload::new(items, mean);
+            w.cv = cv; w.cpu_fraction = cpu; w.inner_parallelism = inner;
+            let c = Costs { spawn, wake, dispatch };
+            let p = predict(&w, &c, cores, workers, chunk, warm);
+            prop_assert!(p.total.is_finite() && p.total >= 0.0);
+            prop_assert!(p.parallelism >= 1.0 && p.parallelism <= workers.max(1) as f64);
+            prop_assert!(p.chunk_size >= 1);
+            let s = speedup(&w, &p);
+            prop_assert!(s.is_finite() && s >= 0.0);
+            // No configuration beats perfect scaling over the effective parallelism.
+            let seq = w.sanitized().sequential_time();
+            prop_assert!(p.total + 1e-12 >= seq / p.parallelism - 1e-9 * seq);
+        }
+
+        #[test]
+        fn candidates_are_valid(items in 0usize..10_000_000, workers in 0usize..300, extra in 0usize..1_000_000) {
+            let c = chunk_candidates(items, workers, &[extra]);
+            prop_assert!(!c.is_empty());
+            prop_assert!(c.iter().all(|&x| x >= 1 && x <= items.max(1)));
+        }
+    }
+}

@@ -1,1 +1,781 @@
-//! Measuring a workload: run the function on a spread sample of items and summarise it.
+//! Measuring a workload: run the function on a sample of items spread over the input.
+//!
+//! This module owns the measurement of the user's function. [`measure`] runs `f` on items at
+//! positions spread over the whole input (a van der Corput sequence: ½, ¼, ¾, ⅛ … of the way
+//! through, since costs often grow with the index), and records for each measurement the wall
+//! time ([`Instant`]), the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) and the process's CPU
+//! time (`CLOCK_PROCESS_CPUTIME_ID`). The results of the sampled items are kept, so a caller
+//! that goes on to run the rest (as [`par_map`](crate::par_map) does) runs every item exactly
+//! once.
+//!
+//! Items far cheaper than the clock (a few nanoseconds) are timed in short runs of consecutive
+//! items, each run lasting at least [`MIN_MEASUREMENT`]; the statistics are then per item,
+//! averaged within each run (so the CV of such a sample is the CV of run means, which is what
+//! chunks of many items see anyway).
+//!
+//! The sample grows while the coefficient of variation is high and the time spent is small: it
+//! stops at `sample_size` measurements for a steady workload (CV ≤ 0.5), at [`MAX_SAMPLE`] in any
+//! case, and never spends more than the larger of `max_time` and 2% of the predicted sequential
+//! time.
+//!
+//! ```
+//! use amorsize::sample::{measure, SampleSettings};
+//! let items: Vec<u64> = (0..1_000).collect();
+//! let s = measure(&items, |x| x * 3, &SampleSettings::default()).unwrap();
+//! assert!(s.stats.count >= 1);
+//! // The sampled items' results are kept:
+//! for (start, results) in &s.results {
+//!     for (k, r) in results.iter().enumerate() {
+//!         assert_eq!(*r, items[start + k] * 3);
+//!     }
+//! }
+//! ```
+
+use crate::{Error, Result};
+use serde::Serialize;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// The most measurements one sample takes.
+pub const MAX_SAMPLE: usize = 64;
+
+/// The shortest a single measurement should last; cheaper items are timed in runs.
+pub const MIN_MEASUREMENT: Duration = Duration::from_micros(20);
+
+/// CV above which a workload counts as heterogeneous.
+pub const HETEROGENEOUS_CV: f64 = 0.5;
+
+/// Runs expected to last at least this long also read the scheduler's run delay.
+pub const RUN_DELAY_WORTHWHILE: Duration = Duration::from_micros(200);
+
+/// Process CPU / wall ratio above which a call is taken to run threads of its own.
+pub const INNER_PARALLELISM_THRESHOLD: f64 = 1.5;
+
+/// How much a sample may measure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleSettings {
+    /// Measurements for a steady workload (≥ 1).
+    pub sample_size: usize,
+    /// Time the sample may always spend; it may spend up to 2% of the predicted sequential time
+    /// when that is larger.
+    pub max_time: Duration,
+}
+
+impl Default for SampleSettings {
+    /// Five measurements, 50 ms.
+    ///
+    /// ```
+    /// let s = amorsize::sample::SampleSettings::default();
+    /// assert_eq!(s.sample_size, 5);
+    /// ```
+    fn default() -> Self {
+        SampleSettings {
+            sample_size: 5,
+            max_time: Duration::from_millis(50),
+        }
+    }
+}
+
+/// One timed run of consecutive items.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measurement {
+    /// Index of the first item.
+    pub start: usize,
+    /// Items in the run.
+    pub len: usize,
+    /// Wall time of the run.
+    pub wall: Duration,
+    /// CPU time of the measuring thread over the run.
+    pub thread_cpu: Duration,
+    /// CPU time of the whole process over the run.
+    pub process_cpu: Duration,
+    /// Time the measuring thread was ready to run but waited for a CPU (the scheduler's run
+    /// delay from `/proc/thread-self/schedstat`; zero where unavailable). Other processes on
+    /// a shared machine cause it; it is not the function waiting.
+    pub run_delay: Duration,
+}
+
+/// Statistics of a sample, per item, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct SampleStats {
+    /// Measurements used for the statistics.
+    pub count: usize,
+    /// Items run by the sample in total (including any warm-up).
+    pub items: usize,
+    /// Mean item time.
+    pub mean: f64,
+    /// Median item time.
+    pub median: f64,
+    /// 95th percentile item time.
+    pub p95: f64,
+    /// Standard deviation of the item time.
+    pub std_dev: f64,
+    /// Coefficient of variation, std / mean (0 when the mean is 0).
+    pub cv: f64,
+    /// Thread CPU time / wall time, within `0..=1`.
+    pub cpu_fraction: f64,
+    /// Process CPU time / wall time (≥ 1 when the function runs threads of its own).
+    pub process_cpu_ratio: f64,
+    /// Cores one call keeps busy (1 unless `process_cpu_ratio` passed the threshold).
+    pub inner_parallelism: f64,
+    /// CV above [`HETEROGENEOUS_CV`].
+    pub heterogeneous: bool,
+    /// Items per measurement (1 unless items are cheaper than the clock).
+    pub run_length: usize,
+    /// Wall time the sample took.
+    #[serde(serialize_with = "crate::plan::ser_secs")]
+    pub elapsed: Duration,
+}
+
+/// A measured sample: the measurements, their statistics and the sampled items' results.
+#[derive(Debug)]
+pub struct Sample<R> {
+    /// Every measurement, in the order taken.
+    pub measurements: Vec<Measurement>,
+    /// Per-item statistics.
+    pub stats: SampleStats,
+    /// Results of the sampled items: `(start, results)` for each run, sorted by `start`, disjoint.
+    pub results: Vec<(usize, Vec<R>)>,
+}
+
+impl<R> Sample<R> {
+    /// Items whose results the sample holds.
+    ///
+    /// ```
+    /// let s = amorsize::sample::measure(&[1, 2, 3], |x| *x, &Default::default()).unwrap();
+    /// assert_eq!(s.sampled_items(), 3); // a tiny input is sampled whole
+    /// ```
+    pub fn sampled_items(&self) -> usize {
+        self.results.iter().map(|(_, r)| r.len()).sum()
+    }
+}
+
+impl fmt::Display for SampleStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} measurements ({} items): mean {}, median {}, p95 {}, CV {:.2}{}, CPU {:.0}%",
+            self.count,
+            self.items,
+            fmt_secs(self.mean),
+            fmt_secs(self.median),
+            fmt_secs(self.p95),
+            self.cv,
+            if self.heterogeneous {
+                " (heterogeneous)"
+            } else {
+                ""
+            },
+            self.cpu_fraction * 100.0
+        )?;
+        if self.inner_parallelism > 1.0 {
+            write!(f, ", ~{:.1} cores per call", self.inner_parallelism)?;
+        }
+        Ok(())
+    }
+}
+
+/// Formats seconds with a unit a person reads at a glance (ns, µs, ms, s).
+///
+/// ```
+/// assert_eq!(amorsize::sample::fmt_secs(0.0000205), "20.5 µs");
+/// assert_eq!(amorsize::sample::fmt_secs(2.5), "2.50 s");
+/// ```
+pub fn fmt_secs(s: f64) -> String {
+    if !s.is_finite() {
+        return "?".into();
+    }
+    let a = s.abs();
+    if a >= 1.0 {
+        format!("{s:.2} s")
+    } else if a >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else if a >= 1e-6 {
+        format!("{:.1} µs", s * 1e6)
+    } else {
+        format!("{:.0} ns", s * 1e9)
+    }
+}
+
+/// The `k`-th position of the van der Corput sequence over `0..n` (0, n/2, n/4, 3n/4, …).
+///
+/// ```
+/// use amorsize::sample::spread_position;
+/// let p: Vec<usize> = (0..5).map(|k| spread_position(k, 100)).collect();
+/// assert_eq!(p, vec![0, 50, 25, 75, 12]);
+/// ```
+pub fn spread_position(k: usize, n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let mut x = 0.0f64;
+    let mut denom = 1.0f64;
+    let mut k = k;
+    while k > 0 {
+        denom *= 2.0;
+        x += (k & 1) as f64 / denom;
+        k >>= 1;
+    }
+    ((x * n as f64) as usize).min(n - 1)
+}
+
+/// Summarises measurements into per-item statistics. Pure: no clock.
+///
+/// ```
+/// use amorsize::sample::{summarize, Measurement};
+/// use std::time::Duration;
+/// let m = |us| Measurement { start: 0, len: 1, wall: Duration::from_micros(us),
+///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us),
+///     run_delay: Duration::ZERO };
+/// let s = summarize(&[m(10), m(10), m(40)]);
+/// assert!((s.mean - 20e-6).abs() < 1e-12);
+/// assert!(s.cv > 0.5 && s.heterogeneous);
+/// assert_eq!(s.cpu_fraction, 1.0);
+/// ```
+pub fn summarize(ms: &[Measurement]) -> SampleStats {
+    let per_item: Vec<f64> = ms
+        .iter()
+        .map(|m| m.wall.as_secs_f64() / m.len.max(1) as f64)
+        .collect();
+    let count = per_item.len();
+    if count == 0 {
+        return SampleStats {
+            cpu_fraction: 1.0,
+            process_cpu_ratio: 1.0,
+            inner_parallelism: 1.0,
+            run_length: 1,
+            ..SampleStats::default()
+        };
+    }
+    // Each run weighs by its items, so the mean is total time / total items.
+    let items: usize = ms.iter().map(|m| m.len.max(1)).sum();
+    let wall: f64 = ms.iter().map(|m| m.wall.as_secs_f64()).sum();
+    let mean = wall / items as f64;
+    let var = per_item.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / count as f64;
+    let std_dev = var.sqrt();
+    let cv = if mean > 0.0 { std_dev / mean } else { 0.0 };
+    let mut sorted = per_item.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = if count % 2 == 1 {
+        sorted[count / 2]
+    } else {
+        (sorted[count / 2 - 1] + sorted[count / 2]) / 2.0
+    };
+    let p95 = sorted[((count as f64 * 0.95).ceil() as usize).clamp(1, count) - 1];
+    // CPU ratios come only from measurements long enough that reading the CPU clocks (a system
+    // call each, ~0.3 µs) does not distort them; with none, the items are too short to block or
+    // to start threads of their own, and count as compute-bound.
+    let long = ms.iter().filter(|m| m.wall >= MIN_MEASUREMENT);
+    // The time spent waiting for a CPU held by someone else is not the function waiting.
+    let (mut lw, mut thread, mut process) = (0.0, 0.0, 0.0);
+    for m in long {
+        lw += m.wall.saturating_sub(m.run_delay).as_secs_f64();
+        thread += m.thread_cpu.as_secs_f64();
+        process += m.process_cpu.as_secs_f64();
+    }
+    let (cpu_fraction, process_cpu_ratio) = if lw > 0.0 {
+        ((thread / lw).clamp(0.0, 1.0), (process / lw).max(0.0))
+    } else {
+        (1.0, 1.0)
+    };
+    let inner_parallelism = if process_cpu_ratio >= INNER_PARALLELISM_THRESHOLD {
+        process_cpu_ratio
+    } else {
+        1.0
+    };
+    SampleStats {
+        count,
+        items,
+        mean,
+        median,
+        p95,
+        std_dev,
+        cv,
+        cpu_fraction,
+        process_cpu_ratio,
+        inner_parallelism,
+        heterogeneous: cv > HETEROGENEOUS_CV,
+        run_length: ms.iter().map(|m| m.len).max().unwrap_or(1).max(1),
+        elapsed: Duration::ZERO,
+    }
+}
+
+/// The time a sample may spend: the larger of `max_time` and 2% of the predicted sequential
+/// time of `items` at `mean` seconds each.
+///
+/// ```
+/// use std::time::Duration;
+/// let b = amorsize::sample::time_budget(Duration::from_millis(50), 1_000, 1e-3);
+/// assert_eq!(b, Duration::from_millis(50));          // 2% of 1 s is 20 ms < 50 ms
+/// let b = amorsize::sample::time_budget(Duration::from_millis(50), 100_000, 1e-3);
+/// assert_eq!(b, Duration::from_secs(2));             // 2% of 100 s
+/// ```
+pub fn time_budget(max_time: Duration, items: usize, mean: f64) -> Duration {
+    let seq = items as f64 * mean;
+    let two_percent = if seq.is_finite() && seq > 0.0 {
+        Duration::from_secs_f64((seq * 0.02).min(1e6))
+    } else {
+        Duration::ZERO
+    };
+    max_time.max(two_percent)
+}
+
+/// CPU time of the calling thread.
+///
+/// ```
+/// let a = amorsize::sample::thread_cpu_time();
+/// let b = amorsize::sample::thread_cpu_time();
+/// assert!(b >= a);
+/// ```
+pub fn thread_cpu_time() -> Duration {
+    clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU time of the whole process (all threads).
+///
+/// ```
+/// let thread = amorsize::sample::thread_cpu_time();
+/// assert!(amorsize::sample::process_cpu_time() >= thread); // read after: includes it
+/// ```
+pub fn process_cpu_time() -> Duration {
+    clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// The time `Instant::now()` + `elapsed()` take by themselves, measured once per process and
+/// subtracted from every measurement.
+///
+/// ```
+/// assert!(amorsize::sample::clock_overhead() < std::time::Duration::from_millis(1));
+/// ```
+pub fn clock_overhead() -> Duration {
+    static O: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *O.get_or_init(|| {
+        let mut v: Vec<Duration> = (0..64)
+            .map(|_| {
+                let t = Instant::now();
+                t.elapsed()
+            })
+            .collect();
+        v.sort();
+        v[v.len() / 4]
+    })
+}
+
+/// The calling thread's total run delay (time ready but waiting for a CPU), from
+/// `/proc/thread-self/schedstat`; `None` where the kernel does not provide it.
+///
+/// ```
+/// if let Some(d) = amorsize::sample::run_delay() { assert!(d.as_secs() < 1_000_000); }
+/// ```
+pub fn run_delay() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    parse_schedstat(&text)
+}
+
+/// Parses a `schedstat` line (`cpu_ns run_delay_ns timeslices`) into the run delay.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(amorsize::sample::parse_schedstat("869652 175591 2\n"), Some(Duration::from_nanos(175591)));
+/// assert_eq!(amorsize::sample::parse_schedstat("garbage"), None);
+/// ```
+pub fn parse_schedstat(text: &str) -> Option<Duration> {
+    let ns: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+fn clock(id: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
+    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
+/// Runs `f` on `items[start..start + len]`, timing the run; a panic becomes
+/// [`Error::TaskPanicked`] with the index of the item that panicked.
+fn timed_run<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: &F,
+    start: usize,
+    len: usize,
+    expected: Duration,
+) -> Result<(Measurement, Vec<R>)> {
+    let mut out = Vec::with_capacity(len);
+    let mut current = start;
+    // Reading the run delay costs a few microseconds (a file read): only for runs long enough
+    // to be preempted.
+    let d0 = if expected >= RUN_DELAY_WORTHWHILE {
+        run_delay()
+    } else {
+        None
+    };
+    let p0 = process_cpu_time();
+    let t0 = thread_cpu_time();
+    let w0 = Instant::now();
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        for (k, item) in items[start..start + len].iter().enumerate() {
+            current = start + k;
+            out.push(f(item));
+        }
+    }));
+    let wall = w0.elapsed().saturating_sub(clock_overhead());
+    let thread_cpu = thread_cpu_time().saturating_sub(t0);
+    let process_cpu = process_cpu_time().saturating_sub(p0);
+    let run_delay = match d0.and_then(|a| Some((a, run_delay()?))) {
+        Some((a, b)) => b.saturating_sub(a).min(wall),
+        None => Duration::ZERO,
+    };
+    if let Err(payload) = res {
+        return Err(Error::from_panic(current, payload));
+    }
+    Ok((
+        Measurement {
+            start,
+            len,
+            wall,
+            thread_cpu,
+            process_cpu,
+            run_delay,
+        },
+        out,
+    ))
+}
+
+/// Measures `f` on a sample of `items` spread over the input; keeps the sampled results.
+///
+/// An empty input gives an empty sample. A panic in `f` gives
+/// `Err(Error::TaskPanicked { index, .. })`; nothing aborts.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// let items: Vec<u32> = (0..100).collect();
+/// let err = measure(&items, |x| if *x == 0 { panic!("zero") } else { *x },
+///                   &SampleSettings::default()).unwrap_err();
+/// assert!(matches!(err, amorsize::Error::TaskPanicked { index: 0, .. }));
+/// ```
+pub fn measure<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: F,
+    settings: &SampleSettings,
+) -> Result<Sample<R>> {
+    measure_after(items, f, settings, None)
+}
+
+/// Goes on measuring after an earlier sample of the same input (e.g. a short probe): the items
+/// `prior` ran are not run again, its measurements count, and its results are kept.
+///
+/// ```
+/// use amorsize::sample::{measure, resume, SampleSettings};
+/// let items: Vec<u64> = (0..10_000).collect();
+/// let probe = measure(&items, |x| x + 1, &SampleSettings { sample_size: 1, ..Default::default() })?;
+/// let ran_before = probe.sampled_items();
+/// let full = resume(&items, |x| x + 1, &SampleSettings::default(), probe)?;
+/// assert!(full.sampled_items() >= ran_before);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn resume<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: F,
+    settings: &SampleSettings,
+    prior: Sample<R>,
+) -> Result<Sample<R>> {
+    measure_after(items, f, settings, Some(prior))
+}
+
+fn measure_after<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: F,
+    settings: &SampleSettings,
+    prior: Option<Sample<R>>,
+) -> Result<Sample<R>> {
+    let started = Instant::now();
+    let n = items.len();
+    let (mut measurements, mut results) = match prior {
+        Some(p) => (p.measurements, p.results),
+        None => (Vec::new(), Vec::new()),
+    };
+    if n == 0 {
+        let mut stats = summarize(&[]);
+        stats.elapsed = started.elapsed();
+        return Ok(Sample {
+            measurements,
+            stats,
+            results,
+        });
+    }
+    let want = settings.sample_size.clamp(1, MAX_SAMPLE);
+    // Taken: sorted disjoint (start, end) ranges already run.
+    let mut taken: Vec<(usize, usize)> = results.iter().map(|(s, r)| (*s, s + r.len())).collect();
+    let mut run_len = measurements.iter().map(|m| m.len).max().unwrap_or(1);
+    // Runs of cheap items never exceed 1/256 of the input, so even 64 of them take a quarter.
+    let run_cap = (n / 256).max(1);
+    let mut warmups: Vec<Measurement> = Vec::new();
+    let mut k = 0usize;
+    let mut misses = 0usize;
+    loop {
+        let sampled: usize = taken.iter().map(|(s, e)| e - s).sum();
+        if sampled >= n {
+            break;
+        }
+        // Next position: the spread sequence, skipping positions already run; should it keep
+        // hitting runs already taken (small inputs), the first gap.
+        let mut pos = spread_position(k, n);
+        k += 1;
+        let mut slot = taken.partition_point(|&(s, _)| s <= pos);
+        if slot > 0 && taken[slot - 1].1 > pos {
+            misses += 1;
+            if misses <= 4 * MAX_SAMPLE {
+                continue;
+            }
+            pos = first_gap(&taken, n);
+            slot = taken.partition_point(|&(s, _)| s <= pos);
+        }
+        let next_start = taken.get(slot).map_or(n, |&(s, _)| s);
+        let len = run_len.min(next_start - pos).max(1);
+        let expected = match measurements.last().or(warmups.last()) {
+            Some(last) => last.wall.mul_f64(len as f64 / last.len.max(1) as f64),
+            None => Duration::ZERO,
+        };
+        let (m, out) = timed_run(items, &f, pos, len, expected)?;
+        insert_run(&mut taken, &mut results, pos, out);
+        // A run shorter than the clock can time well sets a longer run length; while the run
+        // length can still grow, such a run is a warm-up, left out of the statistics (its
+        // results are kept). At most three warm-ups.
+        let short = m.wall < MIN_MEASUREMENT;
+        if short {
+            let per = (m.wall.as_secs_f64() / m.len.max(1) as f64).max(1e-9);
+            let wanted = ((MIN_MEASUREMENT.as_secs_f64() / per).ceil() as usize).max(1);
+            let next = wanted.min(run_cap);
+            if next > run_len && warmups.len() < 3 {
+                run_len = next;
+                warmups.push(m);
+                continue;
+            }
+        }
+        measurements.push(m);
+        let stats = summarize(&measurements);
+        let spent = started.elapsed();
+        let budget = time_budget(settings.max_time, n, stats.mean);
+        let next_cost = Duration::from_secs_f64((stats.mean * run_len as f64).min(1e6));
+        if measurements.len() >= MAX_SAMPLE
+            || spent + next_cost > budget
+            || (measurements.len() >= want && !stats.heterogeneous)
+        {
+            break;
+        }
+    }
+    if measurements.is_empty() {
+        // Only warm-ups ran (the whole input was a few short runs): use them.
+        measurements.append(&mut warmups);
+    }
+    let mut stats = summarize(&measurements);
+    stats.items = results.iter().map(|(_, r)| r.len()).sum();
+    stats.elapsed = started.elapsed();
+    Ok(Sample {
+        measurements,
+        stats,
+        results,
+    })
+}
+
+fn first_gap(taken: &[(usize, usize)], n: usize) -> usize {
+    let mut cursor = 0;
+    for &(s, e) in taken {
+        if s > cursor {
+            return cursor;
+        }
+        cursor = cursor.max(e);
+    }
+    cursor.min(n.saturating_sub(1))
+}
+
+/// Inserts a run into the sorted lists, merging nothing (runs never overlap).
+fn insert_run<R>(
+    taken: &mut Vec<(usize, usize)>,
+    results: &mut Vec<(usize, Vec<R>)>,
+    start: usize,
+    out: Vec<R>,
+) {
+    let slot = taken.partition_point(|&(s, _)| s < start);
+    taken.insert(slot, (start, start + out.len()));
+    results.insert(slot, (start, out));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn m(us: u64, len: usize) -> Measurement {
+        Measurement {
+            start: 0,
+            len,
+            wall: Duration::from_micros(us),
+            thread_cpu: Duration::from_micros(us),
+            process_cpu: Duration::from_micros(us),
+            run_delay: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn run_delay_is_not_blocking() {
+        // 1 ms wall, 0.5 ms on the CPU, 0.5 ms waiting for a CPU: compute-bound.
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(500);
+        a.run_delay = Duration::from_micros(500);
+        assert!((summarize(&[a]).cpu_fraction - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn spread_positions_cover_both_halves() {
+        let p: Vec<usize> = (0..8).map(|k| spread_position(k, 1000)).collect();
+        assert_eq!(p, vec![0, 500, 250, 750, 125, 625, 375, 875]);
+        assert_eq!(spread_position(3, 1), 0);
+        assert_eq!(spread_position(0, 0), 0);
+    }
+
+    #[test]
+    fn summary_of_nothing_is_neutral() {
+        let s = summarize(&[]);
+        assert_eq!(s.count, 0);
+        assert_eq!(s.mean, 0.0);
+        assert_eq!(s.cv, 0.0);
+        assert!(!s.heterogeneous);
+    }
+
+    #[test]
+    fn summary_weighs_runs_by_items() {
+        // 10 items in 100 µs and 1 item in 10 µs: 110 µs over 11 items.
+        let s = summarize(&[m(100, 10), m(10, 1)]);
+        assert!((s.mean - 10e-6).abs() < 1e-12);
+        assert_eq!(s.cv, 0.0);
+        assert_eq!(s.run_length, 10);
+    }
+
+    #[test]
+    fn summary_percentiles() {
+        let ms: Vec<Measurement> = (1..=20).map(|i| m(i, 1)).collect();
+        let s = summarize(&ms);
+        assert!((s.median - 10.5e-6).abs() < 1e-12);
+        assert!((s.p95 - 19e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn blocking_and_inner_parallelism_from_cpu_times() {
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(100);
+        a.process_cpu = Duration::from_micros(100);
+        let s = summarize(&[a]);
+        assert!((s.cpu_fraction - 0.1).abs() < 1e-9);
+        assert_eq!(s.inner_parallelism, 1.0);
+        let mut b = m(1000, 1);
+        b.process_cpu = Duration::from_micros(3000);
+        let s = summarize(&[b]);
+        assert!((s.inner_parallelism - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn budget_is_the_larger_of_floor_and_two_percent() {
+        assert_eq!(
+            time_budget(Duration::from_millis(50), 0, 1.0),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            time_budget(Duration::from_millis(1), 1000, f64::NAN),
+            Duration::from_millis(1)
+        );
+    }
+
+    #[test]
+    fn sampled_results_are_each_items_own_and_disjoint() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let calls: Vec<AtomicUsize> = (0..items.len()).map(|_| AtomicUsize::new(0)).collect();
+        let s = measure(
+            &items,
+            |&i| {
+                calls[i].fetch_add(1, Ordering::Relaxed);
+                i * 2
+            },
+            &SampleSettings::default(),
+        )
+        .unwrap();
+        let mut seen = HashSet::new();
+        for (start, rs) in &s.results {
+            for (k, r) in rs.iter().enumerate() {
+                assert_eq!(*r, (start + k) * 2);
+                assert!(seen.insert(start + k));
+            }
+        }
+        let ran: usize = calls.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        assert_eq!(ran, seen.len(), "every sampled call kept its result");
+        assert!(calls.iter().all(|c| c.load(Ordering::Relaxed) <= 1));
+        assert!(s
+            .results
+            .windows(2)
+            .all(|w| w[0].0 + w[0].1.len() <= w[1].0));
+    }
+
+    #[test]
+    fn sample_spreads_over_the_input() {
+        // Expensive enough that each item is its own measurement.
+        let items: Vec<u64> = (0..1000).collect();
+        let s = measure(
+            &items,
+            |x| {
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(30) {}
+                *x
+            },
+            &SampleSettings::default(),
+        )
+        .unwrap();
+        let starts: Vec<usize> = s.measurements.iter().map(|m| m.start).collect();
+        assert!(starts.iter().any(|&x| x >= 500), "{starts:?}");
+        assert!(starts.iter().any(|&x| x < 500), "{starts:?}");
+    }
+
+    #[test]
+    fn tiny_inputs_are_sampled_whole_without_repeats() {
+        for n in 1..12 {
+            let items: Vec<usize> = (0..n).collect();
+            let s = measure(&items, |x| *x, &SampleSettings::default()).unwrap();
+            let total: usize = s.results.iter().map(|(_, r)| r.len()).sum();
+            assert!(total <= n);
+            assert!(s.stats.count >= 1);
+        }
+    }
+
+    #[test]
+    fn panic_reports_the_item() {
+        let items: Vec<usize> = (0..100).collect();
+        let e = measure(
+            &items,
+            |&x| {
+                if x == 50 {
+                    panic!("fifty")
+                }
+                x
+            },
+            &SampleSettings::default(),
+        )
+        .unwrap_err();
+        match e {
+            Error::TaskPanicked { index, message } => {
+                assert_eq!(index, 50);
+                assert_eq!(message, "fifty");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
