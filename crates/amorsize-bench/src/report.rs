@@ -40,8 +40,11 @@ pub enum Kind {
     RayonMinLen,
     /// amorsize's pool with a fixed (workers, chunk) from the grid.
     Pool,
-    /// `amorsize::par_map` (sampling and planning included).
+    /// `amorsize::par_map` with its call-site memory cleared before each run (outside the
+    /// timer), so sampling and planning are included.
     Auto,
+    /// `amorsize::par_map` at a call site it remembers (its memory kept between runs).
+    AutoRemembered,
     /// A plan made once outside the timer, then `Plan::execute`.
     AutoPlanned,
     /// `amorsize::optimize` alone (sampling and planning, no execution): auto's overhead.
@@ -161,6 +164,8 @@ pub struct Row {
     pub auto_s: f64,
     /// Median of `Plan::execute` with a plan made once, seconds.
     pub auto_planned_s: f64,
+    /// Median of `par_map` at a remembered call site, seconds (NaN if not measured).
+    pub auto_remembered_s: f64,
     /// Median of `amorsize::optimize` alone, seconds.
     pub planner_s: f64,
     /// auto / oracle.
@@ -173,8 +178,14 @@ pub struct Row {
     pub auto_sequential: f64,
     /// auto-planned / oracle.
     pub planned_oracle: f64,
-    /// planner / auto: the share of auto's time spent sampling and planning.
+    /// auto-remembered / oracle (NaN if not measured).
+    pub remembered_oracle: f64,
+    /// planner / auto: the share of auto's time spent sampling and planning (an upper bound,
+    /// see [`net_overhead`]).
     pub overhead: f64,
+    /// The same without the sampled items' own work, which par_map keeps and does not repeat
+    /// (NaN when the plan's diagnostics do not say how much the sample ran).
+    pub overhead_net: f64,
     /// Targets met on this row.
     pub marks: Marks,
 }
@@ -184,6 +195,23 @@ fn best_of(results: &[StrategyResult], kind: Kind) -> Option<&StrategyResult> {
         .iter()
         .filter(|r| r.kind == kind && r.median_s.is_finite())
         .min_by(|a, b| a.median_s.total_cmp(&b.median_s))
+}
+
+/// Time spent by `optimize` beyond the useful work of the sampled items, as a share of
+/// `auto_s`: `(planner_s − sample.items × sample.mean) / auto_s`, at least 0. `sample` is the
+/// plan's diagnostics as JSON; `None` when it lacks `sample.items` or `sample.mean` (seconds).
+///
+/// ```
+/// let d = serde_json::json!({ "sample": { "items": 10, "mean": 0.001 } });
+/// let net = amorsize_bench::report::net_overhead(0.012, 1.0, &d).unwrap();
+/// assert!((net - 0.002).abs() < 1e-12);
+/// assert_eq!(amorsize_bench::report::net_overhead(0.012, 1.0, &serde_json::json!({})), None);
+/// ```
+pub fn net_overhead(planner_s: f64, auto_s: f64, diagnostics: &serde_json::Value) -> Option<f64> {
+    let items = diagnostics.pointer("/sample/items")?.as_f64()?;
+    let mean = diagnostics.pointer("/sample/mean")?.as_f64()?;
+    let net = (planner_s - items * mean).max(0.0);
+    ratio(net, auto_s)
 }
 
 /// Builds a workload's row from its strategies' results; `None` when one of the strategies
@@ -198,14 +226,20 @@ fn best_of(results: &[StrategyResult], kind: Kind) -> Option<&StrategyResult> {
 /// let ms = |k, t: u64| StrategyResult::new(format!("{k:?}"), k, None, None, vec![t * 1_000_000; 5]);
 /// let mut v = vec![ms(Kind::Sequential, 100), ms(Kind::Rayon, 60), ms(Kind::Auto, 55),
 ///                  ms(Kind::AutoPlanned, 52), ms(Kind::Planner, 1)];
-/// assert!(row("w", 10, &v).is_none()); // no pool setting measured yet
+/// let diag = serde_json::Value::Null; // the plan's diagnostics, as JSON
+/// assert!(row("w", 10, &v, &diag).is_none()); // no pool setting measured yet
 /// v.push(StrategyResult::new("pool", Kind::Pool, Some(PoolConfig { workers: 2, chunk: 5 }), None,
 ///                            vec![50_000_000; 5]));
-/// let r = row("w", 10, &v).unwrap();
+/// let r = row("w", 10, &v, &diag).unwrap();
 /// assert!((r.auto_oracle - 1.1).abs() < 1e-9 && r.marks.oracle);
 /// assert!((r.auto_sequential - 0.55).abs() < 1e-9 && r.marks.sequential);
 /// ```
-pub fn row(workload: &str, items: usize, results: &[StrategyResult]) -> Option<Row> {
+pub fn row(
+    workload: &str,
+    items: usize,
+    results: &[StrategyResult],
+    diagnostics: &serde_json::Value,
+) -> Option<Row> {
     let seq = best_of(results, Kind::Sequential)?.median_s;
     let rayon = best_of(results, Kind::Rayon)?.median_s;
     let rayon_best = [
@@ -219,6 +253,7 @@ pub fn row(workload: &str, items: usize, results: &[StrategyResult]) -> Option<R
     let auto = best_of(results, Kind::Auto)?.median_s;
     let planned = best_of(results, Kind::AutoPlanned)?.median_s;
     let planner = best_of(results, Kind::Planner)?.median_s;
+    let remembered = best_of(results, Kind::AutoRemembered).map_or(f64::NAN, |r| r.median_s);
     let r = |a, b| ratio(a, b).unwrap_or(f64::NAN);
     let overhead = r(planner, auto);
     let auto_sequential = r(auto, seq);
@@ -235,13 +270,16 @@ pub fn row(workload: &str, items: usize, results: &[StrategyResult]) -> Option<R
         oracle: oracle.pool?,
         auto_s: auto,
         auto_planned_s: planned,
+        auto_remembered_s: remembered,
         planner_s: planner,
         auto_oracle,
         auto_rayon,
         auto_rayon_best: r(auto, rayon_best.median_s),
         auto_sequential,
         planned_oracle: r(planned, oracle.median_s),
+        remembered_oracle: r(remembered, oracle.median_s),
         overhead,
+        overhead_net: net_overhead(planner, auto, diagnostics).unwrap_or(f64::NAN),
         marks: Marks {
             sequential: auto_sequential <= targets::AUTO_SEQUENTIAL,
             rayon: auto_rayon <= targets::AUTO_RAYON,
@@ -283,6 +321,8 @@ pub struct Summary {
     pub auto_sequential: Aggregate,
     /// auto-planned / oracle.
     pub planned_oracle: Aggregate,
+    /// auto-remembered / oracle.
+    pub remembered_oracle: Aggregate,
     /// overhead share, over the workloads where auto ran ≥ 100 ms only.
     pub overhead_long: Aggregate,
     /// auto/oracle geomean ≤ 1.10.
@@ -321,8 +361,21 @@ pub fn summarize(rows: &[Row]) -> Summary {
         auto_rayon: aggregate(rows, |r| r.auto_rayon),
         auto_sequential: aggregate(rows, |r| r.auto_sequential),
         planned_oracle: aggregate(rows, |r| r.planned_oracle),
+        remembered_oracle: aggregate(rows, |r| r.remembered_oracle),
         overhead_long: aggregate(&long, |r| r.overhead),
     }
+}
+
+/// How par_map's call-site memory served the calls of one workload's measurement (warm-up
+/// included; auto clears the memory before each of its runs, auto-remembered does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ParMapCache {
+    /// Calls that ran the plain loop at once (a remembered sequential site).
+    pub plain: u64,
+    /// Calls that measured a short probe and reused what was remembered.
+    pub probed: u64,
+    /// Calls that sampled in full.
+    pub sampled: u64,
 }
 
 /// One workload's complete results.
@@ -338,6 +391,8 @@ pub struct WorkloadResult {
     pub runs: usize,
     /// The plan auto-planned used.
     pub plan: PlanSummary,
+    /// How par_map's call-site memory served the measured calls.
+    pub par_map_cache: ParMapCache,
     /// Every pool setting screened, with its fastest screening time.
     pub screened: Vec<Screened>,
     /// Every measured strategy.
@@ -433,7 +488,7 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<13} {:>8} {:>9} {:>9} {:>16} {:>20} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7}",
+        "{:<14} {:>7} {:>9} {:>9} {:>16} {:>19} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7}",
         "workload",
         "items",
         "seq",
@@ -442,6 +497,7 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
         "oracle (w×c)",
         "auto",
         "planned",
+        "remembered",
         "a/orc",
         "a/ray",
         "a/seq",
@@ -459,7 +515,7 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<13} {:>8} {:>9} {:>9} {:>16} {:>20} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7}",
+            "{:<14} {:>7} {:>9} {:>9} {:>16} {:>19} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7}",
             r.workload,
             r.items,
             fmt_secs(r.sequential_s),
@@ -473,6 +529,7 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
             ),
             fmt_secs(r.auto_s),
             fmt_secs(r.auto_planned_s),
+            fmt_secs(r.auto_remembered_s),
             fmt_ratio(r.auto_oracle, Some(r.marks.oracle)),
             fmt_ratio(r.auto_rayon, Some(r.marks.rayon)),
             fmt_ratio(r.auto_sequential, Some(r.marks.sequential)),
@@ -524,6 +581,11 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
         ),
     );
     s += &agg("planned/oracle", &summary.planned_oracle, String::new());
+    s += &agg(
+        "remembered/oracle",
+        &summary.remembered_oracle,
+        String::new(),
+    );
     s += &agg(
         "overhead % ≥100ms",
         &pct(&summary.overhead_long),
@@ -581,6 +643,7 @@ mod tests {
             "x",
             10,
             &results(1000, 800, &[(2, 4, 600), (2, 8, 500), (1, 10, 900)], 550),
+            &serde_json::json!({ "sample": { "items": 5, "mean": 1e-9 } }),
         )
         .unwrap();
         assert_eq!(
@@ -595,20 +658,34 @@ mod tests {
         assert!((r.auto_rayon - 550.0 / 800.0).abs() < 1e-9);
         assert_eq!(r.rayon_best_min_len, 16);
         assert!((r.overhead - 0.01).abs() < 1e-3);
+        assert!(r.overhead_net.is_finite() && r.overhead_net >= 0.0 && r.overhead_net < r.overhead);
+        assert!(r.auto_remembered_s.is_nan()); // not measured in this made-up set
         assert!(r.marks.sequential && r.marks.rayon && r.marks.oracle);
         assert_eq!(r.marks.overhead, None); // 550 ns is far below 100 ms
     }
 
     #[test]
     fn row_marks_misses() {
-        let r = row("x", 10, &results(1000, 800, &[(2, 4, 500)], 1100)).unwrap();
+        let r = row(
+            "x",
+            10,
+            &results(1000, 800, &[(2, 4, 500)], 1100),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
         assert!(!r.marks.sequential && !r.marks.rayon && !r.marks.oracle);
     }
 
     #[test]
     fn overhead_is_judged_only_on_long_workloads() {
         let long = 200_000_000; // 200 ms
-        let r = row("x", 10, &results(long, long, &[(2, 4, long)], long)).unwrap();
+        let r = row(
+            "x",
+            10,
+            &results(long, long, &[(2, 4, long)], long),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
         assert_eq!(r.marks.overhead, Some(true)); // planner is 1% of auto
     }
 
@@ -616,13 +693,25 @@ mod tests {
     fn row_without_a_needed_strategy_is_none() {
         let mut v = results(1, 1, &[(1, 1, 1)], 1);
         v.retain(|r| r.kind != Kind::Planner);
-        assert!(row("x", 1, &v).is_none());
+        assert!(row("x", 1, &v, &serde_json::Value::Null).is_none());
     }
 
     #[test]
     fn summary_aggregates_and_finds_the_worst() {
-        let a = row("a", 10, &results(1000, 1000, &[(2, 4, 1000)], 1000)).unwrap();
-        let b = row("b", 10, &results(1000, 1000, &[(2, 4, 1000)], 1210)).unwrap();
+        let a = row(
+            "a",
+            10,
+            &results(1000, 1000, &[(2, 4, 1000)], 1000),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
+        let b = row(
+            "b",
+            10,
+            &results(1000, 1000, &[(2, 4, 1000)], 1210),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
         let s = summarize(&[a, b]);
         assert!((s.auto_oracle.geomean.unwrap() - 1.1).abs() < 1e-9);
         assert_eq!(s.auto_oracle.worst_workload.as_deref(), Some("b"));
@@ -634,8 +723,20 @@ mod tests {
 
     #[test]
     fn table_lists_every_workload_with_marks() {
-        let a = row("alpha", 10, &results(1000, 1000, &[(2, 4, 1000)], 900)).unwrap();
-        let b = row("beta", 10, &results(1000, 1000, &[(2, 4, 100)], 2000)).unwrap();
+        let a = row(
+            "alpha",
+            10,
+            &results(1000, 1000, &[(2, 4, 1000)], 900),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
+        let b = row(
+            "beta",
+            10,
+            &results(1000, 1000, &[(2, 4, 100)], 2000),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
         let s = summarize(&[a.clone(), b.clone()]);
         let t = render(&[a, b], &s);
         let alpha = t.lines().find(|l| l.starts_with("alpha")).unwrap();
@@ -647,7 +748,13 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_fields() {
-        let a = row("a", 10, &results(1000, 1000, &[(2, 4, 1000)], 1000)).unwrap();
+        let a = row(
+            "a",
+            10,
+            &results(1000, 1000, &[(2, 4, 1000)], 1000),
+            &serde_json::Value::Null,
+        )
+        .unwrap();
         let w = WorkloadResult {
             name: "a".into(),
             description: "d".into(),
@@ -660,6 +767,11 @@ mod tests {
                 predicted_speedup: 1.8,
                 text: "Threads x2 chunk 4".into(),
                 diagnostics: serde_json::json!({}),
+            },
+            par_map_cache: ParMapCache {
+                plain: 0,
+                probed: 6,
+                sampled: 6,
             },
             screened: vec![Screened {
                 pool: PoolConfig {

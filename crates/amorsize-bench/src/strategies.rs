@@ -12,7 +12,7 @@
 
 use crate::grid::{pool_grid, rayon_min_lens, PoolConfig};
 use crate::measure::{measure, runs_for, screen, top_k, Arm};
-use crate::report::{Kind, PlanSummary, Screened, StrategyResult, WorkloadResult};
+use crate::report::{Kind, ParMapCache, PlanSummary, Screened, StrategyResult, WorkloadResult};
 use crate::workloads::{Checksum, Visitor, Workload};
 use amorsize::pool::{ChunkPolicy, RunOptions};
 use rayon::prelude::*;
@@ -250,6 +250,14 @@ impl Visitor for Runner<'_> {
         }
         meta.push((Kind::Auto, None, None));
         arms.push(Arm::new("auto (par_map)", move || {
+            // A fresh call site: par_map samples and plans inside the timer.
+            amorsize::exec::clear_cache();
+            let (d, out) = timed(|| amorsize::par_map(items, f))?;
+            Ok((d, Some(checksum(&out))))
+        }));
+        meta.push((Kind::AutoRemembered, None, None));
+        arms.push(Arm::new("auto remembered (par_map)", move || {
+            // The same call site as auto: par_map remembers it from auto's runs.
             let (d, out) = timed(|| amorsize::par_map(items, f))?;
             Ok((d, Some(checksum(&out))))
         }));
@@ -268,7 +276,9 @@ impl Visitor for Runner<'_> {
         }));
 
         let runs = runs_for(seq_time.as_secs_f64(), s.runs);
+        let cache_before = amorsize::exec::cache_stats();
         let samples = measure(&mut arms, s.warmup, runs, expected)?;
+        let cache_after = amorsize::exec::cache_stats();
         let strategies: Vec<StrategyResult> = arms
             .iter()
             .zip(meta)
@@ -281,13 +291,23 @@ impl Visitor for Runner<'_> {
                 StrategyResult::new(arm.label.clone(), kind, pool, min_len, ns)
             })
             .collect();
-        let row = crate::report::row(self.workload.name, n, &strategies);
+        let row = crate::report::row(
+            self.workload.name,
+            n,
+            &strategies,
+            &plan_summary.diagnostics,
+        );
         Ok(WorkloadResult {
             name: self.workload.name.to_string(),
             description: self.workload.description.to_string(),
             items: n,
             runs,
             plan: plan_summary,
+            par_map_cache: ParMapCache {
+                plain: cache_after.plain - cache_before.plain,
+                probed: cache_after.probed - cache_before.probed,
+                sampled: cache_after.sampled - cache_before.sampled,
+            },
             screened,
             strategies,
             row,
