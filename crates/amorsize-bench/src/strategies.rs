@@ -66,7 +66,7 @@ impl Settings {
             chunk_base: 4,
             screen_rounds: 1,
             keep: 2,
-            runs: 7,
+            runs: 5,
             warmup: 1,
         }
     }
