@@ -304,9 +304,9 @@ impl Visitor for Runner<'_> {
             runs,
             plan: plan_summary,
             par_map_cache: ParMapCache {
-                plain: cache_after.plain - cache_before.plain,
-                probed: cache_after.probed - cache_before.probed,
-                sampled: cache_after.sampled - cache_before.sampled,
+                plain: cache_after.plain.saturating_sub(cache_before.plain),
+                probed: cache_after.probed.saturating_sub(cache_before.probed),
+                sampled: cache_after.sampled.saturating_sub(cache_before.sampled),
             },
             screened,
             strategies,
