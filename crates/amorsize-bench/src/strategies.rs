@@ -199,7 +199,9 @@ impl Visitor for Runner<'_> {
             .iter()
             .map(|&c| pool_arm(items, f, checksum, c))
             .collect();
-        let times = screen(&mut arms, s.screen_rounds, expected)?;
+        // Short workloads get more screening rounds, as they get more measured rounds.
+        let short_factor = runs_for(seq_time.as_secs_f64(), 5) / 5;
+        let times = screen(&mut arms, s.screen_rounds * short_factor, expected)?;
         drop(arms);
         let screened: Vec<Screened> = grid
             .iter()
