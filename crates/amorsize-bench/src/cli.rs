@@ -30,6 +30,9 @@ pub struct Cli {
     /// List the workloads with their descriptions and exit.
     #[arg(long)]
     pub list: bool,
+    /// After each workload, print every strategy's median, min and max (and the plan).
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 impl Cli {
@@ -67,6 +70,32 @@ pub fn list() -> String {
         .iter()
         .map(|w| format!("{:<13} {}\n", w.name, w.description))
         .collect()
+}
+
+/// Every strategy of one workload, one line each: label, median, min, max (the `--verbose`
+/// output).
+///
+/// ```
+/// use amorsize_bench::{cli::details, strategies::Settings, workloads::*};
+/// let w = by_name("cheap")?;
+/// let r = amorsize_bench::cli::run_workload(&w, Size::Tiny, &Calibration::fixed(1.0), Settings::quick(2))?;
+/// let text = details(&r);
+/// assert!(text.contains("sequential") && text.contains("auto (par_map)"));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn details(r: &crate::report::WorkloadResult) -> String {
+    use crate::report::fmt_secs;
+    let mut s = format!("    plan: {}\n", r.plan.text.replace('\n', "\n          "));
+    for st in &r.strategies {
+        s += &format!(
+            "    {:<32} median {:>9}  min {:>9}  max {:>9}\n",
+            st.label,
+            fmt_secs(st.median_s),
+            fmt_secs(st.min_s),
+            fmt_secs(st.max_s)
+        );
+    }
+    s
 }
 
 /// Runs one workload under every strategy.

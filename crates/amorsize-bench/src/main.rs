@@ -58,6 +58,9 @@ fn run(cli: &Cli) -> amorsize::Result<()> {
             plan.predicted_speedup,
             fmt_secs(secs)
         );
+        if cli.verbose {
+            eprint!("{}", amorsize_bench::cli::details(r));
+        }
     })?;
     let rows: Vec<_> = report
         .workloads
