@@ -85,7 +85,10 @@ pub fn list() -> String {
 /// ```
 pub fn details(r: &crate::report::WorkloadResult) -> String {
     use crate::report::fmt_secs;
-    let mut s = format!("    plan: {}\n", r.plan.text.replace('\n', "\n          "));
+    let mut s = String::new();
+    for line in r.plan.text.lines().filter(|l| !l.trim().is_empty()) {
+        s += &format!("    | {line}\n");
+    }
     for st in &r.strategies {
         s += &format!(
             "    {:<32} median {:>9}  min {:>9}  max {:>9}\n",

@@ -144,6 +144,32 @@ pub fn warm_pools(sizes: &[usize]) -> amorsize::Result<()> {
     Ok(())
 }
 
+/// The pool settings measured after screening: the `keep` fastest, plus the one-worker setting
+/// when it screened within 1.5× of the fastest (so that on work too small to share, the oracle
+/// is not a noisy parallel setting that happened to screen well).
+///
+/// ```
+/// use amorsize_bench::{grid::PoolConfig, strategies::keep_settings};
+/// use std::time::Duration;
+/// let grid = [PoolConfig { workers: 1, chunk: 8 }, PoolConfig { workers: 2, chunk: 4 },
+///             PoolConfig { workers: 2, chunk: 1 }];
+/// let ms = |v: [u64; 3]| v.map(Duration::from_millis);
+/// assert_eq!(keep_settings(&grid, &ms([12, 10, 11]), 1), vec![grid[1], grid[0]]);
+/// assert_eq!(keep_settings(&grid, &ms([20, 10, 11]), 1), vec![grid[1]]);
+/// assert_eq!(keep_settings(&grid, &ms([9, 10, 11]), 2), vec![grid[0], grid[1]]);
+/// ```
+pub fn keep_settings(grid: &[PoolConfig], times: &[Duration], keep: usize) -> Vec<PoolConfig> {
+    let order = top_k(times, keep);
+    let mut kept: Vec<PoolConfig> = order.iter().map(|&i| grid[i]).collect();
+    let best = order.first().map(|&i| times[i].as_secs_f64());
+    if let (Some(best), Some(one)) = (best, grid.iter().position(|c| c.workers == 1)) {
+        if !kept.contains(&grid[one]) && times[one].as_secs_f64() <= 1.5 * best {
+            kept.push(grid[one]);
+        }
+    }
+    kept
+}
+
 /// One arm on amorsize's pool with a fixed setting. The pool is borrowed from the global
 /// manager before the timer starts (warm after the first run) and returned after it stops.
 fn pool_arm<'a, T, R, F>(
@@ -211,7 +237,7 @@ impl Visitor for Runner<'_> {
                 best_s: t.as_secs_f64(),
             })
             .collect();
-        let kept: Vec<PoolConfig> = top_k(&times, s.keep).into_iter().map(|i| grid[i]).collect();
+        let kept: Vec<PoolConfig> = keep_settings(&grid, &times, s.keep);
 
         // 3. The plan for auto-planned, made once, outside any timer.
         let plan = amorsize::optimize(items, f)?;
