@@ -17,10 +17,18 @@ pub fn main(args: Args) -> u8 {
     // Detect afresh: a command run once must not show facts cached from earlier in the process.
     let info = system::refresh();
     if args.json {
-        // COORDINATOR: when the measured costs of threads and processes are available, add them
-        // here too (e.g. print `{"system": info, "costs": ...}` or extend the object); the CLI
-        // integration test reads `cores.effective` at the top level.
-        match serde_json::to_string_pretty(&*info) {
+        // The machine's facts at the top level, the measured costs beside them.
+        let mut value = match serde_json::to_value(&*info) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("amorsize sysinfo: cannot write JSON: {e}");
+                return 255;
+            }
+        };
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("costs".into(), costs_json());
+        }
+        match serde_json::to_string_pretty(&value) {
             Ok(text) => {
                 println!("{text}");
                 0
@@ -101,19 +109,45 @@ fn report(info: &SystemInfo) -> String {
         }
     }
 
-    // ---- measured costs of threads and processes (COORDINATOR: fill in) -------------------
+    // ---- measured costs of threads and processes ----------------------------------------------
     costs_section(&mut out);
 
     out
 }
 
-/// COORDINATOR: the section "measured costs of threads and processes" — fill it from the
-/// calibration functions of the other modules (start a worker, start a job on a warm pool, hand
-/// out a chunk, spawn a process), e.g.
-/// `writeln!(out, "measured costs of threads and processes")` then one line per cost. Empty until
-/// then, so the report prints nothing for it.
+/// The measured costs of threads (the warm pool's calibration) and of processes.
 fn costs_section(out: &mut String) {
-    let _ = out;
+    let c = amorsize::pool::calibrate::costs();
+    let _ = writeln!(
+        out,
+        "measured costs (threads: a pool of {} workers)",
+        c.workers
+    );
+    let _ = writeln!(
+        out,
+        "  start a worker thread (spawn + join): {:?}",
+        c.spawn_worker
+    );
+    let _ = writeln!(
+        out,
+        "  start a job on the warm pool:         {:?}",
+        c.warm_job_start
+    );
+    let _ = writeln!(
+        out,
+        "  hand out one chunk:                   {:?}",
+        c.chunk_dispatch
+    );
+    let _ = writeln!(
+        out,
+        "  per-chunk overhead in a real run:     {:?}",
+        c.chunk_overhead
+    );
+}
+
+fn costs_json() -> serde_json::Value {
+    let c = amorsize::pool::calibrate::costs();
+    serde_json::json!({ "threads": c })
 }
 
 #[cfg(test)]

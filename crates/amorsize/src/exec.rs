@@ -51,20 +51,56 @@ pub fn costs() -> Costs {
 }
 
 fn calibrate() -> Costs {
-    // Placeholder until the pool's calibration lands: one spawn + join, used for wake as well.
-    let mut v: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            let _ = std::thread::spawn(|| ()).join();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    v.sort_by(|a, b| a.total_cmp(b));
+    let c = pool::calibrate::costs();
+    // The job start measured on the warm pool is the hot case (workers still spinning); a pool
+    // idle for more than ~100 µs has parked its workers, and waking one costs far more on a
+    // virtual machine. The planner charges the larger, so a short job never goes parallel on
+    // the strength of a hot-pool figure.
+    let extra = c.workers.saturating_sub(1).max(1) as f64;
+    let hot = c.warm_job_start.as_secs_f64() / extra;
     Costs {
-        spawn: v[2],
-        wake: v[2],
-        dispatch: 100e-9,
+        spawn: c.spawn_worker.as_secs_f64(),
+        wake: hot.max(parked_wake_latency().as_secs_f64()),
+        dispatch: c.chunk_overhead.as_secs_f64(),
     }
+}
+
+/// The time from waking a thread blocked in the kernel until it runs: median of 3 rounds.
+/// Each round lets the thread block (0.3 ms), wakes it and spins until it answers.
+fn parked_wake_latency() -> Duration {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Instant;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel::<bool>();
+    let a = Arc::clone(&answered);
+    let Ok(t) = std::thread::Builder::new().spawn(move || {
+        while let Ok(true) = rx.recv() {
+            a.fetch_add(1, Ordering::Release);
+        }
+    }) else {
+        return Duration::ZERO;
+    };
+    let mut v = Vec::new();
+    for round in 1..=3 {
+        std::thread::sleep(Duration::from_micros(300));
+        let t0 = Instant::now();
+        if tx.send(true).is_err() {
+            break;
+        }
+        while answered.load(Ordering::Acquire) < round {
+            if t0.elapsed() > Duration::from_millis(50) {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        v.push(t0.elapsed());
+    }
+    let _ = tx.send(false);
+    let _ = t.join();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 /// Plans and runs `f` over `items` on a warm pool; results in input order.

@@ -682,7 +682,14 @@ mod tests {
         let s = stats(&c);
         assert_eq!((s.idle, s.active, s.shut_down), (0, 0, true));
         let pools = RACE_POOLS.lock().unwrap();
-        assert_eq!(pools.len() as u64, s.created);
+        // A pool whose creation raced with shutdown is stopped at once and not counted as
+        // created, so there may be more pools than `created`; every one must be stopped.
+        assert!(
+            pools.len() as u64 >= s.created,
+            "{} < {}",
+            pools.len(),
+            s.created
+        );
         assert!(
             pools.iter().all(|p| p.load(Ordering::SeqCst)),
             "a pool was left running"

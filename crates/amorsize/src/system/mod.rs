@@ -506,7 +506,7 @@ fn memory_with(root: &Path, cgroups: &Cgroups) -> MemoryInfo {
         };
         let (current, reclaimable) = usage_at(&ancestor);
         let room = available_memory(u64::MAX, Some(limit), current, reclaimable);
-        if headroom.map_or(true, |h| room < h) {
+        if headroom.is_none_or(|h| room < h) {
             headroom = Some(room);
             reported = (Some(limit), current, reclaimable);
         }

@@ -314,7 +314,7 @@ pub fn memory_stat_reclaimable(text: &str) -> Result<Option<u64>> {
             _ => continue,
         };
         let value = parse_u64(WHAT, value)?;
-        if best.map_or(true, |(r, _)| rank < r) {
+        if best.is_none_or(|(r, _)| rank < r) {
             best = Some((rank, value));
         }
     }

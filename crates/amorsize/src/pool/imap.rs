@@ -1,0 +1,294 @@
+//! Lazy mapping over an iterator with bounded memory: a driver thread pulls a batch of
+//! inputs, runs it on the pool, and hands results to the reader; a slow reader stalls the
+//! driver (between batches, never inside a job) instead of growing a buffer.
+
+use super::adaptive::Inner;
+use super::CancelToken;
+use crate::{Error, Result};
+use crossbeam_channel::{bounded, unbounded, Receiver};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+fn offset(e: Error, base: usize) -> Error {
+    match e {
+        Error::TaskPanicked { index, message } => Error::TaskPanicked {
+            index: index + base,
+            message,
+        },
+        other => other,
+    }
+}
+
+fn spawn_driver(f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("amorsize-imap".into())
+        .spawn(f)
+}
+
+/// The ordered lazy iterator returned by [`AdaptivePool::imap`](super::AdaptivePool::imap).
+///
+/// ```
+/// let p = amorsize::AdaptivePool::new(2).unwrap();
+/// let mut it = p.imap(vec![1, 2, 3], |x| x * 10);
+/// assert_eq!(it.next().unwrap().unwrap(), 10);
+/// ```
+pub struct Imap<R> {
+    rx: Option<Receiver<Result<Vec<R>>>>,
+    current: std::vec::IntoIter<R>,
+    pending_error: Option<Error>,
+    done: bool,
+    cancel: CancelToken,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl<R> std::fmt::Debug for Imap<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imap")
+            .field("buffered", &self.current.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+pub(crate) fn ordered<It, T, R, F>(inner: Arc<Inner>, mut iter: It, f: F) -> Imap<R>
+where
+    It: Iterator<Item = T> + Send + 'static,
+    T: Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fn(&T) -> R + Send + Sync + 'static,
+{
+    let (tx, rx) = bounded::<Result<Vec<R>>>(1);
+    let cancel = inner.terminate.child();
+    let token = cancel.clone();
+    let batch = inner.imap_batch;
+    let nested = super::in_worker();
+    let driver = spawn_driver(move || {
+        let mut base = 0usize;
+        loop {
+            let items: Vec<T> = iter.by_ref().take(batch).collect();
+            if items.is_empty() {
+                break;
+            }
+            let r = inner
+                .run(items.len(), |i| f(&items[i]), token.clone(), false, nested)
+                .map_err(|e| offset(e, base));
+            let failed = r.is_err();
+            base += items.len();
+            drop(items);
+            if tx.send(r).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let (driver, pending_error) = match driver {
+        Ok(h) => (Some(h), None),
+        Err(e) => (None, Some(Error::Spawn(e.to_string()))),
+    };
+    Imap {
+        rx: Some(rx),
+        current: Vec::new().into_iter(),
+        pending_error,
+        done: false,
+        cancel,
+        driver,
+    }
+}
+
+impl<R> Iterator for Imap<R> {
+    type Item = Result<R>;
+    fn next(&mut self) -> Option<Result<R>> {
+        loop {
+            if let Some(r) = self.current.next() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                return None;
+            }
+            if let Some(e) = self.pending_error.take() {
+                self.done = true;
+                return Some(Err(e));
+            }
+            match self.rx.as_ref().map(|rx| rx.recv()) {
+                Some(Ok(Ok(v))) => self.current = v.into_iter(),
+                Some(Ok(Err(e))) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                _ => {
+                    self.done = true;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl<R> Drop for Imap<R> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        drop(self.rx.take());
+        if let Some(h) = self.driver.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Credits for results not yet read: the driver takes one per input before a batch starts
+/// and the reader returns one per result read, so workers never block inside a job (a reader
+/// that uses the same pool in its loop cannot deadlock) and memory stays bounded.
+#[derive(Debug, Default)]
+struct Credits {
+    avail: Mutex<usize>,
+    cv: Condvar,
+    closed: AtomicBool,
+}
+
+impl Credits {
+    /// Takes `n` credits; false when the reader is gone.
+    fn acquire(&self, n: usize) -> bool {
+        let mut a = self.avail.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            if *a >= n {
+                *a -= n;
+                return true;
+            }
+            a = self.cv.wait(a).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+    fn release(&self, n: usize) {
+        *self.avail.lock().unwrap_or_else(|e| e.into_inner()) += n;
+        self.cv.notify_one();
+    }
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _g = self.avail.lock().unwrap_or_else(|e| e.into_inner());
+        self.cv.notify_all();
+    }
+}
+
+/// The unordered lazy iterator returned by
+/// [`AdaptivePool::imap_unordered`](super::AdaptivePool::imap_unordered).
+///
+/// ```
+/// let p = amorsize::AdaptivePool::new(2).unwrap();
+/// let n = p.imap_unordered(0..10, |x| x * 2).filter(|r| r.is_ok()).count();
+/// assert_eq!(n, 10);
+/// ```
+pub struct ImapUnordered<R> {
+    rx: Option<Receiver<Result<R>>>,
+    credits: Arc<Credits>,
+    pending_error: Option<Error>,
+    done: bool,
+    cancel: CancelToken,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl<R> std::fmt::Debug for ImapUnordered<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapUnordered")
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+pub(crate) fn unordered<It, T, R, F>(inner: Arc<Inner>, mut iter: It, f: F) -> ImapUnordered<R>
+where
+    It: Iterator<Item = T> + Send + 'static,
+    T: Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fn(&T) -> R + Send + Sync + 'static,
+{
+    let batch = inner.imap_batch;
+    // Unbounded channel: the credits bound what is in it (at most 2 × batch results).
+    let (tx, rx) = unbounded::<Result<R>>();
+    let credits = Arc::new(Credits {
+        avail: Mutex::new(2 * batch),
+        ..Credits::default()
+    });
+    let cr = credits.clone();
+    let nested = super::in_worker();
+    let cancel = inner.terminate.child();
+    let token = cancel.clone();
+    let driver = spawn_driver(move || {
+        let mut base = 0usize;
+        loop {
+            let items: Vec<T> = iter.by_ref().take(batch).collect();
+            if items.is_empty() || !cr.acquire(items.len()) {
+                break;
+            }
+            let r = inner
+                .run(
+                    items.len(),
+                    |i| {
+                        // The reader is gone: skip the rest.
+                        if !token.is_cancelled() {
+                            let _ = tx.send(Ok(f(&items[i])));
+                        }
+                    },
+                    token.clone(),
+                    false,
+                    nested,
+                )
+                .map_err(|e| offset(e, base));
+            base += items.len();
+            if let Err(e) = r {
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+    });
+    let (driver, pending_error) = match driver {
+        Ok(h) => (Some(h), None),
+        Err(e) => (None, Some(Error::Spawn(e.to_string()))),
+    };
+    ImapUnordered {
+        rx: Some(rx),
+        credits,
+        pending_error,
+        done: false,
+        cancel,
+        driver,
+    }
+}
+
+impl<R> Iterator for ImapUnordered<R> {
+    type Item = Result<R>;
+    fn next(&mut self) -> Option<Result<R>> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.pending_error.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        match self.rx.as_ref().map(|rx| rx.recv()) {
+            Some(Ok(Ok(r))) => {
+                self.credits.release(1);
+                Some(Ok(r))
+            }
+            Some(Ok(Err(e))) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            _ => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+impl<R> Drop for ImapUnordered<R> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.credits.close();
+        drop(self.rx.take());
+        if let Some(h) = self.driver.take() {
+            let _ = h.join();
+        }
+    }
+}

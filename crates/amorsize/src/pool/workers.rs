@@ -1,0 +1,698 @@
+//! The warm thread pool: worker threads that spin briefly and then park, the job latch that
+//! lets a job borrow the caller's stack, and fan-out (the caller runs as participant 0 while a
+//! binary tree of wake-ups brings the other workers in).
+//!
+//! # The job latch
+//! One `AtomicU64` holds the whole protocol: `epoch (31 bits) | open (1) | entered (16) |
+//! active (16)`. A job is published by writing the job slot and then storing a new epoch with
+//! `open` set (Release). A worker *enters* with a CAS that increments `active` and `entered`,
+//! which succeeds only while the job is open, not yet entered by this worker, and below the
+//! participant cap; only after entering does it read the job slot. It *leaves* with a
+//! `fetch_sub` of `active`. The caller ends a job by clearing `open` and waiting until
+//! `active == 0`: from then on no worker holds or can obtain a reference to the job, so the
+//! borrowed closure may go out of scope. Workers that were asleep and wake after the job
+//! closed simply never enter, so the caller never waits for a slow wake-up it does not need.
+
+use super::scheduler::{guided_chunk, Job};
+#[cfg(test)]
+use super::ChunkPolicy;
+use super::{CancelToken, RunOptions, RunOutput};
+use crate::{Error, Result};
+use crossbeam_utils::CachePadded;
+use std::any::Any;
+use std::cell::{Cell, UnsafeCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+/// The largest pool size (the job latch counts participants in 16 bits).
+///
+/// ```
+/// assert!(amorsize::pool::ThreadPool::new(amorsize::pool::MAX_WORKERS + 1).is_err());
+/// ```
+pub const MAX_WORKERS: usize = 4096;
+
+/// How long a waiting thread keeps checking (spin, then `yield_now`) before it parks.
+/// Waking a parked thread costs ~50 µs on a shared VM, so a worker that just finished a job
+/// stays ready for about that long, and a caller waiting for a worker to wake does not add
+/// a second wake-up of its own. After that the thread parks: an idle pool uses no CPU.
+const SPIN_BUDGET: Duration = Duration::from_micros(100);
+
+/// How long a broadcast's caller, done with its own part, yields before it parks while
+/// waiting for the other participants: not at all, its core is better given to the workers
+/// still waking up (measured: halves the interleaved fan-out time on a loaded 2-core VM).
+/// A `map_range` caller waits for workers that are already running their last chunk, so it
+/// yields for [`SPIN_BUDGET`] first (parking would add a wake-up to the end of every run).
+const BROADCAST_CALLER_BUDGET: Duration = Duration::ZERO;
+
+/// Pure spin rounds before a waiting thread starts yielding.
+const SPIN_ROUNDS: u32 = 64;
+
+/// Waits until `ready()`: spins briefly, yields until [`SPIN_BUDGET`] has passed, then
+/// parks (`thread::park`; whoever makes `ready()` true unparks this thread).
+fn wait_until(ready: impl Fn() -> bool, budget: Duration) {
+    // A very short pure spin (the other side is often just a few instructions away), then
+    // yield: on a loaded machine the thread we wait for may need this very core.
+    for _ in 0..SPIN_ROUNDS {
+        if ready() {
+            return;
+        }
+        std::hint::spin_loop();
+    }
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        if ready() {
+            return;
+        }
+        thread::yield_now();
+    }
+    while !ready() {
+        thread::park();
+    }
+}
+
+const ACTIVE_ONE: u64 = 1;
+const ENTERED_SHIFT: u32 = 16;
+const ENTERED_ONE: u64 = 1 << ENTERED_SHIFT;
+const OPEN: u64 = 1 << 32;
+const EPOCH_SHIFT: u32 = 33;
+const EPOCH_MASK: u64 = (1 << 31) - 1;
+
+fn active(s: u64) -> u64 {
+    s & 0xFFFF
+}
+fn entered(s: u64) -> u64 {
+    (s >> ENTERED_SHIFT) & 0xFFFF
+}
+fn is_open(s: u64) -> bool {
+    s & OPEN != 0
+}
+fn epoch(s: u64) -> u64 {
+    s >> EPOCH_SHIFT
+}
+
+/// A lifetime-erased pointer to the participant function of the current job.
+#[derive(Clone)]
+struct JobRef {
+    run: *const (dyn Fn(usize) + Sync + 'static),
+    caller: Thread,
+}
+
+struct Shared {
+    state: CachePadded<AtomicU64>,
+    /// Participants allowed besides the caller (entry cap) for the current job.
+    cap: AtomicUsize,
+    /// Threads to wake (by tree) for the current job.
+    wake: AtomicUsize,
+    job: UnsafeCell<Option<JobRef>>,
+    shutdown: AtomicBool,
+    /// The worker threads, set once they are spawned (for wake-ups).
+    threads: OnceLock<Vec<Thread>>,
+}
+
+// SAFETY: `job` is written only by the caller that holds the pool's job lock, while the latch
+// is closed and `active == 0` (no worker can read it then); workers read it only after a
+// successful entry CAS (Acquire) that follows the publishing store (Release). The raw
+// pointer inside points to a `Sync` closure that outlives every entered participant.
+unsafe impl Sync for Shared {}
+unsafe impl Send for Shared {}
+
+impl Shared {
+    fn id(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as usize
+    }
+
+    /// Enters the open job if this worker has not entered it and the cap allows.
+    fn try_enter(&self, last_epoch: &mut u64) -> Option<(usize, JobRef)> {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if !is_open(s) || epoch(s) == *last_epoch {
+                return None;
+            }
+            let cap = self.cap.load(Ordering::Relaxed) as u64;
+            if entered(s) >= cap {
+                *last_epoch = epoch(s);
+                return None;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s + ACTIVE_ONE + ENTERED_ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    *last_epoch = epoch(s);
+                    // SAFETY: we are entered, so the slot holds the current job (see `Shared`).
+                    let job = unsafe { (*self.job.get()).clone() }?;
+                    return Some((entered(s) as usize + 1, job));
+                }
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Leaves the job; wakes the caller when it may be waiting for us.
+    fn leave(&self, caller: &Thread) {
+        let cap = self.cap.load(Ordering::Relaxed) as u64;
+        let prev = self.state.fetch_sub(ACTIVE_ONE, Ordering::AcqRel);
+        if active(prev) == 1 && (!is_open(prev) || entered(prev) >= cap) {
+            caller.unpark();
+        }
+    }
+
+    /// Wakes the tree children of thread `t` (0-based) for the current job.
+    fn wake_children(&self, t: usize) {
+        let wake = self.wake.load(Ordering::Relaxed);
+        for c in [2 * t + 2, 2 * t + 3] {
+            if c < wake {
+                if let Some(t) = self.threads.get().and_then(|v| v.get(c)) {
+                    t.unpark();
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The pool whose job this thread is running (0: none).
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// True when the current thread is running a job of some amorsize pool (a worker thread, or
+/// the calling thread while it takes part in its job); calls made from there run inline.
+///
+/// ```
+/// assert!(!amorsize::pool::in_worker());
+/// let p = amorsize::pool::ThreadPool::new(2).unwrap();
+/// let opts = amorsize::pool::RunOptions::new(2, amorsize::pool::ChunkPolicy::Fixed(1));
+/// let out = p.map_range(4, &opts, |_| amorsize::pool::in_worker()).unwrap();
+/// assert!(out.results.iter().all(|w| *w));
+/// ```
+pub fn in_worker() -> bool {
+    CURRENT_POOL.with(|c| c.get() != 0)
+}
+
+/// Marks the current thread as running a job of pool `id` until dropped.
+struct Mark(usize);
+impl Mark {
+    fn set(id: usize) -> Self {
+        Mark(CURRENT_POOL.with(|c| c.replace(id)))
+    }
+}
+impl Drop for Mark {
+    fn drop(&mut self) {
+        CURRENT_POOL.with(|c| c.set(self.0));
+    }
+}
+
+fn worker_main(shared: Arc<Shared>, t: usize) {
+    CURRENT_POOL.with(|c| c.set(shared.id()));
+    let mut last_epoch = 0u64;
+    loop {
+        wait_until(
+            || {
+                let s = shared.state.load(Ordering::Acquire);
+                shared.shutdown.load(Ordering::Acquire) || (is_open(s) && epoch(s) != last_epoch)
+            },
+            SPIN_BUDGET,
+        );
+        if shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some((slot, job)) = shared.try_enter(&mut last_epoch) {
+            shared.wake_children(t);
+            // SAFETY: entered, so the caller waits for our `leave` before the closure behind
+            // `job.run` goes out of scope. The closure never unwinds (panics are caught).
+            let run = unsafe { &*job.run };
+            // `run` catches the user's panics itself; this guard only keeps the latch
+            // balanced (and the thread alive) should the bookkeeping ever panic.
+            let _ = catch_unwind(AssertUnwindSafe(|| run(slot)));
+            shared.leave(&job.caller);
+        }
+    }
+}
+
+/// Closes the job and waits until every entered participant has left; runs on drop so the
+/// caller never leaves `run_parallel` (not even by unwinding) while a worker holds the job.
+struct CloseGuard<'a> {
+    shared: &'a Shared,
+    /// Broadcast: wait until `cap` workers entered before closing.
+    all: bool,
+    cap: u64,
+}
+
+impl Drop for CloseGuard<'_> {
+    fn drop(&mut self) {
+        let sh = self.shared;
+        if !self.all {
+            sh.state.fetch_and(!OPEN, Ordering::AcqRel);
+        }
+        wait_until(
+            || {
+                let s = sh.state.load(Ordering::Acquire);
+                active(s) == 0 && (!self.all || entered(s) >= self.cap)
+            },
+            if self.all {
+                BROADCAST_CALLER_BUDGET
+            } else {
+                SPIN_BUDGET
+            },
+        );
+        if self.all {
+            sh.state.fetch_and(!OPEN, Ordering::AcqRel);
+        }
+        // SAFETY: closed and `active == 0`: no worker reads the slot any more.
+        unsafe { *sh.job.get() = None };
+    }
+}
+
+/// Warm worker threads that run jobs over `0..len` in dynamically claimed chunks.
+///
+/// A pool of `workers` participants has `workers - 1` background threads; the calling thread
+/// is participant 0 of its own job. Idle threads spin briefly, then park (no CPU use).
+/// Jobs from several threads are serialized; a call from inside a job runs inline.
+///
+/// ```
+/// use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
+/// let pool = ThreadPool::new(2)?;
+/// let data = vec![1u64, 2, 3, 4, 5];
+/// // The closure borrows `data`: map_range returns only after every worker left the job.
+/// let out = pool.map_range(data.len(), &RunOptions::new(2, ChunkPolicy::Fixed(2)), |i| data[i] * 10)?;
+/// assert_eq!(out.results, vec![10, 20, 30, 40, 50]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub struct ThreadPool {
+    shared: Arc<Shared>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    job_lock: Mutex<()>,
+    requested: usize,
+    spawned: usize,
+    spawn_error: Option<String>,
+}
+
+impl std::fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("requested", &self.requested)
+            .field("threads", &self.spawned)
+            .field("spawn_error", &self.spawn_error)
+            .field("shut_down", &self.shared.shutdown.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+type SpawnFn<'s> =
+    dyn FnMut(String, Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> + 's;
+
+impl ThreadPool {
+    /// A pool of `workers` participants (the caller plus `workers - 1` threads).
+    ///
+    /// If the OS refuses a thread, the pool keeps the threads it got (see
+    /// [`ThreadPool::spawn_error`]); it can always run, the caller being a participant.
+    ///
+    /// ```
+    /// let p = amorsize::pool::ThreadPool::new(2).unwrap();
+    /// assert_eq!(p.workers(), 2);
+    /// assert!(amorsize::pool::ThreadPool::new(0).is_err());
+    /// ```
+    pub fn new(workers: usize) -> Result<Self> {
+        Self::with_spawner(workers, &mut |name, f| {
+            thread::Builder::new().name(name).spawn(f)
+        })
+    }
+
+    fn with_spawner(workers: usize, spawn: &mut SpawnFn<'_>) -> Result<Self> {
+        if workers == 0 {
+            return Err(Error::invalid_config("workers", "must be at least 1"));
+        }
+        if workers > MAX_WORKERS {
+            return Err(Error::invalid_config(
+                "workers",
+                format!("at most {MAX_WORKERS}, got {workers}"),
+            ));
+        }
+        let shared = Arc::new(Shared {
+            state: CachePadded::new(AtomicU64::new(0)),
+            cap: AtomicUsize::new(0),
+            wake: AtomicUsize::new(0),
+            job: UnsafeCell::new(None),
+            shutdown: AtomicBool::new(false),
+            threads: OnceLock::new(),
+        });
+        let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(workers - 1);
+        let mut spawn_error = None;
+        for t in 0..workers - 1 {
+            let sh = shared.clone();
+            match spawn(
+                format!("amorsize-worker-{}", t + 1),
+                Box::new(move || worker_main(sh, t)),
+            ) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    spawn_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let _ = shared
+            .threads
+            .set(handles.iter().map(|h| h.thread().clone()).collect());
+        Ok(ThreadPool {
+            spawned: handles.len(),
+            shared,
+            handles: Mutex::new(handles),
+            job_lock: Mutex::new(()),
+            requested: workers,
+            spawn_error,
+        })
+    }
+
+    /// Participants in a job on this pool (threads obtained + the caller).
+    ///
+    /// ```
+    /// assert_eq!(amorsize::pool::ThreadPool::new(3).unwrap().workers(), 3);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.spawned + 1
+    }
+
+    /// The number of participants asked for in [`ThreadPool::new`].
+    ///
+    /// ```
+    /// assert_eq!(amorsize::pool::ThreadPool::new(3).unwrap().requested_workers(), 3);
+    /// ```
+    pub fn requested_workers(&self) -> usize {
+        self.requested
+    }
+
+    /// Background threads the OS gave the pool (`workers() - 1`).
+    ///
+    /// ```
+    /// assert_eq!(amorsize::pool::ThreadPool::new(3).unwrap().threads_spawned(), 2);
+    /// ```
+    pub fn threads_spawned(&self) -> usize {
+        self.spawned
+    }
+
+    /// Why the pool has fewer threads than asked for, if the OS refused one.
+    ///
+    /// ```
+    /// assert!(amorsize::pool::ThreadPool::new(2).unwrap().spawn_error().is_none());
+    /// ```
+    pub fn spawn_error(&self) -> Option<&str> {
+        self.spawn_error.as_deref()
+    }
+
+    /// True while the pool accepts work and all its threads are running.
+    ///
+    /// ```
+    /// let p = amorsize::pool::ThreadPool::new(2).unwrap();
+    /// assert!(p.is_alive());
+    /// p.shutdown();
+    /// assert!(!p.is_alive());
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        !self.shared.shutdown.load(Ordering::Acquire)
+            && lock(&self.handles).iter().all(|h| !h.is_finished())
+    }
+
+    /// Stops the threads and joins them (after a running job finishes); later calls fail with
+    /// [`Error::PoolShutDown`]. Called from inside one of this pool's jobs it only marks the
+    /// pool shut down; the threads are joined when the pool is dropped.
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
+    /// let p = ThreadPool::new(2).unwrap();
+    /// p.shutdown();
+    /// let err = p.map_range(10, &RunOptions::new(2, ChunkPolicy::Fixed(1)), |i| i).unwrap_err();
+    /// assert!(matches!(err, amorsize::Error::PoolShutDown));
+    /// ```
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        if CURRENT_POOL.with(|c| c.get()) == self.shared.id() {
+            return;
+        }
+        let _job = lock(&self.job_lock);
+        for t in self.shared.threads.get().into_iter().flatten() {
+            t.unpark();
+        }
+        let handles = std::mem::take(&mut *lock(&self.handles));
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Acquire)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            Err(Error::PoolShutDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `f(i)` for every `i` in `0..len`, results in index order.
+    ///
+    /// Chunks are claimed dynamically from a shared cursor by at most `opts.workers`
+    /// participants (the caller is one and runs the first chunk while the others wake); the
+    /// guided tail shrinks the last chunks. `f` may borrow: the call returns only after every
+    /// worker has left the job. A panic in `f` stops the dispatch and returns
+    /// [`Error::TaskPanicked`] with the smallest panicking index; the pool stays usable.
+    /// Called from inside a job (nested), with one participant, or when one chunk (after the
+    /// guided tail) covers everything, it runs inline on the calling thread.
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
+    /// let p = ThreadPool::new(2).unwrap();
+    /// let opts = RunOptions::new(2, ChunkPolicy::Fixed(4));
+    /// let out = p.map_range(10, &opts, |i| i * i).unwrap();
+    /// assert_eq!(out.results[3], 9);
+    /// let err = p.map_range(10, &opts, |i| if i == 7 { panic!("seven") } else { i }).unwrap_err();
+    /// assert!(matches!(err, amorsize::Error::TaskPanicked { index: 7, .. }));
+    /// ```
+    pub fn map_range<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        f: F,
+    ) -> Result<RunOutput<R>> {
+        self.run_map(len, opts, None, f)
+    }
+
+    /// [`map_range`](Self::map_range) that stops when `cancel` is cancelled: no more chunks
+    /// are handed out, running chunks finish, and the call returns [`Error::Cancelled`]
+    /// (unless every item had already run).
+    ///
+    /// ```
+    /// use amorsize::pool::{CancelToken, ChunkPolicy, RunOptions, ThreadPool};
+    /// let p = ThreadPool::new(2).unwrap();
+    /// let t = CancelToken::new();
+    /// let opts = RunOptions::new(2, ChunkPolicy::Fixed(1));
+    /// assert_eq!(p.map_range_cancellable(3, &opts, &t, |i| i).unwrap().results, vec![0, 1, 2]);
+    /// t.cancel(); // e.g. from another thread while a run is going on
+    /// let err = p.map_range_cancellable(100, &opts, &t, |i| i);
+    /// assert!(matches!(err, Err(amorsize::Error::Cancelled)));
+    /// ```
+    pub fn map_range_cancellable<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        cancel: &CancelToken,
+        f: F,
+    ) -> Result<RunOutput<R>> {
+        self.run_map(len, opts, Some(cancel), f)
+    }
+
+    fn run_map<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        cancel: Option<&CancelToken>,
+        f: F,
+    ) -> Result<RunOutput<R>> {
+        if opts.workers == 0 {
+            return Err(Error::invalid_config("workers", "must be at least 1"));
+        }
+        opts.chunks.validate()?;
+        self.check_open()?;
+        let initial = opts.chunks.initial();
+        let participants = opts.workers.min(self.workers());
+        let mut out: Vec<R> = Vec::new();
+        out.try_reserve_exact(len)
+            .map_err(|e| Error::invalid_input("len", format!("cannot hold {len} results: {e}")))?;
+        // One chunk covers everything (after the guided tail): no fan-out.
+        let first = guided_chunk(initial, len, participants);
+        let inline = in_worker() || participants == 1 || first >= len;
+        let job = Job::new(
+            &f,
+            len,
+            if inline { 1 } else { participants },
+            opts,
+            cancel,
+            &mut out,
+        );
+        if inline {
+            job.participate(0);
+        } else {
+            let est_chunks = len.div_ceil(first.max(1));
+            let wake = (participants - 1).min(est_chunks - 1);
+            let run = |slot: usize| job.participate(slot);
+            self.run_parallel(participants - 1, wake, &run, false)?;
+        }
+        let mut o = job.finish(out, inline)?;
+        o.stats.initial_chunk_size = initial;
+        Ok(o)
+    }
+
+    /// Runs `f(p)` exactly once on every participant `p` in `0..workers()` (the caller is 0),
+    /// like `rayon::ThreadPool::broadcast`. A nested call runs every `p` inline.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let p = amorsize::pool::ThreadPool::new(3).unwrap();
+    /// let n = AtomicUsize::new(0);
+    /// p.broadcast(|_| { n.fetch_add(1, Ordering::Relaxed); }).unwrap();
+    /// assert_eq!(n.into_inner(), 3);
+    /// ```
+    pub fn broadcast<F: Fn(usize) + Sync>(&self, f: F) -> Result<()> {
+        self.check_open()?;
+        let n = self.workers();
+        let failure: Mutex<Option<(usize, Box<dyn Any + Send>)>> = Mutex::new(None);
+        let call = |p: usize| {
+            if let Err(e) = catch_unwind(AssertUnwindSafe(|| f(p))) {
+                let mut g = lock(&failure);
+                match &*g {
+                    Some((i, _)) if *i <= p => {}
+                    _ => *g = Some((p, e)),
+                }
+            }
+        };
+        if in_worker() || n == 1 {
+            (0..n).for_each(call);
+        } else {
+            self.run_parallel(n - 1, n - 1, &call, true)?;
+        }
+        match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some((i, payload)) => Err(Error::from_panic(i, payload)),
+            None => Ok(()),
+        }
+    }
+
+    /// Publishes `run` as the current job for up to `cap` workers besides the caller, wakes
+    /// `wake` of them, runs `run(0)` on the caller and returns once every entered worker left.
+    /// `run` must not unwind.
+    fn run_parallel(
+        &self,
+        cap: usize,
+        wake: usize,
+        run: &(dyn Fn(usize) + Sync),
+        all: bool,
+    ) -> Result<()> {
+        let _job = lock(&self.job_lock);
+        self.check_open()?;
+        let sh = &*self.shared;
+        let ptr: *const (dyn Fn(usize) + Sync + '_) = run;
+        // SAFETY: only the lifetime is erased. Workers dereference the pointer only between
+        // entering and leaving the job, and `CloseGuard` (dropped before this function returns,
+        // also on unwind) waits until no worker is entered and none can enter any more, so the
+        // pointer is never used after `run`'s borrow ends — the same argument as rayon's scope.
+        let ptr: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(ptr) };
+        // SAFETY: the latch is closed with `active == 0` (previous job's guard), and we hold
+        // the job lock: nobody reads the slot now.
+        unsafe {
+            *sh.job.get() = Some(JobRef {
+                run: ptr,
+                caller: thread::current(),
+            })
+        };
+        sh.cap.store(cap, Ordering::Relaxed);
+        sh.wake.store(wake, Ordering::Relaxed);
+        let s = sh.state.load(Ordering::Relaxed);
+        let mut next_epoch = (epoch(s) + 1) & EPOCH_MASK;
+        if next_epoch == 0 {
+            next_epoch = 1;
+        }
+        sh.state
+            .store((next_epoch << EPOCH_SHIFT) | OPEN, Ordering::Release);
+        let guard = CloseGuard {
+            shared: sh,
+            all,
+            cap: cap as u64,
+        };
+        // The caller wakes the roots of the wake tree; each worker wakes its children.
+        for t in sh.threads.get().into_iter().flatten().take(wake.min(2)) {
+            t.unpark();
+        }
+        {
+            let _mark = Mark::set(self.shared.id());
+            run(0);
+        }
+        drop(guard);
+        Ok(())
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latch_fields_round_trip() {
+        let s = (5u64 << EPOCH_SHIFT) | OPEN | (3 * ENTERED_ONE) | 2;
+        assert_eq!(epoch(s), 5);
+        assert!(is_open(s));
+        assert_eq!(entered(s), 3);
+        assert_eq!(active(s), 2);
+    }
+
+    #[test]
+    fn refused_spawns_leave_a_working_pool() {
+        let mut n = 0;
+        let p = ThreadPool::with_spawner(4, &mut |name, f| {
+            n += 1;
+            if n > 1 {
+                Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+            } else {
+                thread::Builder::new().name(name).spawn(f)
+            }
+        })
+        .unwrap();
+        assert_eq!(p.threads_spawned(), 1);
+        assert_eq!(p.workers(), 2);
+        assert_eq!(p.requested_workers(), 4);
+        assert!(p.spawn_error().is_some());
+        let out = p
+            .map_range(100, &RunOptions::new(4, ChunkPolicy::Fixed(3)), |i| i)
+            .unwrap();
+        assert_eq!(out.results, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_thread_at_all_still_runs_on_the_caller() {
+        let p = ThreadPool::with_spawner(3, &mut |_, _| {
+            Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+        })
+        .unwrap();
+        assert_eq!(p.workers(), 1);
+        let out = p
+            .map_range(10, &RunOptions::new(3, ChunkPolicy::Fixed(1)), |i| i * 2)
+            .unwrap();
+        assert_eq!(out.results[9], 18);
+        assert!(out.stats.inline);
+    }
+}
