@@ -109,11 +109,7 @@ fn timed<R>(
 /// assert_eq!(o.chunks, amorsize::pool::ChunkPolicy::Fixed(8));
 /// ```
 pub fn fixed_options(cfg: PoolConfig) -> RunOptions {
-    RunOptions {
-        workers: cfg.workers,
-        chunks: ChunkPolicy::Fixed(cfg.chunk),
-        progress: None,
-    }
+    RunOptions::new(cfg.workers, ChunkPolicy::Fixed(cfg.chunk))
 }
 
 /// Runs one tiny job on a pool of each size, so the global manager holds warm pools of those
