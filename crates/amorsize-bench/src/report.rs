@@ -324,8 +324,11 @@ pub fn row(
 /// Geometric mean and worst case of one ratio over the suite.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Aggregate {
-    /// Geometric mean over the workloads (`None` if a ratio is missing).
+    /// Geometric mean over the workloads (`None` if a ratio is missing or zero).
     pub geomean: Option<f64>,
+    /// Arithmetic mean over the workloads (`None` if a value is missing); the summary prints it
+    /// for the overhead share, which can be 0.
+    pub mean: Option<f64>,
     /// The largest ratio.
     pub worst: Option<f64>,
     /// The workload that gave it.
@@ -335,8 +338,10 @@ pub struct Aggregate {
 fn aggregate(rows: &[Row], pick: impl Fn(&Row) -> f64) -> Aggregate {
     let xs: Vec<f64> = rows.iter().map(&pick).collect();
     let w = worst(&xs);
+    let finite = !xs.is_empty() && xs.iter().all(|x| x.is_finite());
     Aggregate {
         geomean: geomean(&xs),
+        mean: finite.then(|| xs.iter().sum::<f64>() / xs.len() as f64),
         worst: w.map(|(_, x)| x),
         worst_workload: w.map(|(i, _)| rows[i].workload.clone()),
     }
@@ -574,15 +579,21 @@ pub fn render(rows: &[Row], summary: &Summary) -> String {
     }
     let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
     let agg = |name: &str, a: &Aggregate, verdict: String| {
+        let (which, centre) = if name.contains("ovh") {
+            ("mean   ", a.mean)
+        } else {
+            ("geomean", a.geomean)
+        };
         format!(
-            "{name:<17} geomean {:>6}   worst {:>6} ({})   {verdict}\n",
-            f(a.geomean),
+            "{name:<17} {which} {:>6}   worst {:>6} ({})   {verdict}\n",
+            f(centre),
             f(a.worst),
             a.worst_workload.as_deref().unwrap_or("-"),
         )
     };
     let pct = |a: &Aggregate| Aggregate {
         geomean: a.geomean.map(|x| x * 100.0),
+        mean: a.mean.map(|x| x * 100.0),
         worst: a.worst.map(|x| x * 100.0),
         worst_workload: a.worst_workload.clone(),
     };
@@ -750,6 +761,7 @@ mod tests {
         .unwrap();
         let s = summarize(&[a, b]);
         assert!((s.auto_oracle.geomean.unwrap() - 1.1).abs() < 1e-9);
+        assert!((s.auto_oracle.mean.unwrap() - 1.105).abs() < 1e-9);
         assert_eq!(s.auto_oracle.worst_workload.as_deref(), Some("b"));
         assert!(s.oracle_worst_ok);
         assert!(!s.sequential_ok);
