@@ -6,14 +6,18 @@
 //! order, and it remembers per call site what it learned.
 //!
 //! ## What par_map remembers
-//! Per call site — the type of the closure, with the item type and the settings — par_map keeps
-//! the sample's statistics and the plan, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
+//! Every call starts as the plain loop: the first items run in batches of 1, 4, 16, … timed
+//! with the wall clock alone, until they have taken 20 µs (the prefix probe). When the input
+//! is done by then, or its projected total is below 10 fan-out costs, the plain loop simply
+//! goes on: a job too small to pay costs a handful of clock reads more than the loop.
+//!
+//! Per call site — the type of the closure, with the item and result types and the settings —
+//! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
 //! entries, least recently used evicted; [`clear_cache`] empties it). A later call at the same
-//! site with a similar input size (within 2× of the remembered one):
-//! - when the remembered plan was sequential and the input is no larger than twice the
-//!   remembered one, runs the plain loop at once, without sampling;
-//! - otherwise measures one short probe instead of a whole sample, and reuses the remembered
-//!   statistics when the probe's cost per item is within 2× of them (else samples afresh).
+//! site with a similar input size (within 2×), whose prefix cost per item is within 2× of the
+//! remembered mean, plans from the remembered statistics without sampling; otherwise it
+//! samples afresh, going on from the prefix. (Two closures in one function share a type name;
+//! the cost check keeps one from passing for the other.)
 //!
 //! ```
 //! let items: Vec<u64> = (0..100_000).collect();
@@ -26,7 +30,7 @@
 use crate::model::Costs;
 use crate::plan::{Executor, Optimizer, Plan};
 use crate::pool::{self, ChunkPolicy, ControllerConfig, RunOptions};
-use crate::sample::{self, SampleSettings, SampleStats};
+use crate::sample::{self, SampleStats};
 use crate::{Error, Result};
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
@@ -142,39 +146,77 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     if pool::in_worker() {
         return run_plain(items, &f);
     }
-    let key = site_key::<T, R, F>(opt);
-    let remembered = cache_get(key);
-    if let Some(e) = &remembered {
-        if e.sequential && n <= 2 * e.items {
-            HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
-            return run_plain(items, &f);
-        }
+    // 1. The prefix probe: the plain loop's first items, timed in growing batches with the
+    //    wall clock alone, until they have run long enough to time (or the input is done).
+    let (prefix, elapsed) = prefix_probe(items, &f)?;
+    let m = prefix.len();
+    if m == n {
+        HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
+        return Ok(prefix);
     }
-    let full = opt.sample_settings();
-    if let Some(e) = remembered.filter(|e| n >= e.items / 2 && n <= 2 * e.items) {
-        // A short probe: one measurement after any warm-up.
-        let probe = SampleSettings {
-            sample_size: 1,
-            max_time: full.max_time.min(Duration::from_millis(5)),
-        };
-        let s = sample::measure(items, &f, &probe)?;
+    let per_item = elapsed.as_secs_f64() / m as f64;
+    let costs = costs();
+    let projected = per_item * n as f64;
+    if projected < crate::plan::MIN_JOB_FAN_OUTS * costs.fan_out(2, opt.warm()) {
+        // Far too small to pay for waking a worker: finish the plain loop.
+        HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
+        return run_sequential(items, &f, vec![(0, prefix)]);
+    }
+    // 2. A call site seen before, with a similar input size and a prefix cost consistent with
+    //    what was learned: reuse it instead of sampling. Two closures of one function share a
+    //    type name; the cost check keeps one from passing for the other.
+    let key = site_key::<T, R, F>(opt);
+    if let Some(e) = cache_get(key) {
+        let similar = n >= e.items / 2 && n <= 2 * e.items;
         let ratio = if e.stats.mean > 0.0 {
-            s.stats.mean / e.stats.mean
+            per_item / e.stats.mean
         } else {
             f64::INFINITY
         };
-        if (0.5..=2.0).contains(&ratio) {
+        if similar && (0.5..=2.0).contains(&ratio) {
             HITS_PROBE.fetch_add(1, Ordering::Relaxed);
             let plan = opt.plan_from(n, &e.stats);
-            cache_put(key, n, &e.stats, &plan);
-            return run_with_sample(&plan, items, &f, s.results, Some(&e.stats));
+            return run_with_sample(&plan, items, &f, vec![(0, prefix)], Some(&e.stats));
         }
-        // The cost changed: a full sample, going on from the probe (its items are not rerun).
-        MISSES.fetch_add(1, Ordering::Relaxed);
-        return sample_and_run(opt, key, items, &f, Some(s));
     }
+    // 3. A full sample, going on from the prefix (its items are not run again).
     MISSES.fetch_add(1, Ordering::Relaxed);
-    sample_and_run(opt, key, items, &f, None)
+    let prior = sample::Sample {
+        measurements: Vec::new(),
+        stats: SampleStats::default(),
+        results: vec![(0, prefix)],
+    };
+    sample_and_run(opt, key, items, &f, Some(prior))
+}
+
+/// Runs the first items of the plain loop in batches of 1, 4, 16, … until they have taken
+/// [`sample::MIN_MEASUREMENT`] or the input is done; reads only the wall clock, once a batch.
+fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Duration)> {
+    let n = items.len();
+    let mut out = Vec::new();
+    let mut current = 0usize;
+    let t0 = std::time::Instant::now();
+    let mut elapsed = Duration::ZERO;
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let mut batch = 1usize;
+        while out.len() < n {
+            let base = out.len();
+            let end = (base + batch).min(n);
+            for (k, x) in items[base..end].iter().enumerate() {
+                current = base + k;
+                out.push(f(x));
+            }
+            elapsed = t0.elapsed();
+            if elapsed >= sample::MIN_MEASUREMENT {
+                break;
+            }
+            batch = batch.saturating_mul(4);
+        }
+    }));
+    match r {
+        Ok(()) => Ok((out, elapsed)),
+        Err(p) => Err(Error::from_panic(current, p)),
+    }
 }
 
 fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
@@ -185,12 +227,13 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     probe: Option<sample::Sample<R>>,
 ) -> Result<Vec<R>> {
     let n = items.len();
+    let settings = opt.sample_settings_for(&costs());
     let s = match probe {
-        None => sample::measure(items, f, &opt.sample_settings())?,
-        Some(p) => sample::resume(items, f, &opt.sample_settings(), p)?,
+        None => sample::measure(items, f, &settings)?,
+        Some(p) => sample::resume(items, f, &settings, p)?,
     };
     let plan = opt.plan_from(n, &s.stats);
-    cache_put(key, n, &s.stats, &plan);
+    cache_put(key, n, &s.stats);
     run_with_sample(&plan, items, f, s.results, Some(&s.stats))
 }
 
@@ -367,7 +410,6 @@ fn run_sequential<T, R, F: Fn(&T) -> R>(
 struct Entry {
     items: usize,
     stats: SampleStats,
-    sequential: bool,
     used: u64,
 }
 
@@ -384,9 +426,9 @@ static MISSES: AtomicU64 = AtomicU64::new(0);
 /// How par_map's call-site memory has served calls since the process started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {
-    /// Calls that ran the plain loop at once (a remembered sequential site).
+    /// Calls that ran the plain loop after the prefix probe (too small to pay).
     pub plain: u64,
-    /// Calls that measured a short probe and reused the remembered statistics.
+    /// Calls that reused a call site's remembered statistics instead of sampling.
     pub probed: u64,
     /// Calls that sampled in full (nothing remembered, or the cost changed).
     pub sampled: u64,
@@ -425,7 +467,7 @@ fn cache_get(key: u64) -> Option<Entry> {
     Some(e.clone())
 }
 
-fn cache_put(key: u64, items: usize, stats: &SampleStats, plan: &Plan) {
+fn cache_put(key: u64, items: usize, stats: &SampleStats) {
     let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
     if c.len() >= CACHE_CAPACITY && !c.contains_key(&key) {
         if let Some(oldest) = c.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
@@ -437,7 +479,6 @@ fn cache_put(key: u64, items: usize, stats: &SampleStats, plan: &Plan) {
         Entry {
             items,
             stats: stats.clone(),
-            sequential: plan.executor() == Executor::Sequential,
             used: TICK.fetch_add(1, Ordering::Relaxed),
         },
     );

@@ -583,7 +583,23 @@ impl Optimizer {
         SampleSettings {
             sample_size: self.sample_size,
             max_time: self.max_sample_time,
+            ..SampleSettings::default()
         }
+    }
+
+    /// Sample settings that also know how parallel the run could be on this machine, so the
+    /// sample stops early when it would cost a large share of a short parallel run.
+    pub(crate) fn sample_settings_for(&self, _costs: &Costs) -> SampleSettings {
+        let cores = system::info().cores.effective.max(1);
+        SampleSettings {
+            cores,
+            max_workers: self.max_workers.unwrap_or((4 * cores).max(64)),
+            ..self.sample_settings()
+        }
+    }
+
+    pub(crate) fn warm(&self) -> bool {
+        self.warm_pool
     }
 
     /// The target chunk duration in force: the setting, or the default derived from `costs`
@@ -623,7 +639,8 @@ impl Optimizer {
         f: F,
     ) -> Result<Plan> {
         self.validate()?;
-        let s = sample::measure(items, &f, &self.sample_settings())?;
+        let costs = crate::exec::costs();
+        let s = sample::measure(items, &f, &self.sample_settings_for(&costs))?;
         Ok(self.plan_from(items.len(), &s.stats))
     }
 

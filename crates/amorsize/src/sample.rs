@@ -60,6 +60,10 @@ pub struct SampleSettings {
     /// Time the sample may always spend; it may spend up to 2% of the predicted sequential time
     /// when that is larger.
     pub max_time: Duration,
+    /// Effective cores of the machine the run will use (1: no early stop, see below).
+    pub cores: usize,
+    /// The most workers a plan may use.
+    pub max_workers: usize,
 }
 
 impl Default for SampleSettings {
@@ -73,6 +77,8 @@ impl Default for SampleSettings {
         SampleSettings {
             sample_size: 5,
             max_time: Duration::from_millis(50),
+            cores: 1,
+            max_workers: 1,
         }
     }
 }
@@ -97,6 +103,9 @@ pub struct Measurement {
     /// Bytes the run held at its peak beyond what the thread held before it (its results
     /// included), when the [`TrackingAllocator`](crate::alloc::TrackingAllocator) is installed.
     pub peak_bytes: Option<u64>,
+    /// Voluntary context switches of the measuring thread over the run (it blocked: a sleep,
+    /// I/O, a lock); `None` where not read. With none, any time off the CPU was preemption.
+    pub voluntary_switches: Option<u64>,
 }
 
 /// Statistics of a sample, per item, in seconds.
@@ -116,9 +125,12 @@ pub struct SampleStats {
     pub std_dev: f64,
     /// Coefficient of variation, std / mean (0 when the mean is 0).
     pub cv: f64,
-    /// Thread CPU time / wall time, within `0..=1`.
+    /// Share of an item's wall time it keeps a CPU busy, within `0..=1`: the thread's CPU time
+    /// over the wall time less the scheduler's run delay; 1 for runs in which the thread never
+    /// blocked, and 1 when the function runs threads of its own.
     pub cpu_fraction: f64,
-    /// Process CPU time / wall time (≥ 1 when the function runs threads of its own).
+    /// Process CPU time / wall time, the median over measurements (≥ 1.5 when the function
+    /// runs threads of its own).
     pub process_cpu_ratio: f64,
     /// Cores one call keeps busy (1 unless `process_cpu_ratio` passed the threshold).
     pub inner_parallelism: f64,
@@ -233,7 +245,7 @@ pub fn spread_position(k: usize, n: usize) -> usize {
 /// use std::time::Duration;
 /// let m = |us| Measurement { start: 0, len: 1, wall: Duration::from_micros(us),
 ///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us),
-///     run_delay: Duration::ZERO, peak_bytes: None };
+///     run_delay: Duration::ZERO, peak_bytes: None, voluntary_switches: None };
 /// let s = summarize(&[m(10), m(10), m(40)]);
 /// assert!((s.mean - 20e-6).abs() < 1e-12);
 /// assert!(s.cv > 0.5 && s.heterogeneous);
@@ -271,22 +283,42 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
     let p95 = sorted[((count as f64 * 0.95).ceil() as usize).clamp(1, count) - 1];
     // CPU ratios come only from measurements long enough that reading the CPU clocks (a system
     // call each, ~0.3 µs) does not distort them; with none, the items are too short to block or
-    // to start threads of their own, and count as compute-bound.
-    let long = ms.iter().filter(|m| m.wall >= MIN_MEASUREMENT);
-    // The time spent waiting for a CPU held by someone else is not the function waiting.
-    let (mut lw, mut thread, mut process) = (0.0, 0.0, 0.0);
-    for m in long {
-        lw += m.wall.saturating_sub(m.run_delay).as_secs_f64();
-        thread += m.thread_cpu.as_secs_f64();
-        process += m.process_cpu.as_secs_f64();
+    // to start threads of their own, and count as compute-bound. A run in which the thread
+    // never blocked (no voluntary context switch) was on the CPU all the time it was not
+    // preempted, whatever the CPU clock says on a loaded or virtual machine; time spent waiting
+    // for a CPU (the run delay) is never the function waiting either.
+    let long: Vec<&Measurement> = ms.iter().filter(|m| m.wall >= MIN_MEASUREMENT).collect();
+    let (mut lw, mut busy) = (0.0, 0.0);
+    let mut ratios: Vec<f64> = Vec::new();
+    for m in &long {
+        let w = m.wall.saturating_sub(m.run_delay).as_secs_f64();
+        lw += w;
+        busy += match m.voluntary_switches {
+            Some(0) => w,
+            _ => m.thread_cpu.as_secs_f64().min(w),
+        };
+        if m.wall > Duration::ZERO {
+            ratios.push(m.process_cpu.as_secs_f64() / m.wall.as_secs_f64());
+        }
     }
-    let (cpu_fraction, process_cpu_ratio) = if lw > 0.0 {
-        ((thread / lw).clamp(0.0, 1.0), (process / lw).max(0.0))
+    // The median ratio, so a moment when other threads of the process were busy (a pool's
+    // workers finishing a previous job) does not pass for threads of the function's own.
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let process_cpu_ratio = if ratios.is_empty() {
+        1.0
     } else {
-        (1.0, 1.0)
+        ratios[ratios.len() / 2].max(0.0)
     };
     let inner_parallelism = if process_cpu_ratio >= INNER_PARALLELISM_THRESHOLD {
         process_cpu_ratio
+    } else {
+        1.0
+    };
+    let cpu_fraction = if inner_parallelism > 1.0 {
+        // The calling thread may wait inside the call, but the call keeps cores busy.
+        1.0
+    } else if lw > 0.0 {
+        (busy / lw).clamp(0.0, 1.0)
     } else {
         1.0
     };
@@ -326,6 +358,34 @@ pub fn time_budget(max_time: Duration, items: usize, mean: f64) -> Duration {
         Duration::ZERO
     };
     max_time.max(two_percent)
+}
+
+/// A second bound on the sample's time: 5% of the best parallel run the machine could give
+/// (the sequential time over `min(items, max_workers, cores / CPU fraction)`). Sampling runs on
+/// the calling thread alone, so for work that parallelises very well (blocking work, many
+/// cores) a sample within 2% of the sequential time can still be a large share of the run.
+///
+/// ```
+/// use amorsize::sample::{parallel_budget, SampleSettings, SampleStats};
+/// let s = SampleSettings { cores: 2, max_workers: 64, ..Default::default() };
+/// let stats = SampleStats { mean: 1e-3, cpu_fraction: 0.01, ..Default::default() };
+/// // 500 sleeps of 1 ms: 64 workers could do it in ~7.8 ms; 5% of that.
+/// let b = parallel_budget(&s, 500, &stats);
+/// assert!(b.as_secs_f64() > 3e-4 && b.as_secs_f64() < 4e-4);
+/// ```
+pub fn parallel_budget(settings: &SampleSettings, items: usize, stats: &SampleStats) -> Duration {
+    let seq = items as f64 * stats.mean;
+    let cpu = stats.cpu_fraction.clamp(1.0 / 64.0, 1.0);
+    let p = (items as f64)
+        .min(settings.max_workers.max(1) as f64)
+        .min(settings.cores.max(1) as f64 / cpu)
+        .max(1.0);
+    let b = 0.05 * seq / p;
+    if b.is_finite() && b > 0.0 {
+        Duration::from_secs_f64(b.min(1e6))
+    } else {
+        Duration::MAX
+    }
 }
 
 /// CPU time of the calling thread.
@@ -392,6 +452,21 @@ pub fn parse_schedstat(text: &str) -> Option<Duration> {
     Some(Duration::from_nanos(ns))
 }
 
+/// Voluntary context switches of the calling thread so far (`getrusage(RUSAGE_THREAD)`).
+///
+/// ```
+/// let a = amorsize::sample::voluntary_switches();
+/// std::thread::sleep(std::time::Duration::from_millis(1));
+/// if let (Some(a), Some(b)) = (a, amorsize::sample::voluntary_switches()) { assert!(b > a); }
+/// ```
+pub fn voluntary_switches() -> Option<u64> {
+    // SAFETY: an all-zero rusage is a valid value; getrusage only writes it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (rc == 0).then(|| ru.ru_nvcsw.max(0) as u64)
+}
+
 fn clock(id: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -433,6 +508,7 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
     } else {
         None
     };
+    let v0 = voluntary_switches();
     let p0 = process_cpu_time();
     let t0 = thread_cpu_time();
     let w0 = Instant::now();
@@ -445,6 +521,10 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
     let wall = w0.elapsed().saturating_sub(clock_overhead());
     let thread_cpu = thread_cpu_time().saturating_sub(t0);
     let process_cpu = process_cpu_time().saturating_sub(p0);
+    let voluntary_switches = match (v0, voluntary_switches()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     let peak_bytes = mem0.map(|c0| (crate::alloc::thread_stats().peak - c0).max(0) as u64);
     let run_delay = match d0.and_then(|a| Some((a, run_delay()?))) {
         Some((a, b)) => b.saturating_sub(a).min(wall),
@@ -462,6 +542,7 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
             process_cpu,
             run_delay,
             peak_bytes,
+            voluntary_switches,
         },
         out,
     ))
@@ -585,6 +666,7 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         let next_cost = Duration::from_secs_f64((stats.mean * run_len as f64).min(1e6));
         if measurements.len() >= MAX_SAMPLE
             || spent + next_cost > budget
+            || (measurements.len() >= 2 && spent + next_cost > parallel_budget(settings, n, &stats))
             || (measurements.len() >= want && !stats.heterogeneous)
         {
             break;
@@ -642,7 +724,35 @@ mod tests {
             process_cpu: Duration::from_micros(us),
             run_delay: Duration::ZERO,
             peak_bytes: None,
+            voluntary_switches: Some(1),
         }
+    }
+
+    #[test]
+    fn no_voluntary_switch_means_compute_bound() {
+        // 1 ms wall, only 0.3 ms of CPU by the clock, but the thread never blocked: preempted.
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(300);
+        a.voluntary_switches = Some(0);
+        assert_eq!(summarize(&[a]).cpu_fraction, 1.0);
+        a.voluntary_switches = Some(3);
+        assert!((summarize(&[a]).cpu_fraction - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn inner_parallelism_is_the_median_and_makes_work_compute_bound() {
+        let mut ms: Vec<Measurement> = (0..5).map(|_| m(1000, 1)).collect();
+        // One measurement when other threads were busy: not enough.
+        ms[0].process_cpu = Duration::from_micros(3000);
+        assert_eq!(summarize(&ms).inner_parallelism, 1.0);
+        // Most measurements at 2 cores, the thread itself mostly waiting inside the call.
+        for x in ms.iter_mut().take(3) {
+            x.process_cpu = Duration::from_micros(2000);
+            x.thread_cpu = Duration::from_micros(100);
+        }
+        let s = summarize(&ms);
+        assert!((s.inner_parallelism - 2.0).abs() < 1e-9);
+        assert_eq!(s.cpu_fraction, 1.0);
     }
 
     #[test]

@@ -229,28 +229,3 @@ fn progress_reports_reach_the_total() {
     assert_eq!(total.load(Ordering::Relaxed), 200);
     assert_eq!(done.load(Ordering::Relaxed), 200);
 }
-
-/// One process-wide test of the call-site memory (its counters are global, so everything that
-/// reads them lives in one test).
-#[test]
-fn call_site_memory_skips_sampling() {
-    fn cheap(x: &u32) -> u32 {
-        x.wrapping_mul(7)
-    }
-    let items: Vec<u32> = (0..500).collect();
-    let run = || amorsize::par_map(&items, cheap).unwrap();
-    let expected: Vec<u32> = items.iter().map(cheap).collect();
-    assert_eq!(run(), expected); // first call: samples, decides sequential, remembers
-    let before = amorsize::exec::cache_stats();
-    for _ in 0..5 {
-        assert_eq!(run(), expected);
-    }
-    let after = amorsize::exec::cache_stats();
-    // Other tests run at the same time; this site's five calls must all be plain-loop hits.
-    assert!(after.plain >= before.plain + 5, "{before:?} -> {after:?}");
-    // Clearing forgets the site: the next call samples again.
-    amorsize::exec::clear_cache();
-    let before = amorsize::exec::cache_stats();
-    assert_eq!(run(), expected);
-    assert!(amorsize::exec::cache_stats().sampled > before.sampled);
-}

@@ -1,0 +1,54 @@
+//! par_map's call-site memory. Its counters are process-wide, so this file holds one test and
+//! runs in a process of its own.
+
+use std::time::Duration;
+
+fn sleepy(us: u64) -> impl Fn(&u32) -> u32 {
+    move |x| {
+        std::thread::sleep(Duration::from_micros(us));
+        x * 2
+    }
+}
+
+#[test]
+fn call_site_memory_reuses_what_it_learned_and_checks_the_cost() {
+    let items: Vec<u32> = (0..300).collect();
+    let expected: Vec<u32> = items.iter().map(|x| x * 2).collect();
+    let stats = amorsize::exec::cache_stats;
+
+    // Too small to pay: the prefix probe runs the whole input, nothing is sampled.
+    let s0 = stats();
+    let small: Vec<u32> = (0..100).collect();
+    assert_eq!(
+        amorsize::par_map(&small, |x| x.wrapping_mul(3)).unwrap(),
+        small.iter().map(|x| x.wrapping_mul(3)).collect::<Vec<_>>()
+    );
+    let s1 = stats();
+    assert_eq!(s1.plain, s0.plain + 1);
+    assert_eq!(s1.sampled, s0.sampled);
+
+    // A call site that pays (blocking work): the first call samples, the next ones reuse.
+    let f = sleepy(100);
+    assert_eq!(amorsize::par_map(&items, &f).unwrap(), expected);
+    let s2 = stats();
+    assert_eq!(s2.sampled, s1.sampled + 1);
+    for _ in 0..2 {
+        assert_eq!(amorsize::par_map(&items, &f).unwrap(), expected);
+    }
+    let s3 = stats();
+    assert_eq!(s3.probed, s2.probed + 2, "{s2:?} -> {s3:?}");
+    assert_eq!(s3.sampled, s2.sampled);
+
+    // The same closure type with a cost 50× higher (same function, same type name): the
+    // prefix's cost does not match what was learned, so it samples again.
+    let g = sleepy(5_000);
+    assert_eq!(amorsize::par_map(&items, &g).unwrap(), expected);
+    let s4 = stats();
+    assert_eq!(s4.sampled, s3.sampled + 1, "{s3:?} -> {s4:?}");
+
+    // Clearing forgets every site.
+    amorsize::exec::clear_cache();
+    assert_eq!(amorsize::exec::cache_len(), 0);
+    assert_eq!(amorsize::par_map(&items, &f).unwrap(), expected);
+    assert_eq!(stats().sampled, s4.sampled + 1);
+}
