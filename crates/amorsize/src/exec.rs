@@ -160,7 +160,9 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     if projected < crate::plan::MIN_JOB_FAN_OUTS * costs.fan_out(2, opt.warm()) {
         // Far too small to pay for waking a worker: finish the plain loop.
         HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
-        return run_sequential(items, &f, vec![(0, prefix)]);
+        let mut out = prefix;
+        extend_from(&mut out, &items[m..], m, &f)?;
+        return Ok(out);
     }
     // 2. A call site seen before, with a similar input size and a prefix cost consistent with
     //    what was learned: reuse it instead of sampling. Two closures of one function share a
@@ -182,7 +184,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // 3. A full sample, going on from the prefix (its items are not run again).
     MISSES.fetch_add(1, Ordering::Relaxed);
     let prior = sample::Sample {
-        measurements: Vec::new(),
+        measurements: vec![sample::Measurement::wall_only(0, m, elapsed)],
         stats: SampleStats::default(),
         results: vec![(0, prefix)],
     };
@@ -193,30 +195,23 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 /// [`sample::MIN_MEASUREMENT`] or the input is done; reads only the wall clock, once a batch.
 fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Duration)> {
     let n = items.len();
-    let mut out = Vec::new();
-    let mut current = 0usize;
+    // The whole capacity at once: a small job goes on in this vector with no copy, and the
+    // untouched capacity of a large one is never faulted in.
+    let mut out = Vec::with_capacity(n);
     let t0 = std::time::Instant::now();
     let mut elapsed = Duration::ZERO;
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        let mut batch = 1usize;
-        while out.len() < n {
-            let base = out.len();
-            let end = (base + batch).min(n);
-            for (k, x) in items[base..end].iter().enumerate() {
-                current = base + k;
-                out.push(f(x));
-            }
-            elapsed = t0.elapsed();
-            if elapsed >= sample::MIN_MEASUREMENT {
-                break;
-            }
-            batch = batch.saturating_mul(4);
+    let mut batch = 1usize;
+    while out.len() < n {
+        let base = out.len();
+        let end = (base + batch).min(n);
+        extend_from(&mut out, &items[base..end], base, f)?;
+        elapsed = t0.elapsed();
+        if elapsed >= sample::MIN_MEASUREMENT {
+            break;
         }
-    }));
-    match r {
-        Ok(()) => Ok((out, elapsed)),
-        Err(p) => Err(Error::from_panic(current, p)),
+        batch = batch.saturating_mul(4);
     }
+    Ok((out, elapsed))
 }
 
 fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
@@ -267,17 +262,23 @@ impl Plan {
 /// The plain loop, with a panic turned into `Err(TaskPanicked)`.
 fn run_plain<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<Vec<R>> {
     let mut out = Vec::with_capacity(items.len());
-    let mut current = 0usize;
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        for (i, x) in items.iter().enumerate() {
-            current = i;
-            out.push(f(x));
-        }
-    }));
-    match r {
-        Ok(()) => Ok(out),
-        Err(p) => Err(Error::from_panic(current, p)),
-    }
+    extend_from(&mut out, items, 0, f)?;
+    Ok(out)
+}
+
+/// Appends `f(x)` for `items` (which start at index `base` of the input) to `out`, as fast as
+/// `iter().map().collect()` (no per-item bookkeeping). On a panic the results already made
+/// stay in `out` (std's `extend` keeps the length of what it wrote), so the failing item's
+/// index is `base` plus the number appended.
+fn extend_from<T, R, F: Fn(&T) -> R>(
+    out: &mut Vec<R>,
+    items: &[T],
+    base: usize,
+    f: &F,
+) -> Result<()> {
+    let before = out.len();
+    let r = catch_unwind(AssertUnwindSafe(|| out.extend(items.iter().map(f))));
+    r.map_err(|p| Error::from_panic(base + (out.len() - before), p))
 }
 
 /// A result slot taken at most once, from any thread.
@@ -377,31 +378,16 @@ fn run_sequential<T, R, F: Fn(&T) -> R>(
     f: &F,
     sampled: Vec<(usize, Vec<R>)>,
 ) -> Result<Vec<R>> {
-    if sampled.is_empty() {
-        return run_plain(items, f);
-    }
     let n = items.len();
     let mut out = Vec::with_capacity(n);
-    let mut current = 0usize;
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        let mut cursor = 0usize;
-        for (start, rs) in sampled {
-            for (k, x) in items[cursor..start].iter().enumerate() {
-                current = cursor + k;
-                out.push(f(x));
-            }
-            cursor = start + rs.len();
-            out.extend(rs);
-        }
-        for (k, x) in items[cursor..n].iter().enumerate() {
-            current = cursor + k;
-            out.push(f(x));
-        }
-    }));
-    match r {
-        Ok(()) => Ok(out),
-        Err(p) => Err(Error::from_panic(current, p)),
+    let mut cursor = 0usize;
+    for (start, rs) in sampled {
+        extend_from(&mut out, &items[cursor..start], cursor, f)?;
+        cursor = start + rs.len();
+        out.extend(rs);
     }
+    extend_from(&mut out, &items[cursor..n], cursor, f)?;
+    Ok(out)
 }
 
 // ---- The call-site memory.

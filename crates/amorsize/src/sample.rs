@@ -106,6 +106,32 @@ pub struct Measurement {
     /// Voluntary context switches of the measuring thread over the run (it blocked: a sleep,
     /// I/O, a lock); `None` where not read. With none, any time off the CPU was preemption.
     pub voluntary_switches: Option<u64>,
+    /// Whether the CPU clocks were read for this run (a run timed by the wall clock alone,
+    /// such as par_map's prefix probe, counts for the times but not for the CPU ratios).
+    pub cpu_measured: bool,
+}
+
+impl Measurement {
+    /// A run timed by the wall clock alone: counts for the item times, not the CPU ratios.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let m = amorsize::sample::Measurement::wall_only(0, 10, Duration::from_micros(30));
+    /// assert!(!m.cpu_measured);
+    /// ```
+    pub fn wall_only(start: usize, len: usize, wall: Duration) -> Self {
+        Measurement {
+            start,
+            len,
+            wall,
+            thread_cpu: Duration::ZERO,
+            process_cpu: Duration::ZERO,
+            run_delay: Duration::ZERO,
+            peak_bytes: None,
+            voluntary_switches: None,
+            cpu_measured: false,
+        }
+    }
 }
 
 /// Statistics of a sample, per item, in seconds.
@@ -245,7 +271,8 @@ pub fn spread_position(k: usize, n: usize) -> usize {
 /// use std::time::Duration;
 /// let m = |us| Measurement { start: 0, len: 1, wall: Duration::from_micros(us),
 ///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us),
-///     run_delay: Duration::ZERO, peak_bytes: None, voluntary_switches: None };
+///     run_delay: Duration::ZERO, peak_bytes: None, voluntary_switches: None,
+///     cpu_measured: true };
 /// let s = summarize(&[m(10), m(10), m(40)]);
 /// assert!((s.mean - 20e-6).abs() < 1e-12);
 /// assert!(s.cv > 0.5 && s.heterogeneous);
@@ -287,7 +314,10 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
     // never blocked (no voluntary context switch) was on the CPU all the time it was not
     // preempted, whatever the CPU clock says on a loaded or virtual machine; time spent waiting
     // for a CPU (the run delay) is never the function waiting either.
-    let long: Vec<&Measurement> = ms.iter().filter(|m| m.wall >= MIN_MEASUREMENT).collect();
+    let long: Vec<&Measurement> = ms
+        .iter()
+        .filter(|m| m.cpu_measured && m.wall >= MIN_MEASUREMENT)
+        .collect();
     let (mut lw, mut busy) = (0.0, 0.0);
     let mut ratios: Vec<f64> = Vec::new();
     for m in &long {
@@ -543,6 +573,7 @@ fn timed_run<T, R, F: Fn(&T) -> R>(
             run_delay,
             peak_bytes,
             voluntary_switches,
+            cpu_measured: true,
         },
         out,
     ))
@@ -613,9 +644,14 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
     let want = settings.sample_size.clamp(1, MAX_SAMPLE);
     // Taken: sorted disjoint (start, end) ranges already run.
     let mut taken: Vec<(usize, usize)> = results.iter().map(|(s, r)| (*s, s + r.len())).collect();
-    let mut run_len = measurements.iter().map(|m| m.len).max().unwrap_or(1);
     // Runs of cheap items never exceed 1/256 of the input, so even 64 of them take a quarter.
     let run_cap = (n / 256).max(1);
+    let mut run_len = measurements
+        .iter()
+        .map(|m| m.len)
+        .max()
+        .unwrap_or(1)
+        .min(run_cap);
     let mut warmups: Vec<Measurement> = Vec::new();
     let mut k = 0usize;
     let mut misses = 0usize;
@@ -725,6 +761,7 @@ mod tests {
             run_delay: Duration::ZERO,
             peak_bytes: None,
             voluntary_switches: Some(1),
+            cpu_measured: true,
         }
     }
 
