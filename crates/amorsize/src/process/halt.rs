@@ -76,6 +76,21 @@ impl HaltPolicy {
     }
 }
 
+impl std::fmt::Display for HaltPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HaltPolicy::Never => f.write_str("never"),
+            HaltPolicy::Fail { when, failures } => {
+                let w = match when {
+                    HaltWhen::Now => "now",
+                    HaltWhen::Soon => "soon",
+                };
+                write!(f, "{w},fail={failures}")
+            }
+        }
+    }
+}
+
 impl std::str::FromStr for HaltPolicy {
     type Err = Error;
 
@@ -146,6 +161,9 @@ mod tests {
             assert!(e.contains("halt"), "{bad}: {e}");
         }
         assert_eq!("never".parse::<HaltPolicy>().unwrap(), HaltPolicy::Never);
+        for good in ["never", "now,fail=2", "soon,fail=1"] {
+            assert_eq!(good.parse::<HaltPolicy>().unwrap().to_string(), good);
+        }
     }
 
     #[test]

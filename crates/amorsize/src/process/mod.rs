@@ -818,7 +818,7 @@ impl fmt::Display for Explain {
         } else {
             writeln!(f, "  output:       each job whole, as it finishes")?;
         }
-        writeln!(f, "  halt:         {:?}", self.halt)?;
+        writeln!(f, "  halt:         {}", self.halt)?;
         if let Some(t) = self.timeout_secs {
             writeln!(f, "  timeout:      {t} s per job")?;
         }
