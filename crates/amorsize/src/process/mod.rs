@@ -369,7 +369,7 @@ pub struct RunSummary {
     pub start_concurrency: usize,
     /// Concurrency at the end.
     pub final_concurrency: usize,
-    /// Highest concurrency used.
+    /// Most jobs that ran at once.
     pub max_concurrency: usize,
     /// The controller's last reason.
     pub reason: Option<Reason>,
@@ -424,7 +424,7 @@ impl fmt::Display for RunSummary {
         }
         write!(
             f,
-            "; {:.2} s; concurrency {} -> {} (max {}), CPU {:.0}% of wall",
+            "; {:.2} s; concurrency {} -> {} (at most {} jobs at once), CPU {:.0}% of wall",
             self.wall_secs,
             self.start_concurrency,
             self.final_concurrency,
@@ -973,8 +973,15 @@ impl Runner {
                 Some(std::io::BufWriter::new(f))
             }
         };
-        let spawn_cost = match self.b.batch {
-            BatchPolicy::Auto => Some(measure_spawn_cost()?),
+        // With --batch auto, the spawn cost is measured on a side thread while the first
+        // (one-item) jobs run; it is needed only once one of them has finished.
+        let spawn_probe = match self.b.batch {
+            BatchPolicy::Auto => Some(
+                std::thread::Builder::new()
+                    .name("amorsize-spawn-probe".into())
+                    .spawn(|| spawn::measure_spawn_cost_n(3))
+                    .map_err(|e| Error::Spawn(format!("spawn-cost probe thread: {e}")))?,
+            ),
             BatchPolicy::Fixed(_) => None,
         };
         let (item_tx, item_rx) = bounded::<String>(INPUT_QUEUE);
@@ -1004,7 +1011,8 @@ impl Runner {
             start: Instant::now(),
             summary: RunSummary::default(),
             stop_starting: false,
-            spawn_cost,
+            spawn_cost: None,
+            spawn_probe,
             work_items: 0,
             work_secs: 0.0,
             total_cpu: 0.0,
@@ -1027,7 +1035,9 @@ impl Runner {
         } else {
             0.0
         };
-        summary.spawn_cost_secs = spawn_cost.map(|d| d.as_secs_f64());
+        if self.b.batch == BatchPolicy::Auto {
+            summary.spawn_cost_secs = Some(st.ensure_spawn_cost().as_secs_f64());
+        }
         match st.error {
             Some(e) => Err(e),
             None => Ok(summary),
@@ -1051,6 +1061,7 @@ struct State<'a> {
     summary: RunSummary,
     stop_starting: bool,
     spawn_cost: Option<Duration>,
+    spawn_probe: Option<std::thread::JoinHandle<Result<Duration>>>,
     work_items: u64,
     work_secs: f64,
     total_cpu: f64,
@@ -1073,6 +1084,13 @@ impl State<'_> {
                     && self.retry.is_empty()
                 {
                     break; // back-pressure: the reorder buffer is full
+                }
+                if self.runner.b.batch == BatchPolicy::Auto
+                    && self.work_items == 0
+                    && self.next_seq > 1
+                    && self.retry.is_empty()
+                {
+                    break; // --batch auto: one probe job until the first measurement
                 }
                 let block = self.running.is_empty();
                 let Some(job) = self.next_job(block) else {
@@ -1203,6 +1221,26 @@ impl State<'_> {
                 }
             }
         }
+    }
+
+    /// The measured spawn cost, waiting for the probe thread the first time (1 ms if the
+    /// probe failed, with a warning).
+    fn ensure_spawn_cost(&mut self) -> Duration {
+        if let Some(d) = self.spawn_cost {
+            return d;
+        }
+        let measured = match self.spawn_probe.take().map(|h| h.join()) {
+            Some(Ok(Ok(d))) => d,
+            Some(Ok(Err(e))) => {
+                self.sink.warning(&format!(
+                    "cannot measure the spawn cost ({e}); assuming 1 ms"
+                ));
+                Duration::from_millis(1)
+            }
+            _ => Duration::from_millis(1),
+        };
+        self.spawn_cost = Some(measured);
+        measured
     }
 
     fn skip_empty(&mut self) {
@@ -1367,7 +1405,8 @@ impl State<'_> {
         );
         self.total_cpu += f.cpu.as_secs_f64();
         self.total_wall += f.wall.as_secs_f64();
-        if let Some(spawn) = self.spawn_cost {
+        if self.runner.b.batch == BatchPolicy::Auto {
+            let spawn = self.ensure_spawn_cost();
             let w = batch::work_per_item(f.wall, spawn, r.job.items.len());
             self.work_secs += w.as_secs_f64() * r.job.items.len() as f64;
             self.work_items += r.job.items.len() as u64;

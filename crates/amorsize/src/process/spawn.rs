@@ -181,7 +181,7 @@ pub(crate) fn signal_group(pgid: i32, signal: i32) {
     }
 }
 
-/// The cost of starting one process on this machine: the median wall time of seven runs of
+/// The cost of starting one process on this machine: the median wall time of five runs of
 /// `true` (spawned as jobs are: own process group, output pipe, reaped with `wait4`).
 ///
 /// ```
@@ -190,9 +190,14 @@ pub(crate) fn signal_group(pgid: i32, signal: i32) {
 /// # Ok::<(), amorsize::Error>(())
 /// ```
 pub fn measure_spawn_cost() -> Result<Duration> {
+    measure_spawn_cost_n(5)
+}
+
+/// The median wall time of `n` (≥ 1) runs of `true`.
+pub(crate) fn measure_spawn_cost_n(n: usize) -> Result<Duration> {
     let program = resolve_program("true")?;
-    let mut times = Vec::with_capacity(7);
-    for _ in 0..7 {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
         let job = spawn(&program, "true", &[]).map_err(|e| Error::io("spawning `true`", e))?;
         let f = collect(job);
         times.push(f.wall);
