@@ -487,3 +487,34 @@ fn unreadable_arg_file_is_an_error_but_a_readable_one_works() {
         .stdout("p\nq\n");
     assert!(!Path::new("/no/such/items").exists());
 }
+
+#[test]
+fn progress_forces_a_report_on_a_non_terminal_and_quiet_default_prints_none() {
+    run()
+        .args(["--progress", "true", ":::", "a", "b"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("2 succeeded"));
+    // Without --progress, a successful run on a non-terminal prints nothing on stderr.
+    run()
+        .args(["true", ":::", "a", "b"])
+        .assert()
+        .success()
+        .stderr("");
+}
+
+#[test]
+fn a_million_lines_stream_through_batches() {
+    let input: String = (0..1_000_000).map(|i| format!("{i}\n")).collect();
+    let out = run()
+        .args(["--json", "--batch", "20000", "true"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(summary["items"], 1_000_000);
+    assert_eq!(summary["failed"], 0);
+    assert_eq!(summary["max_batch"], 20_000);
+}

@@ -53,6 +53,9 @@ use std::time::{Duration, Instant};
 /// How long jobs get to exit after SIGTERM (timeout, halt, forwarded signal) before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
+/// How long `--batch auto` runs its first job alone to measure the work per item.
+const PROBE_WAIT: Duration = Duration::from_millis(100);
+
 /// Items read ahead of the running jobs (the bound on input memory).
 const INPUT_QUEUE: usize = 1024;
 
@@ -1089,8 +1092,11 @@ impl State<'_> {
                     && self.work_items == 0
                     && self.next_seq > 1
                     && self.retry.is_empty()
+                    && self.start.elapsed() < PROBE_WAIT
                 {
-                    break; // --batch auto: one probe job until the first measurement
+                    // --batch auto: one probe job until the first measurement (or PROBE_WAIT:
+                    // a job that long needs no batching, and the others should not wait).
+                    break;
                 }
                 let block = self.running.is_empty();
                 let Some(job) = self.next_job(block) else {
