@@ -1358,9 +1358,11 @@ impl State<'_> {
                 let _ = tx.send(Event::Done(pid, f));
             });
         if let Err(e) = reaper {
+            // No thread to wait for this job: kill and reap it here, then stop the run.
             spawn::signal_group(pid, libc::SIGKILL);
-            self.error = Some(Error::Spawn(format!("job reaper thread: {e}")));
-            self.stop_starting = true;
+            let _ = spawn::wait4(pid);
+            self.abort(Error::Spawn(format!("job reaper thread: {e}")));
+            return Ok(());
         }
         self.running.insert(
             pid,

@@ -153,7 +153,7 @@ pub(crate) fn collect(mut job: Spawned) -> Finished {
     }
 }
 
-fn wait4(pid: i32) -> (i32, libc::rusage) {
+pub(crate) fn wait4(pid: i32) -> (i32, libc::rusage) {
     let mut status = 0;
     // SAFETY: rusage is plain old data; all-zero is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
