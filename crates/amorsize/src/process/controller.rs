@@ -11,8 +11,9 @@
 //! 3. jobs mostly compute (CPU fraction ≥ `io_bound_below`) → hold at the cores (lower to them
 //!    when above);
 //! 4. jobs mostly wait → hill-climb: raise (doubling while throughput grows by more than
-//!    `gain`, else by one step) while throughput rises; when it falls after a raise, return to
-//!    the best level seen and do not exceed it again.
+//!    `gain`, else by half) while throughput rises; when it falls, or stays flat after a
+//!    raise, return to the best level seen, cap at the level that did not pay, and from then
+//!    on climb one job at a time.
 
 use serde::Serialize;
 use std::fmt;
@@ -392,10 +393,16 @@ impl Controller {
             return;
         }
         // Mostly waiting: hill-climb on throughput.
-        if self.best.map_or(true, |(_, t)| throughput > t) {
+        let gain = self.cfg.gain;
+        // The best level: a higher concurrency counts as better only when it pays clearly.
+        let better = match self.best {
+            None => true,
+            Some((bc, bt)) if cur > bc => throughput > bt * (1.0 + gain),
+            Some((_, bt)) => throughput >= bt * (1.0 - gain),
+        };
+        if better {
             self.best = Some((cur, throughput));
         }
-        let gain = self.cfg.gain;
         let next = match self.previous {
             Some((pc, pt)) if throughput < pt * (1.0 - gain) && pc != cur => {
                 // Fell: back to the best level, and never above the level that fell.
@@ -408,13 +415,19 @@ impl Controller {
                 self.set(back, Reason::ThroughputFell);
                 return;
             }
-            Some((_, pt)) if throughput <= pt * (1.0 + gain) => {
-                // Flat: one more step up if below the ceiling, else hold.
-                if cur < self.ceiling {
-                    Some(cur + 1)
-                } else {
-                    None
+            Some((pc, pt)) if throughput <= pt * (1.0 + gain) => {
+                // Flat. After a raise it did not pay: back to the best level, and no higher
+                // than the level that did not pay. Otherwise hold.
+                if pc < cur {
+                    let (bc, bt) = self.best.unwrap_or((pc, pt));
+                    self.ceiling = self.ceiling.min(cur.saturating_sub(1)).max(1);
+                    let back = bc.min(self.ceiling);
+                    self.previous = Some((back, bt));
+                    self.careful = true;
+                    self.set(back, Reason::Plateau);
+                    return;
                 }
+                None
             }
             Some(_) if self.careful => Some(cur + 1),
             Some((_, pt)) if throughput > pt * 1.5 => Some(cur * 2),
@@ -542,6 +555,28 @@ mod tests {
             (4..=8).contains(&c.concurrency()),
             "settled at {}",
             c.concurrency()
+        );
+    }
+
+    #[test]
+    fn raise_that_does_not_pay_is_undone() {
+        // Jobs look like waiting (low CPU fraction, e.g. starved by other load) but throughput
+        // does not grow with concurrency: the controller tries more, then comes back.
+        let mut cfg = ControllerConfig::for_cores(2);
+        cfg.min_window = MS(1);
+        let mut c = Controller::auto(cfg);
+        let mut t = Duration::ZERO;
+        let mut seen = vec![];
+        for _ in 0..20 {
+            let conc = c.concurrency();
+            seen.push(conc);
+            feed(&mut c, &mut t, conc.max(4), 500.0, MS(20), 0.1);
+        }
+        assert!(seen.iter().any(|&c| c > 2), "never explored: {seen:?}");
+        assert_eq!(c.concurrency(), 2, "{seen:?}");
+        assert!(
+            seen[10..].iter().all(|&c| c == 2),
+            "kept exploring: {seen:?}"
         );
     }
 
