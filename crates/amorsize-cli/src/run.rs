@@ -1,11 +1,324 @@
-//! `amorsize run`.
+//! `amorsize run`: parses the command line, reads the items, prints outputs, progress and the
+//! summary. Everything else (spawning, measuring, concurrency, batching, ordering) is
+//! `amorsize::process`.
+
+use amorsize::process::{
+    read_items, split_command_and_args, BatchPolicy, HaltPolicy, JobResult, Jobs, Progress, Runner,
+    Separator, Sink, StopFlag, DEFAULT_REORDER_CAPACITY,
+};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Arguments of `amorsize run`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Placeholders: {} item, {.} without extension, {/} basename, {//} dirname, \
+{/.} basename without extension, {#} job number; with none, the item is appended.\n\
+Items come from stdin (one per line, or NUL-separated with -0), from --arg-file, or after :::.\n\
+Exit status: 0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed; \
+130/143 interrupted by SIGINT/SIGTERM; 255 an error of amorsize itself."
+)]
+pub struct Args {
+    /// Concurrency: `auto` (start at the effective cores, adapt by measurement) or a number.
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        default_value = "auto",
+        value_name = "auto|N"
+    )]
+    jobs: String,
+    /// Several items per invocation: `auto` (sized from the measured spawn cost) or at most N.
+    #[arg(long, value_name = "auto|N")]
+    batch: Option<String>,
+    /// Print outputs in input order (holds at most 1024 finished jobs; no new job starts while
+    /// that buffer is full).
+    #[arg(short = 'k', long = "keep-order")]
+    keep_order: bool,
+    /// Items are NUL-separated (as `find -print0` writes them).
+    #[arg(short = '0', long = "null")]
+    null: bool,
+    /// Read items from FILE instead of stdin.
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    arg_file: Option<PathBuf>,
+    /// Write one tab-separated line per job (GNU parallel's columns) to FILE.
+    #[arg(long, value_name = "FILE")]
+    joblog: Option<PathBuf>,
+    /// Stop after failures: `now,fail=N` kills running jobs, `soon,fail=N` lets them finish.
+    #[arg(long, value_name = "now|soon,fail=N")]
+    halt: Option<String>,
+    /// Kill a job that runs longer than DUR (e.g. 500ms, 2s, 1m); it counts as failed.
+    #[arg(long, value_name = "DUR")]
+    timeout: Option<String>,
+    /// Rerun a failed job up to N more times.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: u32,
+    /// The highest concurrency `-j auto` may reach (default 64 × cores, at most 512).
+    #[arg(long, value_name = "N")]
+    max_jobs: Option<usize>,
+    /// Print the plan (measurements and decisions) and run nothing.
+    #[arg(long)]
+    explain: bool,
+    /// With --explain: print the plan as JSON. Otherwise: print the run summary as JSON on stderr.
+    #[arg(long)]
+    json: bool,
+    /// Show the progress bar even when stderr is not a terminal (as plain lines).
+    #[arg(long)]
+    progress: bool,
+    /// Print nothing but the jobs' output (no progress, warnings or summary).
+    #[arg(short, long, conflicts_with = "progress")]
+    quiet: bool,
+    /// The command and its arguments, optionally followed by `:::` and the items.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Prints a one-line error and returns amorsize's own error status.
+fn fail(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("amorsize run: error: {msg}");
+    255
+}
 
 /// Runs the subcommand; returns the exit status.
-pub fn main(_args: Args) -> u8 {
-    eprintln!("amorsize run: not implemented yet");
-    255
+pub fn main(args: Args) -> u8 {
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+fn run(args: Args) -> Result<u8, amorsize::Error> {
+    let (command, inline_items) = split_command_and_args(&args.command)?;
+    if command.is_empty() {
+        return Err(amorsize::Error::invalid_input(
+            "command",
+            "the command is empty",
+        ));
+    }
+    let jobs: Jobs = args.jobs.parse()?;
+    let batch: BatchPolicy = match &args.batch {
+        None => BatchPolicy::Fixed(1),
+        Some(b) => b.parse()?,
+    };
+    let halt: HaltPolicy = match &args.halt {
+        None => HaltPolicy::Never,
+        Some(h) => h.parse()?,
+    };
+    if inline_items.is_some() && args.arg_file.is_some() {
+        return Err(amorsize::Error::invalid_input(
+            "input",
+            "give the items either after ::: or with --arg-file, not both",
+        ));
+    }
+    let stop = StopFlag::new();
+    let mut builder = Runner::builder(command.iter().cloned())
+        .concurrency(jobs)
+        .batch(batch)
+        .keep_order(args.keep_order)
+        .reorder_capacity(DEFAULT_REORDER_CAPACITY)
+        .halt(halt)
+        .retries(args.retries)
+        .stop_flag(stop.clone());
+    if let Some(t) = &args.timeout {
+        builder = builder.timeout(amorsize::process::parse_duration(t)?);
+    }
+    if let Some(m) = args.max_jobs {
+        builder = builder.max_jobs(m);
+    }
+    if let Some(j) = &args.joblog {
+        builder = builder.joblog(j);
+    }
+    if let Some(items) = inline_items {
+        builder = builder.total_items(items.len() as u64);
+    }
+    let runner = builder.build()?;
+
+    if args.explain {
+        let plan = runner.explain(inline_items.unwrap_or(&[]));
+        if args.json {
+            let s = serde_json::to_string_pretty(&plan)
+                .map_err(|e| amorsize::Error::invalid_input("explain", e.to_string()))?;
+            println!("{s}");
+        } else {
+            println!("{plan}");
+        }
+        return Ok(0);
+    }
+
+    // Input: ::: items, --arg-file, or stdin; opened now so that an unreadable file stops
+    // everything before any job runs.
+    let sep = if args.null {
+        Separator::Nul
+    } else {
+        Separator::Newline
+    };
+    let input_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let items: Box<dyn Iterator<Item = String> + Send> = match (inline_items, &args.arg_file) {
+        (Some(items), _) => {
+            let owned: Vec<String> = items.to_vec();
+            Box::new(owned.into_iter())
+        }
+        (None, Some(path)) => {
+            let f = std::fs::File::open(path)
+                .map_err(|e| amorsize::Error::io(format!("cannot read {}", path.display()), e))?;
+            Box::new(checked(
+                read_items(std::io::BufReader::new(f), sep),
+                input_error.clone(),
+            ))
+        }
+        (None, None) => Box::new(checked(
+            read_items(std::io::BufReader::new(std::io::stdin()), sep),
+            input_error.clone(),
+        )),
+    };
+
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(sig, stop.atomic(), sig as usize)
+            .map_err(|e| amorsize::Error::io("installing the signal handler", e))?;
+    }
+
+    let show_bar = !args.quiet && std::io::stderr().is_terminal();
+    let mut sink = CliSink::new(
+        args.quiet,
+        show_bar,
+        args.progress && !show_bar,
+        inline_items.map(|i| i.len() as u64),
+    );
+    let result = runner.run(items, &mut sink);
+    sink.finish();
+    let summary = result?;
+    if let Some(e) = input_error.lock().ok().and_then(|g| g.clone()) {
+        if !args.quiet {
+            eprintln!("amorsize run: {summary}");
+        }
+        return Err(amorsize::Error::invalid_input("input", e));
+    }
+    if !args.quiet {
+        if args.json {
+            if let Ok(s) = serde_json::to_string(&summary) {
+                eprintln!("{s}");
+            }
+        } else if summary.failed > 0
+            || summary.interrupted_by.is_some()
+            || summary.halted
+            || show_bar
+            || args.progress
+        {
+            eprintln!("amorsize run: {summary}");
+        }
+    }
+    Ok(summary.exit_code())
+}
+
+/// Passes items through until the first read error, which it records and stops at.
+fn checked(
+    items: impl Iterator<Item = amorsize::Result<String>> + Send,
+    error: Arc<Mutex<Option<String>>>,
+) -> impl Iterator<Item = String> + Send {
+    items.map_while(move |r| match r {
+        Ok(s) => Some(s),
+        Err(e) => {
+            if let Ok(mut g) = error.lock() {
+                *g = Some(e.to_string());
+            }
+            None
+        }
+    })
+}
+
+/// Job output to stdout; warnings, progress bar or progress lines to stderr.
+struct CliSink {
+    out: std::io::Stdout,
+    quiet: bool,
+    bar: Option<indicatif::ProgressBar>,
+    lines: bool,
+    last_line: Instant,
+    total: Option<u64>,
+}
+
+impl CliSink {
+    fn new(quiet: bool, bar: bool, lines: bool, total: Option<u64>) -> Self {
+        let bar = bar.then(|| {
+            let pb = match total {
+                Some(n) => indicatif::ProgressBar::new(n),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            let template = if total.is_some() {
+                "{bar:30} {pos}/{len} items, {msg} {per_sec} ETA {eta}"
+            } else {
+                "{spinner} {pos} items, {msg} {per_sec}"
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                pb.set_style(style);
+            }
+            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
+            pb
+        });
+        CliSink {
+            out: std::io::stdout(),
+            quiet,
+            bar,
+            lines,
+            last_line: Instant::now(),
+            total,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+impl Sink for CliSink {
+    fn output(&mut self, _job: &JobResult, output: &[u8]) -> std::io::Result<()> {
+        if output.is_empty() {
+            return Ok(());
+        }
+        let out = &mut self.out;
+        let write = || {
+            let mut lock = out.lock();
+            lock.write_all(output)?;
+            lock.flush()
+        };
+        match &self.bar {
+            Some(pb) => pb.suspend(write),
+            None => write(),
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        if self.quiet {
+            return;
+        }
+        let line = format!("amorsize run: warning: {message}");
+        match &self.bar {
+            Some(pb) => pb.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        if let Some(pb) = &self.bar {
+            pb.set_position(p.items_done);
+            pb.set_message(format!(
+                "{} jobs, {} failed, {} running",
+                p.done, p.failed, p.running
+            ));
+        } else if self.lines && self.last_line.elapsed() >= Duration::from_secs(1) {
+            self.last_line = Instant::now();
+            let rate = p.items_done as f64 / p.elapsed_secs.max(1e-9);
+            let eta = self
+                .total
+                .filter(|_| rate > 0.0)
+                .map(|t| format!(", ETA {:.0}s", t.saturating_sub(p.items_done) as f64 / rate))
+                .unwrap_or_default();
+            eprintln!(
+                "amorsize run: {} items done, {} failed, {:.1}/s{eta}",
+                p.items_done, p.failed, rate
+            );
+        }
+    }
 }

@@ -1,0 +1,1518 @@
+//! Running external commands over many inputs (`amorsize run`): spawning, measuring, batching,
+//! ordering.
+//!
+//! This module owns the process executor: a [`Runner`] takes a command [`Template`] and a
+//! stream of items, starts one job per item (or per batch of items), each in its own process
+//! group with stdout and stderr collected together, and measures each finished job's CPU time
+//! (`wait4`'s rusage) against its wall time. With `-j auto` a pure [`Controller`] turns those
+//! measurements into the concurrency; with `--batch auto` the pure sizing in [`batch`] keeps
+//! the measured spawn cost under a few percent of the work. Output is printed whole per job,
+//! in input order through a bounded [`Reorder`] buffer when asked. The halt policy, the job
+//! log and the exit status follow GNU parallel.
+//!
+//! ```
+//! use amorsize::process::{Runner, WriteSink};
+//! let runner = Runner::builder(["echo", "item", "{}"]).jobs(2).keep_order(true).build()?;
+//! let mut out = Vec::new();
+//! let summary = runner.run(["a", "b", "c"].map(String::from), &mut WriteSink::new(&mut out))?;
+//! assert_eq!(String::from_utf8(out).unwrap(), "item a\nitem b\nitem c\n");
+//! assert_eq!((summary.succeeded, summary.failed, summary.exit_code()), (3, 0, 0));
+//! # Ok::<(), amorsize::Error>(())
+//! ```
+
+pub mod batch;
+mod controller;
+mod halt;
+mod input;
+mod joblog;
+mod reorder;
+mod spawn;
+pub mod template;
+
+pub use batch::BatchPolicy;
+pub use controller::{Controller, ControllerConfig, MemorySample, Observation, Reason};
+pub use halt::{exit_code, HaltAction, HaltPolicy, HaltWhen};
+pub use input::{read_items, split_command_and_args, Separator};
+pub use joblog::{JoblogEntry, JOBLOG_HEADER};
+pub use reorder::{Reorder, DEFAULT_REORDER_CAPACITY};
+pub use spawn::{measure_spawn_cost, resolve_program};
+pub use template::Template;
+
+use crate::{Error, Result};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, TryRecvError};
+use serde::Serialize;
+use spawn::{Finished, Spawned};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long jobs get to exit after SIGTERM (timeout, halt, forwarded signal) before SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How long `--batch auto` runs its first job alone to measure the work per item.
+const PROBE_WAIT: Duration = Duration::from_millis(100);
+
+/// Items read ahead of the running jobs (the bound on input memory).
+const INPUT_QUEUE: usize = 1024;
+
+/// A request to stop, shared with a signal handler: holds the signal number to forward to the
+/// running jobs (0 = none). Register it with e.g. `signal_hook::flag::register_usize(SIGTERM,
+/// flag.atomic(), SIGTERM as usize)`.
+///
+/// ```
+/// let flag = amorsize::process::StopFlag::new();
+/// assert_eq!(flag.requested(), None);
+/// flag.request(15);
+/// assert_eq!(flag.requested(), Some(15));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicUsize>);
+
+impl StopFlag {
+    /// A flag with no request.
+    ///
+    /// ```
+    /// assert!(amorsize::process::StopFlag::new().requested().is_none());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop and forward `signal` to its jobs.
+    ///
+    /// ```
+    /// let f = amorsize::process::StopFlag::new();
+    /// f.request(2);
+    /// assert_eq!(f.requested(), Some(2));
+    /// ```
+    pub fn request(&self, signal: i32) {
+        self.0.store(signal.max(1) as usize, Ordering::SeqCst);
+    }
+
+    /// The signal requested, if any.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::process::StopFlag::new().requested(), None);
+    /// ```
+    pub fn requested(&self) -> Option<i32> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s as i32),
+        }
+    }
+
+    /// The shared atomic, for signal-handler registration.
+    ///
+    /// ```
+    /// let f = amorsize::process::StopFlag::new();
+    /// f.atomic().store(15, std::sync::atomic::Ordering::SeqCst);
+    /// assert_eq!(f.requested(), Some(15));
+    /// ```
+    pub fn atomic(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.0)
+    }
+}
+
+/// How many jobs run at once.
+///
+/// ```
+/// use amorsize::process::Jobs;
+/// assert_eq!("auto".parse::<Jobs>()?, Jobs::Auto);
+/// assert_eq!("4".parse::<Jobs>()?, Jobs::Fixed(4));
+/// assert!("0".parse::<Jobs>().is_err());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jobs {
+    /// Measured and adapted ([`Controller`]).
+    #[default]
+    Auto,
+    /// Exactly this many.
+    Fixed(usize),
+}
+
+impl std::str::FromStr for Jobs {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "auto" {
+            return Ok(Jobs::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Jobs::Fixed(n)),
+            _ => Err(Error::invalid_config(
+                "jobs",
+                format!("`{s}`: expected auto or a whole number of at least 1"),
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for BatchPolicy {
+    type Err = Error;
+    /// Parses `auto` or a whole number of at least 1.
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "auto" {
+            return Ok(BatchPolicy::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(BatchPolicy::Fixed(n)),
+            _ => Err(Error::invalid_config(
+                "batch",
+                format!("`{s}`: expected auto or a whole number of at least 1"),
+            )),
+        }
+    }
+}
+
+/// Parses a duration such as `2s`, `500ms`, `1.5m`, `1h` or a bare number of seconds.
+///
+/// ```
+/// use amorsize::process::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("500ms")?, Duration::from_millis(500));
+/// assert_eq!(parse_duration("2")?, Duration::from_secs(2));
+/// assert!(parse_duration("soon").is_err());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let bad = || {
+        Error::invalid_config(
+            "timeout",
+            format!("`{s}`: expected a positive duration such as 500ms, 2s, 1.5m or 1h"),
+        )
+    };
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    let secs = n * scale;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// One finished job, as the [`Sink`] sees it.
+///
+/// ```
+/// use amorsize::process::{JobResult, Runner, Sink};
+/// struct Count(usize);
+/// impl Sink for Count {
+///     fn output(&mut self, job: &JobResult, _out: &[u8]) -> std::io::Result<()> {
+///         assert!(job.succeeded());
+///         self.0 += 1;
+///         Ok(())
+///     }
+/// }
+/// let mut c = Count(0);
+/// Runner::builder(["true"]).build()?.run(["x".to_string()], &mut c)?;
+/// assert_eq!(c.0, 1);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct JobResult {
+    /// Job number (1-based, in input order).
+    pub seq: u64,
+    /// The command line as run.
+    pub command: Vec<String>,
+    /// Exit code (-1 when ended by a signal or not started).
+    pub exit: i32,
+    /// The signal that ended it, 0 if none.
+    pub signal: i32,
+    /// Whether `--timeout` killed it.
+    pub timed_out: bool,
+    /// Tries it took (1 + reruns).
+    pub tries: u32,
+    /// Wall time of the last try, in seconds.
+    pub wall_secs: f64,
+    /// CPU time (user + system) of the last try, in seconds.
+    pub cpu_secs: f64,
+}
+
+impl JobResult {
+    /// Whether it exited with 0 and was not killed.
+    ///
+    /// ```
+    /// let j = amorsize::process::JobResult { seq: 1, command: vec![], exit: 0, signal: 0,
+    ///     timed_out: false, tries: 1, wall_secs: 0.0, cpu_secs: 0.0 };
+    /// assert!(j.succeeded());
+    /// ```
+    pub fn succeeded(&self) -> bool {
+        self.exit == 0 && self.signal == 0 && !self.timed_out
+    }
+}
+
+/// Progress of a run, given to [`Sink::progress`] after every finished job.
+///
+/// ```
+/// let p = amorsize::process::Progress { done: 1, failed: 0, items_done: 1, running: 2, concurrency: 2,
+///     total: Some(10), elapsed_secs: 0.5 };
+/// assert_eq!(p.done, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Progress {
+    /// Jobs finished (including failed ones).
+    pub done: u64,
+    /// Jobs failed.
+    pub failed: u64,
+    /// Items processed by the finished jobs (differs from `done` with batching).
+    pub items_done: u64,
+    /// Jobs running now.
+    pub running: usize,
+    /// The concurrency now.
+    pub concurrency: usize,
+    /// Items in total, when known (`:::` items).
+    pub total: Option<u64>,
+    /// Seconds since the run started.
+    pub elapsed_secs: f64,
+}
+
+/// Where a run's output, warnings and progress go. Outputs arrive whole, one job at a time
+/// (in input order with `keep_order`).
+///
+/// ```
+/// use amorsize::process::{JobResult, Sink};
+/// struct Quiet;
+/// impl Sink for Quiet {
+///     fn output(&mut self, _job: &JobResult, _out: &[u8]) -> std::io::Result<()> { Ok(()) }
+/// }
+/// let s: &mut dyn Sink = &mut Quiet;
+/// s.warning("ignored");
+/// ```
+pub trait Sink {
+    /// A job's complete output (stdout and stderr together). An error (e.g. a closed pipe)
+    /// stops the run: running jobs are killed and `run` returns the error.
+    fn output(&mut self, job: &JobResult, output: &[u8]) -> std::io::Result<()>;
+    /// A warning for a person (e.g. an empty item was skipped). Default: ignored.
+    fn warning(&mut self, _message: &str) {}
+    /// Progress after every finished job. Default: ignored.
+    fn progress(&mut self, _progress: &Progress) {}
+}
+
+/// A [`Sink`] that writes outputs to a writer and warnings to stderr.
+///
+/// ```
+/// use amorsize::process::{Runner, WriteSink};
+/// let mut buf = Vec::new();
+/// Runner::builder(["echo"]).build()?.run(vec!["hi".to_string()], &mut WriteSink::new(&mut buf))?;
+/// assert_eq!(buf, b"hi\n");
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct WriteSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> WriteSink<W> {
+    /// Wraps a writer.
+    ///
+    /// ```
+    /// let _s = amorsize::process::WriteSink::new(std::io::sink());
+    /// ```
+    pub fn new(out: W) -> Self {
+        WriteSink { out }
+    }
+}
+
+impl<W: Write> Sink for WriteSink<W> {
+    fn output(&mut self, _job: &JobResult, output: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(output)?;
+        self.out.flush()
+    }
+    fn warning(&mut self, message: &str) {
+        eprintln!("amorsize run: warning: {message}");
+    }
+}
+
+/// The outcome of a run: counts, how it ended, and what the controller did.
+///
+/// ```
+/// use amorsize::process::{Runner, WriteSink};
+/// let s = Runner::builder(["sh", "-c", "exit {}"]).jobs(1).build()?
+///     .run(["0", "1", "2"].map(String::from), &mut WriteSink::new(std::io::sink()))?;
+/// assert_eq!((s.succeeded, s.failed, s.exit_code()), (1, 2, 2));
+/// println!("{s}");
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    /// Jobs that exited with 0.
+    pub succeeded: u64,
+    /// Jobs that failed (non-zero exit, killed, timed out, could not start), after retries.
+    pub failed: u64,
+    /// Of the failed jobs, those killed by `--timeout`.
+    pub timed_out: u64,
+    /// Reruns made by `--retries`.
+    pub retried: u64,
+    /// Items processed (a batch job counts all its items).
+    pub items: u64,
+    /// Zero-length items skipped.
+    pub skipped_empty: u64,
+    /// Whether the halt policy stopped the run early.
+    pub halted: bool,
+    /// The signal that interrupted the run (forwarded to the jobs), if any.
+    pub interrupted_by: Option<i32>,
+    /// Wall time of the run in seconds.
+    pub wall_secs: f64,
+    /// Concurrency at the start.
+    pub start_concurrency: usize,
+    /// Concurrency at the end.
+    pub final_concurrency: usize,
+    /// Most jobs that ran at once.
+    pub max_concurrency: usize,
+    /// The controller's last reason.
+    pub reason: Option<Reason>,
+    /// CPU fraction (CPU time / wall time) over all jobs.
+    pub cpu_fraction: f64,
+    /// Largest batch (items in one job).
+    pub max_batch: usize,
+    /// Measured spawn cost in seconds (only measured with `--batch auto`).
+    pub spawn_cost_secs: Option<f64>,
+}
+
+impl RunSummary {
+    /// Jobs finished (succeeded + failed).
+    ///
+    /// ```
+    /// let s = amorsize::process::RunSummary { succeeded: 2, failed: 1, ..Default::default() };
+    /// assert_eq!(s.jobs(), 3);
+    /// ```
+    pub fn jobs(&self) -> u64 {
+        self.succeeded + self.failed
+    }
+
+    /// The exit status ([`exit_code`]): 0, failures up to 100, 101, or 128 + signal.
+    ///
+    /// ```
+    /// let s = amorsize::process::RunSummary { failed: 250, ..Default::default() };
+    /// assert_eq!(s.exit_code(), 101);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        exit_code(self.failed, self.interrupted_by)
+    }
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} jobs ({} items): {} succeeded, {} failed",
+            self.jobs(),
+            self.items,
+            self.succeeded,
+            self.failed
+        )?;
+        if self.timed_out > 0 {
+            write!(f, " ({} timed out)", self.timed_out)?;
+        }
+        if self.retried > 0 {
+            write!(f, ", {} reruns", self.retried)?;
+        }
+        if self.skipped_empty > 0 {
+            write!(f, ", {} empty items skipped", self.skipped_empty)?;
+        }
+        write!(
+            f,
+            "; {:.2} s; concurrency {} -> {} (at most {} jobs at once), CPU {:.0}% of wall",
+            self.wall_secs,
+            self.start_concurrency,
+            self.final_concurrency,
+            self.max_concurrency,
+            self.cpu_fraction * 100.0
+        )?;
+        if self.max_batch > 1 {
+            write!(f, "; up to {} items per job", self.max_batch)?;
+        }
+        if self.halted {
+            write!(f, "; halted by --halt")?;
+        }
+        if let Some(s) = self.interrupted_by {
+            write!(f, "; interrupted by signal {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Runner`]; [`RunnerBuilder::build`] validates and names any bad setting.
+///
+/// ```
+/// use amorsize::process::Runner;
+/// let err = Runner::builder(["echo"]).reorder_capacity(0).build().unwrap_err();
+/// assert!(err.to_string().contains("reorder_capacity"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RunnerBuilder {
+    command: Vec<String>,
+    jobs: Jobs,
+    batch: BatchPolicy,
+    keep_order: bool,
+    reorder_capacity: usize,
+    joblog: Option<PathBuf>,
+    halt: HaltPolicy,
+    timeout: Option<Duration>,
+    retries: u32,
+    stop: StopFlag,
+    total: Option<u64>,
+    max_jobs: Option<usize>,
+}
+
+impl RunnerBuilder {
+    /// `-j N` (fixed; 0 is rejected by `build`).
+    ///
+    /// ```
+    /// assert!(amorsize::process::Runner::builder(["true"]).jobs(0).build().is_err());
+    /// ```
+    pub fn jobs(mut self, n: usize) -> Self {
+        self.jobs = Jobs::Fixed(n);
+        self
+    }
+
+    /// `-j auto|N`.
+    ///
+    /// ```
+    /// use amorsize::process::{Jobs, Runner};
+    /// let r = Runner::builder(["true"]).concurrency(Jobs::Auto).build()?;
+    /// assert!(r.explain(&[]).start_concurrency >= 1);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn concurrency(mut self, jobs: Jobs) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// The highest concurrency `-j auto` may reach (default: 64 × cores, at most 512).
+    ///
+    /// ```
+    /// assert!(amorsize::process::Runner::builder(["true"]).max_jobs(0).build().is_err());
+    /// ```
+    pub fn max_jobs(mut self, n: usize) -> Self {
+        self.max_jobs = Some(n);
+        self
+    }
+
+    /// `--batch auto|N`.
+    ///
+    /// ```
+    /// use amorsize::process::{BatchPolicy, Runner};
+    /// assert!(Runner::builder(["true"]).batch(BatchPolicy::Fixed(0)).build().is_err());
+    /// ```
+    pub fn batch(mut self, batch: BatchPolicy) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// `-k`: print outputs in input order.
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).keep_order(true).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn keep_order(mut self, yes: bool) -> Self {
+        self.keep_order = yes;
+        self
+    }
+
+    /// Finished jobs `-k` may hold while an earlier one runs (default
+    /// [`DEFAULT_REORDER_CAPACITY`]); when full, no new job starts.
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).reorder_capacity(8).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn reorder_capacity(mut self, jobs: usize) -> Self {
+        self.reorder_capacity = jobs;
+        self
+    }
+
+    /// `--joblog FILE`.
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).joblog("/tmp/jobs.tsv").build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn joblog(mut self, path: impl Into<PathBuf>) -> Self {
+        self.joblog = Some(path.into());
+        self
+    }
+
+    /// `--halt`.
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).halt("soon,fail=1".parse()?).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn halt(mut self, policy: HaltPolicy) -> Self {
+        self.halt = policy;
+        self
+    }
+
+    /// `--timeout`: a job running longer is killed (SIGTERM, then SIGKILL after
+    /// [`KILL_GRACE`]) and counts as failed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert!(amorsize::process::Runner::builder(["true"]).timeout(Duration::ZERO).build().is_err());
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// `--retries N`: rerun a failed job up to `n` more times.
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).retries(2).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// A flag that, once set, makes the run forward the signal to its jobs and stop.
+    ///
+    /// ```
+    /// let flag = amorsize::process::StopFlag::new();
+    /// let _ = amorsize::process::Runner::builder(["true"]).stop_flag(flag.clone()).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn stop_flag(mut self, flag: StopFlag) -> Self {
+        self.stop = flag;
+        self
+    }
+
+    /// The number of items, when known in advance (for progress ETA and batch spreading).
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).total_items(3).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn total_items(mut self, n: u64) -> Self {
+        self.total = Some(n);
+        self
+    }
+
+    /// Validates the settings and checks that the program exists (on `PATH` or as a path).
+    ///
+    /// ```
+    /// use amorsize::process::Runner;
+    /// let e = Runner::builder(["no-such-cmd-amorsize"]).build().unwrap_err();
+    /// assert!(e.to_string().contains("no-such-cmd-amorsize"));
+    /// ```
+    pub fn build(self) -> Result<Runner> {
+        let template = Template::parse(&self.command)?;
+        if let Jobs::Fixed(0) = self.jobs {
+            return Err(Error::invalid_config("jobs", "must be at least 1"));
+        }
+        if let BatchPolicy::Fixed(0) = self.batch {
+            return Err(Error::invalid_config("batch", "must be at least 1"));
+        }
+        if self.reorder_capacity == 0 {
+            return Err(Error::invalid_config(
+                "reorder_capacity",
+                "must be at least 1",
+            ));
+        }
+        if self.max_jobs == Some(0) {
+            return Err(Error::invalid_config("max_jobs", "must be at least 1"));
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid_config(
+                "timeout",
+                "must be greater than zero",
+            ));
+        }
+        let argv0 = self.command[0].clone();
+        let program =
+            if argv0.contains('{') && Template::parse(&[&argv0])?.expand(&["x"], 1)[0] != argv0 {
+                None // the program name itself has a placeholder: resolved per job
+            } else {
+                Some(resolve_program(&argv0)?)
+            };
+        let info = crate::system::info();
+        let mut cfg = ControllerConfig::for_cores(info.cores.effective);
+        if let Some(m) = self.max_jobs {
+            cfg.max = m;
+            cfg.cores = cfg.cores.min(m);
+        }
+        Ok(Runner {
+            template,
+            program,
+            cfg,
+            b: self,
+        })
+    }
+}
+
+/// Runs a command over items; see the [module docs](self).
+///
+/// ```
+/// use amorsize::process::{Runner, WriteSink};
+/// let r = Runner::builder(["sh", "-c", "test {} -lt 3"]).build()?;
+/// let s = r.run((1..=5).map(|i| i.to_string()), &mut WriteSink::new(std::io::sink()))?;
+/// assert_eq!((s.succeeded, s.failed), (2, 3));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Runner {
+    template: Template,
+    program: Option<PathBuf>,
+    cfg: ControllerConfig,
+    b: RunnerBuilder,
+}
+
+/// What `--explain` prints: the measurements and the decision, before anything runs.
+///
+/// ```
+/// let r = amorsize::process::Runner::builder(["gzip", "-k", "{}"]).build()?;
+/// let e = r.explain(&["a.log".to_string()]);
+/// assert_eq!(e.first_command.as_deref(), Some(&["gzip".to_string(), "-k".into(), "a.log".into()][..]));
+/// println!("{e}");
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct Explain {
+    /// The command template as given.
+    pub command: Vec<String>,
+    /// The program as resolved on `PATH` (None when its name has a placeholder).
+    pub program: Option<String>,
+    /// Effective cores.
+    pub cores: usize,
+    /// What limits the cores.
+    pub cores_limited_by: crate::system::CoreLimit,
+    /// Available memory in bytes (0 when unknown).
+    pub memory_available: u64,
+    /// Total memory in bytes (0 when unknown).
+    pub memory_total: u64,
+    /// PSI memory `some avg10`, when known.
+    pub memory_pressure: Option<f64>,
+    /// 1-minute load average, when known.
+    pub load_average: Option<f64>,
+    /// `auto` or fixed.
+    pub jobs: Jobs,
+    /// The concurrency the run starts at.
+    pub start_concurrency: usize,
+    /// The highest concurrency `auto` may reach.
+    pub max_concurrency: usize,
+    /// The controller's settings.
+    pub controller: ControllerConfig,
+    /// The batch policy.
+    pub batch: BatchPolicy,
+    /// The argument-length limit in bytes (ARG_MAX less the environment).
+    pub arg_limit: usize,
+    /// The most of the given items that fit in one command line.
+    pub items_per_command_line: Option<usize>,
+    /// Items known in advance.
+    pub items: Option<u64>,
+    /// Whether output keeps input order, and the reorder buffer's size in jobs.
+    pub keep_order: bool,
+    /// Reorder buffer capacity (jobs).
+    pub reorder_capacity: usize,
+    /// The halt policy.
+    pub halt: HaltPolicy,
+    /// The per-job time limit in seconds.
+    pub timeout_secs: Option<f64>,
+    /// Reruns of a failed job.
+    pub retries: u32,
+    /// The command line of the first job, when items are known.
+    pub first_command: Option<Vec<String>>,
+}
+
+impl fmt::Display for Explain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "amorsize run plan (nothing was run)")?;
+        writeln!(f, "  command:      {}", self.command.join(" "))?;
+        if let Some(p) = &self.program {
+            writeln!(f, "  program:      {p}")?;
+        }
+        if let Some(c) = &self.first_command {
+            writeln!(f, "  first job:    {}", c.join(" "))?;
+        }
+        writeln!(f, "measurements")?;
+        writeln!(
+            f,
+            "  cores:        {} effective (limited by {:?})",
+            self.cores, self.cores_limited_by
+        )?;
+        if self.memory_total > 0 {
+            writeln!(
+                f,
+                "  memory:       {} MiB available of {} MiB",
+                self.memory_available >> 20,
+                self.memory_total >> 20
+            )?;
+        } else {
+            writeln!(f, "  memory:       unknown")?;
+        }
+        match self.memory_pressure {
+            Some(p) => writeln!(f, "  pressure:     {p:.1}% (some avg10)")?,
+            None => writeln!(f, "  pressure:     not reported")?,
+        }
+        if let Some(l) = self.load_average {
+            writeln!(f, "  load:         {l:.2} (1 min)")?;
+        }
+        writeln!(
+            f,
+            "  arg limit:    {} bytes (ARG_MAX less the environment)",
+            self.arg_limit
+        )?;
+        if let Some(n) = self.items {
+            writeln!(f, "  items:        {n}")?;
+        }
+        writeln!(f, "decision")?;
+        match self.jobs {
+            Jobs::Fixed(n) => writeln!(f, "  concurrency:  {n} (fixed by -j)")?,
+            Jobs::Auto => {
+                writeln!(
+                    f,
+                    "  concurrency:  auto, start at {} (the effective cores), range {}..={}",
+                    self.start_concurrency, self.controller.min, self.max_concurrency
+                )?;
+                writeln!(
+                    f,
+                    "                raise while jobs use < {:.0}% CPU and throughput rises by > {:.0}%;",
+                    self.controller.io_bound_below * 100.0,
+                    self.controller.gain * 100.0
+                )?;
+                writeln!(
+                    f,
+                    "                lower on memory pressure (PSI >= {:.0}% or < {:.0}% available),",
+                    self.controller.pressure_limit,
+                    self.controller.min_available_fraction * 100.0
+                )?;
+                writeln!(f, "                when throughput falls, or when our jobs' CPU load exceeds the cores")?;
+            }
+        }
+        match self.batch {
+            BatchPolicy::Fixed(1) => writeln!(f, "  batching:     one item per job")?,
+            BatchPolicy::Fixed(n) => writeln!(f, "  batching:     up to {n} items per job")?,
+            BatchPolicy::Auto => writeln!(
+                f,
+                "  batching:     auto: spawn cost measured at start, kept under {:.0}% of the work",
+                batch::TARGET_OVERHEAD * 100.0
+            )?,
+        }
+        if let Some(n) = self.items_per_command_line {
+            writeln!(
+                f,
+                "                at most {n} of these items fit in one command line"
+            )?;
+        }
+        if self.keep_order {
+            writeln!(
+                f,
+                "  output:       input order (-k), reorder buffer of {} jobs",
+                self.reorder_capacity
+            )?;
+        } else {
+            writeln!(f, "  output:       each job whole, as it finishes")?;
+        }
+        writeln!(f, "  halt:         {}", self.halt)?;
+        if let Some(t) = self.timeout_secs {
+            writeln!(f, "  timeout:      {t} s per job")?;
+        }
+        write!(f, "  retries:      {}", self.retries)
+    }
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A job that is queued (for a rerun) or running.
+#[derive(Debug)]
+struct Job {
+    seq: u64,
+    items: Vec<String>,
+    tries: u32,
+}
+
+struct Running {
+    job: Job,
+    argv: Vec<String>,
+    started_at: std::time::SystemTime,
+    deadline: Option<Instant>,
+    timed_out: bool,
+    kill_at: Option<Instant>,
+}
+
+enum Event {
+    Done(i32, Finished),
+}
+
+impl Runner {
+    /// Starts a builder for `command` (program first; placeholders allowed).
+    ///
+    /// ```
+    /// let _b = amorsize::process::Runner::builder(["echo", "{}"]);
+    /// ```
+    pub fn builder<S: Into<String>>(command: impl IntoIterator<Item = S>) -> RunnerBuilder {
+        RunnerBuilder {
+            command: command.into_iter().map(Into::into).collect(),
+            jobs: Jobs::Auto,
+            batch: BatchPolicy::Fixed(1),
+            keep_order: false,
+            reorder_capacity: DEFAULT_REORDER_CAPACITY,
+            joblog: None,
+            halt: HaltPolicy::Never,
+            timeout: None,
+            retries: 0,
+            stop: StopFlag::new(),
+            total: None,
+            max_jobs: None,
+        }
+    }
+
+    /// The plan without running anything: machine facts and the decisions that follow.
+    /// `items` are the items known in advance (may be empty).
+    ///
+    /// ```
+    /// let r = amorsize::process::Runner::builder(["echo"]).jobs(3).build()?;
+    /// let e = r.explain(&[]);
+    /// assert_eq!(e.start_concurrency, 3);
+    /// assert!(e.to_string().contains("fixed by -j"));
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn explain(&self, items: &[String]) -> Explain {
+        let info = crate::system::info();
+        let arg_limit = batch::arg_limit();
+        let items_per_command_line = (!items.is_empty()).then(|| {
+            batch::fit_to_arg_limit(
+                arg_limit,
+                self.template.fixed_bytes(),
+                items.iter().map(|i| self.template.item_bytes(i)),
+            )
+        });
+        let n = match self.b.batch {
+            BatchPolicy::Fixed(n) => n,
+            BatchPolicy::Auto => 1,
+        };
+        let batch: Vec<&String> = items.iter().filter(|i| !i.is_empty()).take(n).collect();
+        let first_command = (!batch.is_empty()).then(|| self.template.expand(&batch, 1));
+        Explain {
+            command: self.b.command.clone(),
+            program: self.program.as_ref().map(|p| p.display().to_string()),
+            cores: info.cores.effective,
+            cores_limited_by: info.cores.limited_by,
+            memory_available: info.memory.available,
+            memory_total: info.memory.total,
+            memory_pressure: info.pressure.map(|p| p.some_avg10),
+            load_average: load_average(),
+            jobs: self.b.jobs,
+            start_concurrency: self.start_controller().concurrency(),
+            max_concurrency: match self.b.jobs {
+                Jobs::Fixed(n) => n,
+                Jobs::Auto => self.cfg.max,
+            },
+            controller: self.cfg.clone(),
+            batch: self.b.batch,
+            arg_limit,
+            items_per_command_line,
+            items: self
+                .b
+                .total
+                .or((!items.is_empty()).then_some(items.len() as u64)),
+            keep_order: self.b.keep_order,
+            reorder_capacity: self.b.reorder_capacity,
+            halt: self.b.halt,
+            timeout_secs: self.b.timeout.map(|t| t.as_secs_f64()),
+            retries: self.b.retries,
+            first_command,
+        }
+    }
+
+    fn start_controller(&self) -> Controller {
+        match self.b.jobs {
+            Jobs::Auto => Controller::auto(self.cfg.clone()),
+            Jobs::Fixed(n) => Controller::fixed(self.cfg.clone(), n),
+        }
+    }
+
+    /// Runs the command over `items` (streamed: at most a bounded number are read ahead),
+    /// sending each job's output to `sink`. Zero-length items are skipped with a warning.
+    /// Returns the summary; `Err` only for amorsize's own failures (the job log cannot be
+    /// written, the sink fails, a thread cannot start) — jobs are never left running.
+    ///
+    /// ```
+    /// use amorsize::process::{Runner, WriteSink};
+    /// let mut out = Vec::new();
+    /// let s = Runner::builder(["echo", "{#}:{}"]).jobs(1).build()?
+    ///     .run(["a", "", "b"].map(String::from), &mut WriteSink::new(&mut out))?;
+    /// assert_eq!(out, b"1:a\n2:b\n");
+    /// assert_eq!(s.skipped_empty, 1);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn run<I>(&self, items: I, sink: &mut dyn Sink) -> Result<RunSummary>
+    where
+        I: IntoIterator<Item = String>,
+        I::IntoIter: Send + 'static,
+    {
+        let joblog = match &self.b.joblog {
+            None => None,
+            Some(p) => {
+                let mut f = std::fs::File::create(p)
+                    .map_err(|e| Error::io(format!("creating job log {}", p.display()), e))?;
+                writeln!(f, "{JOBLOG_HEADER}")
+                    .map_err(|e| Error::io(format!("writing job log {}", p.display()), e))?;
+                Some(std::io::BufWriter::new(f))
+            }
+        };
+        // With --batch auto, the spawn cost is measured on a side thread while the first
+        // (one-item) jobs run; it is needed only once one of them has finished.
+        let spawn_probe = match self.b.batch {
+            BatchPolicy::Auto => Some(
+                std::thread::Builder::new()
+                    .name("amorsize-spawn-probe".into())
+                    .spawn(|| spawn::measure_spawn_cost_n(3))
+                    .map_err(|e| Error::Spawn(format!("spawn-cost probe thread: {e}")))?,
+            ),
+            BatchPolicy::Fixed(_) => None,
+        };
+        let (item_tx, item_rx) = bounded::<String>(INPUT_QUEUE);
+        let iter = items.into_iter();
+        std::thread::Builder::new()
+            .name("amorsize-input".into())
+            .spawn(move || {
+                for item in iter {
+                    if item_tx.send(item).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Spawn(format!("input reader thread: {e}")))?;
+        let mut st = State {
+            runner: self,
+            sink,
+            joblog,
+            controller: self.start_controller(),
+            reorder: Reorder::new(self.b.reorder_capacity),
+            running: HashMap::new(),
+            retry: VecDeque::new(),
+            pending: None,
+            input: item_rx,
+            input_done: false,
+            next_seq: 1,
+            start: Instant::now(),
+            summary: RunSummary::default(),
+            stop_starting: false,
+            spawn_cost: None,
+            spawn_probe,
+            work_items: 0,
+            work_secs: 0.0,
+            total_cpu: 0.0,
+            total_wall: 0.0,
+            last_memory: Instant::now(),
+            error: None,
+        };
+        st.summary.start_concurrency = st.controller.concurrency();
+        st.summary.max_concurrency = st.controller.concurrency();
+        st.main_loop()?;
+        if let Some(j) = st.joblog.as_mut() {
+            j.flush().map_err(|e| Error::io("writing the job log", e))?;
+        }
+        let mut summary = std::mem::take(&mut st.summary);
+        summary.wall_secs = st.start.elapsed().as_secs_f64();
+        summary.final_concurrency = st.controller.concurrency();
+        summary.reason = Some(st.controller.reason());
+        summary.cpu_fraction = if st.total_wall > 0.0 {
+            st.total_cpu / st.total_wall
+        } else {
+            0.0
+        };
+        if self.b.batch == BatchPolicy::Auto {
+            summary.spawn_cost_secs = Some(st.ensure_spawn_cost().as_secs_f64());
+        }
+        match st.error {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
+    }
+}
+
+struct State<'a> {
+    runner: &'a Runner,
+    sink: &'a mut dyn Sink,
+    joblog: Option<std::io::BufWriter<std::fs::File>>,
+    controller: Controller,
+    reorder: Reorder<(JobResult, Vec<u8>)>,
+    running: HashMap<i32, Running>,
+    retry: VecDeque<Job>,
+    pending: Option<String>,
+    input: Receiver<String>,
+    input_done: bool,
+    next_seq: u64,
+    start: Instant,
+    summary: RunSummary,
+    stop_starting: bool,
+    spawn_cost: Option<Duration>,
+    spawn_probe: Option<std::thread::JoinHandle<Result<Duration>>>,
+    work_items: u64,
+    work_secs: f64,
+    total_cpu: f64,
+    total_wall: f64,
+    last_memory: Instant,
+    error: Option<Error>,
+}
+
+impl State<'_> {
+    fn main_loop(&mut self) -> Result<()> {
+        let (done_tx, done_rx) = unbounded::<Event>();
+        loop {
+            self.check_stop();
+            self.check_deadlines();
+            self.sample_memory();
+            // Start jobs while there is room.
+            while !self.stop_starting && self.running.len() < self.controller.concurrency() {
+                if self.runner.b.keep_order
+                    && !self.reorder.can_start(self.next_seq)
+                    && self.retry.is_empty()
+                {
+                    break; // back-pressure: the reorder buffer is full
+                }
+                if self.runner.b.batch == BatchPolicy::Auto
+                    && self.work_items == 0
+                    && self.next_seq > 1
+                    && self.retry.is_empty()
+                    && self.start.elapsed() < PROBE_WAIT
+                {
+                    // --batch auto: one probe job until the first measurement (or PROBE_WAIT:
+                    // a job that long needs no batching, and the others should not wait).
+                    break;
+                }
+                let block = self.running.is_empty();
+                let Some(job) = self.next_job(block) else {
+                    break;
+                };
+                self.start_job(job, &done_tx)?;
+            }
+            if self.running.is_empty()
+                && (self.stop_starting
+                    || (self.input_done && self.retry.is_empty() && self.pending.is_none()))
+            {
+                break;
+            }
+            // Wait for a job to finish, or for input when there is room for another job, or a
+            // tick to check signals, deadlines and memory.
+            let room = !self.stop_starting
+                && !self.input_done
+                && self.pending.is_none()
+                && self.running.len() < self.controller.concurrency();
+            if room {
+                let input = self.input.clone();
+                crossbeam_channel::select! {
+                    recv(done_rx) -> ev => {
+                        if let Ok(ev) = ev { self.finish(ev); }
+                    }
+                    recv(input) -> item => match item {
+                        Ok(item) if item.is_empty() => self.skip_empty(),
+                        Ok(item) => self.pending = Some(item),
+                        Err(_) => self.input_done = true,
+                    },
+                    default(Duration::from_millis(50)) => {}
+                }
+            } else {
+                match done_rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(ev) => self.finish(ev),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            while let Ok(ev) = done_rx.try_recv() {
+                self.finish(ev);
+            }
+        }
+        // Whatever -k still holds (earlier jobs never ran because the run stopped).
+        for (job, out) in self.reorder.drain() {
+            self.emit(&job, &out);
+        }
+        Ok(())
+    }
+
+    fn check_stop(&mut self) {
+        if self.summary.interrupted_by.is_some() {
+            return;
+        }
+        if let Some(sig) = self.runner.b.stop.requested() {
+            self.summary.interrupted_by = Some(sig);
+            self.stop_starting = true;
+            self.kill_all(sig);
+        }
+    }
+
+    fn kill_all(&mut self, sig: i32) {
+        let now = Instant::now();
+        for (pid, r) in self.running.iter_mut() {
+            spawn::signal_group(*pid, sig);
+            if r.kill_at.is_none() {
+                r.kill_at = Some(now + KILL_GRACE);
+            }
+        }
+    }
+
+    fn check_deadlines(&mut self) {
+        let now = Instant::now();
+        for (pid, r) in self.running.iter_mut() {
+            if let Some(k) = r.kill_at {
+                if now >= k {
+                    spawn::signal_group(*pid, libc::SIGKILL);
+                    r.kill_at = Some(now + KILL_GRACE);
+                }
+            } else if r.deadline.is_some_and(|d| now >= d) {
+                r.timed_out = true;
+                spawn::signal_group(*pid, libc::SIGTERM);
+                r.kill_at = Some(now + KILL_GRACE);
+            }
+        }
+    }
+
+    fn sample_memory(&mut self) {
+        if self.runner.b.jobs != Jobs::Auto || self.last_memory.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_memory = Instant::now();
+        let info = crate::system::refresh();
+        self.controller.observe_memory(MemorySample {
+            pressure_some_avg10: info.pressure.map(|p| p.some_avg10),
+            available: info.memory.available,
+            total: info.memory.total,
+        });
+    }
+
+    /// The next non-empty item, blocking up to `wait` (None: wait until one arrives or the
+    /// input ends).
+    fn next_item(&mut self, wait: Option<Duration>) -> Option<String> {
+        if let Some(p) = self.pending.take() {
+            return Some(p);
+        }
+        loop {
+            if self.input_done {
+                return None;
+            }
+            let got = match wait {
+                Some(w) if w.is_zero() => self
+                    .input
+                    .try_recv()
+                    .map_err(|e| e == TryRecvError::Disconnected),
+                Some(w) => self
+                    .input
+                    .recv_timeout(w)
+                    .map_err(|e| e == RecvTimeoutError::Disconnected),
+                None => self.input.recv().map_err(|_| true),
+            };
+            match got {
+                Ok(item) if item.is_empty() => self.skip_empty(),
+                Ok(item) => return Some(item),
+                Err(disconnected) => {
+                    self.input_done = disconnected;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The measured spawn cost, waiting for the probe thread the first time (1 ms if the
+    /// probe failed, with a warning).
+    fn ensure_spawn_cost(&mut self) -> Duration {
+        if let Some(d) = self.spawn_cost {
+            return d;
+        }
+        let measured = match self.spawn_probe.take().map(|h| h.join()) {
+            Some(Ok(Ok(d))) => d,
+            Some(Ok(Err(e))) => {
+                self.sink.warning(&format!(
+                    "cannot measure the spawn cost ({e}); assuming 1 ms"
+                ));
+                Duration::from_millis(1)
+            }
+            _ => Duration::from_millis(1),
+        };
+        self.spawn_cost = Some(measured);
+        measured
+    }
+
+    fn skip_empty(&mut self) {
+        self.summary.skipped_empty += 1;
+        self.sink.warning("skipped a zero-length item");
+    }
+
+    fn batch_limit(&self) -> usize {
+        let size = match self.runner.b.batch {
+            BatchPolicy::Fixed(n) => n,
+            BatchPolicy::Auto => {
+                let spawn = self.spawn_cost.unwrap_or_default();
+                if self.work_items == 0 {
+                    1
+                } else {
+                    let work = Duration::from_secs_f64(self.work_secs / self.work_items as f64);
+                    batch::auto_batch_size(
+                        spawn,
+                        work,
+                        batch::TARGET_OVERHEAD,
+                        batch::MAX_AUTO_BATCH,
+                    )
+                }
+            }
+        };
+        let known = self
+            .runner
+            .b
+            .total
+            .map(|t| t.saturating_sub(self.summary.items) as usize);
+        match self.runner.b.batch {
+            BatchPolicy::Auto => batch::spread_cap(size, known, self.controller.concurrency()),
+            BatchPolicy::Fixed(_) => size,
+        }
+    }
+
+    fn next_job(&mut self, block: bool) -> Option<Job> {
+        if let Some(j) = self.retry.pop_front() {
+            return Some(j);
+        }
+        let first = self.next_item(Some(if block {
+            Duration::from_millis(20)
+        } else {
+            Duration::ZERO
+        }))?;
+        let limit = self.batch_limit();
+        let mut items = vec![first];
+        if limit > 1 {
+            let t = &self.runner.template;
+            let arg_limit = batch::arg_limit();
+            let mut used = t.fixed_bytes() + t.item_bytes(&items[0]);
+            while items.len() < limit {
+                let Some(next) = self.next_item(Some(Duration::from_millis(5))) else {
+                    break;
+                };
+                let b = t.item_bytes(&next);
+                if used + b > arg_limit {
+                    self.pending = Some(next);
+                    break;
+                }
+                used += b;
+                items.push(next);
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some(Job {
+            seq,
+            items,
+            tries: 1,
+        })
+    }
+
+    fn start_job(&mut self, job: Job, done_tx: &crossbeam_channel::Sender<Event>) -> Result<()> {
+        let argv = self.runner.template.expand(&job.items, job.seq);
+        let resolved;
+        let program = match &self.runner.program {
+            Some(p) => p.as_path(),
+            None => match resolve_program(&argv[0]) {
+                Ok(p) => {
+                    resolved = p;
+                    resolved.as_path()
+                }
+                Err(e) => {
+                    self.sink.warning(&format!("job {}: {e}", job.seq));
+                    self.failed_to_start(job, argv, 127);
+                    return Ok(());
+                }
+            },
+        };
+        let spawned: Spawned = match spawn::spawn(program, &argv[0], &argv[1..]) {
+            Ok(s) => s,
+            Err(e) => {
+                self.sink
+                    .warning(&format!("job {}: cannot start {}: {e}", job.seq, argv[0]));
+                self.failed_to_start(job, argv, 126);
+                return Ok(());
+            }
+        };
+        let pid = spawned.pid;
+        let started = spawned.started;
+        let started_at = spawned.started_at;
+        let tx = done_tx.clone();
+        let reaper = std::thread::Builder::new()
+            .name("amorsize-job".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let f = spawn::collect(spawned);
+                let _ = tx.send(Event::Done(pid, f));
+            });
+        if let Err(e) = reaper {
+            // No thread to wait for this job: kill and reap it here, then stop the run.
+            spawn::signal_group(pid, libc::SIGKILL);
+            let _ = spawn::wait4(pid);
+            self.abort(Error::Spawn(format!("job reaper thread: {e}")));
+            return Ok(());
+        }
+        self.running.insert(
+            pid,
+            Running {
+                job,
+                argv,
+                started_at,
+                deadline: self.runner.b.timeout.map(|t| started + t),
+                timed_out: false,
+                kill_at: None,
+            },
+        );
+        self.summary.max_concurrency = self.summary.max_concurrency.max(self.running.len());
+        Ok(())
+    }
+
+    fn failed_to_start(&mut self, job: Job, argv: Vec<String>, exit: i32) {
+        let f = Finished {
+            output: Vec::new(),
+            exit,
+            signal: 0,
+            wall: Duration::ZERO,
+            cpu: Duration::ZERO,
+        };
+        let r = Running {
+            job,
+            argv,
+            started_at: std::time::SystemTime::now(),
+            deadline: None,
+            timed_out: false,
+            kill_at: None,
+        };
+        self.complete(r, f);
+    }
+
+    fn finish(&mut self, ev: Event) {
+        let Event::Done(pid, f) = ev;
+        let Some(r) = self.running.remove(&pid) else {
+            return;
+        };
+        let now = self.start.elapsed();
+        self.controller.observe(
+            now,
+            Observation {
+                wall: f.wall,
+                cpu: f.cpu,
+            },
+        );
+        self.total_cpu += f.cpu.as_secs_f64();
+        self.total_wall += f.wall.as_secs_f64();
+        if self.runner.b.batch == BatchPolicy::Auto {
+            let spawn = self.ensure_spawn_cost();
+            let w = batch::work_per_item(f.wall, spawn, r.job.items.len());
+            self.work_secs += w.as_secs_f64() * r.job.items.len() as f64;
+            self.work_items += r.job.items.len() as u64;
+        }
+        self.complete(r, f);
+    }
+
+    fn complete(&mut self, r: Running, f: Finished) {
+        let ok = f.exit == 0 && f.signal == 0 && !r.timed_out;
+        if !ok && r.job.tries <= self.runner.b.retries && !self.stop_starting {
+            self.summary.retried += 1;
+            self.retry.push_back(Job {
+                tries: r.job.tries + 1,
+                ..r.job
+            });
+            return;
+        }
+        let result = JobResult {
+            seq: r.job.seq,
+            command: r.argv,
+            exit: f.exit,
+            signal: f.signal,
+            timed_out: r.timed_out,
+            tries: r.job.tries,
+            wall_secs: f.wall.as_secs_f64(),
+            cpu_secs: f.cpu.as_secs_f64(),
+        };
+        self.summary.items += r.job.items.len() as u64;
+        self.summary.max_batch = self.summary.max_batch.max(r.job.items.len());
+        if ok {
+            self.summary.succeeded += 1;
+        } else {
+            self.summary.failed += 1;
+            if r.timed_out {
+                self.summary.timed_out += 1;
+            }
+        }
+        if let Some(log) = self.joblog.as_mut() {
+            let entry = JoblogEntry {
+                seq: result.seq,
+                start: r.started_at,
+                runtime: f.wall,
+                received: f.output.len() as u64,
+                exit: f.exit,
+                signal: f.signal,
+                command: result.command.clone(),
+            };
+            if let Err(e) = writeln!(log, "{}", entry.line()) {
+                self.abort(Error::io("writing the job log", e));
+            }
+        }
+        if self.runner.b.keep_order {
+            for (job, out) in self.reorder.push(result.seq, (result, f.output)) {
+                self.emit(&job, &out);
+            }
+        } else {
+            self.emit(&result, &f.output);
+        }
+        if !ok {
+            match self.runner.b.halt.check(self.summary.failed) {
+                HaltAction::Continue => {}
+                HaltAction::StopStarting => {
+                    self.summary.halted = true;
+                    self.stop_starting = true;
+                }
+                HaltAction::KillRunning => {
+                    self.summary.halted = true;
+                    self.stop_starting = true;
+                    self.kill_all(libc::SIGTERM);
+                }
+            }
+        }
+        let p = Progress {
+            done: self.summary.jobs(),
+            failed: self.summary.failed,
+            items_done: self.summary.items,
+            running: self.running.len(),
+            concurrency: self.controller.concurrency(),
+            total: self.runner.b.total,
+            elapsed_secs: self.start.elapsed().as_secs_f64(),
+        };
+        self.sink.progress(&p);
+    }
+
+    fn emit(&mut self, job: &JobResult, out: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.sink.output(job, out) {
+            self.abort(Error::io("writing job output", e));
+        }
+    }
+
+    fn abort(&mut self, e: Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        self.stop_starting = true;
+        self.kill_all(libc::SIGTERM);
+    }
+}

@@ -1,0 +1,252 @@
+//! Spawning and measuring one job: its own process group, stdout and stderr into one pipe,
+//! stdin from `/dev/null`, and `wait4` for the exit status and the CPU time it used.
+
+use crate::{Error, Result};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Finds `program` as `execvp` would: a name with a `/` is taken as a path, any other name is
+/// looked up in `PATH`. The result must be an executable regular file.
+///
+/// ```
+/// use amorsize::process::resolve_program;
+/// assert!(resolve_program("sh").is_ok());
+/// let err = resolve_program("surely-no-such-program-xyz").unwrap_err();
+/// assert!(err.to_string().contains("surely-no-such-program-xyz"));
+/// ```
+pub fn resolve_program(program: &str) -> Result<PathBuf> {
+    let not_found =
+        |why: &str| Error::invalid_input(format!("command `{program}`"), why.to_string());
+    if program.is_empty() {
+        return Err(not_found("the program name is empty"));
+    }
+    if program.contains('/') {
+        let p = Path::new(program);
+        return if is_executable(p) {
+            Ok(p.to_path_buf())
+        } else if p.exists() {
+            Err(not_found("it is not an executable file"))
+        } else {
+            Err(not_found("no such file"))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(not_found("not found in PATH"))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(meta) = std::fs::metadata(p) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+}
+
+/// A started job.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub pid: i32,
+    pub started: Instant,
+    pub started_at: SystemTime,
+    pub output: File,
+}
+
+/// How a finished job ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    pub output: Vec<u8>,
+    /// Exit code, or -1 when killed by a signal.
+    pub exit: i32,
+    /// The signal that ended it, 0 if none.
+    pub signal: i32,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+fn pipe() -> std::io::Result<(File, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    unsafe { Ok((File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))) }
+}
+
+/// Starts `program` (resolved path; `argv0` is what the job sees as its name) in a new process
+/// group, with stdout and stderr into one pipe.
+pub(crate) fn spawn(program: &Path, argv0: &str, args: &[String]) -> std::io::Result<Spawned> {
+    let (read, write) = pipe()?;
+    let write2 = write.try_clone()?;
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let child = {
+        let mut cmd = Command::new(program);
+        cmd.arg0(OsStr::new(argv0))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write))
+            .stderr(Stdio::from(write2))
+            .process_group(0);
+        cmd.spawn()?
+        // `cmd` (and with it the parent's copies of the write ends) is dropped here.
+    };
+    let pid = child.id() as i32;
+    // The child is reaped with wait4 (for its rusage), not through `Child`.
+    drop(child);
+    Ok(Spawned {
+        pid,
+        started,
+        started_at,
+        output: read,
+    })
+}
+
+/// Reads the job's output to the end, then reaps it with `wait4`.
+pub(crate) fn collect(mut job: Spawned) -> Finished {
+    let mut output = Vec::new();
+    // A read error (should not happen on a pipe) just ends the output.
+    let _ = job.output.read_to_end(&mut output);
+    drop(job.output);
+    let (status, usage) = wait4(job.pid);
+    let wall = job.started.elapsed();
+    let (exit, signal) = if libc::WIFEXITED(status) {
+        (libc::WEXITSTATUS(status), 0)
+    } else if libc::WIFSIGNALED(status) {
+        (-1, libc::WTERMSIG(status))
+    } else {
+        (-1, 0)
+    };
+    let tv =
+        |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    Finished {
+        output,
+        exit,
+        signal,
+        wall,
+        cpu,
+    }
+}
+
+pub(crate) fn wait4(pid: i32) -> (i32, libc::rusage) {
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals; pid is our own child, reaped only here.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            return (status, usage);
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        // ECHILD (someone else reaped it): report an unknown failure.
+        return (0x7f00, usage); // WIFEXITED with status 127
+    }
+}
+
+/// Sends `signal` to the process group `pgid` (the job and everything it started).
+pub(crate) fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 0 {
+        // SAFETY: kill has no memory-safety preconditions; a negative pid names a group.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// The cost of starting one process on this machine: the median wall time of five runs of
+/// `true` (spawned as jobs are: own process group, output pipe, reaped with `wait4`).
+///
+/// ```
+/// let cost = amorsize::process::measure_spawn_cost()?;
+/// assert!(cost > std::time::Duration::ZERO);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn measure_spawn_cost() -> Result<Duration> {
+    measure_spawn_cost_n(5)
+}
+
+/// The median wall time of `n` (≥ 1) runs of `true`.
+pub(crate) fn measure_spawn_cost_n(n: usize) -> Result<Duration> {
+    let program = resolve_program("true")?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let job = spawn(&program, "true", &[]).map_err(|e| Error::io("spawning `true`", e))?;
+        let f = collect(job);
+        times.push(f.wall);
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_of_both_streams_is_collected_and_status_decoded() {
+        let sh = resolve_program("sh").unwrap();
+        let args = vec![
+            "-c".to_string(),
+            "echo out; echo err >&2; exit 3".to_string(),
+        ];
+        let f = collect(spawn(&sh, "sh", &args).unwrap());
+        assert_eq!(String::from_utf8_lossy(&f.output), "out\nerr\n");
+        assert_eq!((f.exit, f.signal), (3, 0));
+    }
+
+    #[test]
+    fn killed_job_reports_its_signal() {
+        let sh = resolve_program("sh").unwrap();
+        let args = vec!["-c".to_string(), "kill -9 $$".to_string()];
+        let f = collect(spawn(&sh, "sh", &args).unwrap());
+        assert_eq!((f.exit, f.signal), (-1, 9));
+    }
+
+    #[test]
+    fn job_runs_in_its_own_process_group() {
+        let sh = resolve_program("sh").unwrap();
+        let args = vec![
+            "-c".to_string(),
+            "ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/$$/stat".to_string(),
+        ];
+        let job = spawn(&sh, "sh", &args).unwrap();
+        let pid = job.pid;
+        let f = collect(job);
+        assert_eq!(String::from_utf8_lossy(&f.output).trim(), pid.to_string());
+    }
+
+    #[test]
+    fn directories_and_missing_files_are_not_programs() {
+        assert!(resolve_program("/").is_err());
+        assert!(resolve_program("./no/such/prog").is_err());
+        assert!(resolve_program("").is_err());
+    }
+}

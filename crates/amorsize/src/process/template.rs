@@ -1,0 +1,320 @@
+//! The command template: parsing `{}`-style placeholders and expanding them for a job.
+//!
+//! Placeholders (as in GNU parallel): `{}` the item, `{.}` the item without its extension,
+//! `{/}` its basename, `{//}` its dirname, `{/.}` the basename without extension, `{#}` the
+//! job number (1-based). Any other brace text is literal. When no argument refers to the
+//! item, the item (or, with batching, every item of the batch) is appended as last argument.
+//! With several items per job, an argument that refers to the item is repeated once per item
+//! (GNU parallel's `-X` "context replace").
+
+use crate::{Error, Result};
+
+/// One piece of an argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Lit(String),
+    Item,
+    NoExt,
+    Base,
+    Dir,
+    BaseNoExt,
+    Seq,
+}
+
+impl Piece {
+    fn uses_item(&self) -> bool {
+        !matches!(self, Piece::Lit(_) | Piece::Seq)
+    }
+}
+
+/// A parsed command line: the program and its arguments with placeholders.
+///
+/// ```
+/// use amorsize::process::Template;
+/// let t = Template::parse(&["gzip", "-k", "{}"])?;
+/// assert_eq!(t.expand(&["a.log"], 1), vec!["gzip", "-k", "a.log"]);
+/// let t = Template::parse(&["echo"])?; // no placeholder: the item is appended
+/// assert_eq!(t.expand(&["x", "y"], 3), vec!["echo", "x", "y"]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    args: Vec<Vec<Piece>>,
+    uses_item: bool,
+}
+
+/// Splits a template argument into pieces.
+fn parse_arg(arg: &str) -> Vec<Piece> {
+    const TOKENS: [(&str, Piece); 6] = [
+        ("{}", Piece::Item),
+        ("{.}", Piece::NoExt),
+        ("{//}", Piece::Dir),
+        ("{/.}", Piece::BaseNoExt),
+        ("{/}", Piece::Base),
+        ("{#}", Piece::Seq),
+    ];
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut rest = arg;
+    'outer: while !rest.is_empty() {
+        if rest.starts_with('{') {
+            for (tok, piece) in TOKENS.iter() {
+                if let Some(after) = rest.strip_prefix(tok) {
+                    if !lit.is_empty() {
+                        out.push(Piece::Lit(std::mem::take(&mut lit)));
+                    }
+                    out.push(piece.clone());
+                    rest = after;
+                    continue 'outer;
+                }
+            }
+        }
+        let ch = rest.chars().next().unwrap_or_default();
+        lit.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    if !lit.is_empty() || out.is_empty() {
+        out.push(Piece::Lit(lit));
+    }
+    out
+}
+
+impl Template {
+    /// Parses a command line (program first). Fails on an empty command or an empty program name.
+    ///
+    /// ```
+    /// use amorsize::process::Template;
+    /// assert!(Template::parse::<&str>(&[]).is_err());
+    /// assert!(Template::parse(&["convert", "{}", "{.}.png"])?.uses_item());
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn parse<S: AsRef<str>>(command: &[S]) -> Result<Template> {
+        let Some(first) = command.first() else {
+            return Err(Error::invalid_input("command", "the command is empty"));
+        };
+        if first.as_ref().is_empty() {
+            return Err(Error::invalid_input("command", "the program name is empty"));
+        }
+        let args: Vec<Vec<Piece>> = command.iter().map(|a| parse_arg(a.as_ref())).collect();
+        let uses_item = args.iter().flatten().any(Piece::uses_item);
+        Ok(Template { args, uses_item })
+    }
+
+    /// The program as written (the first word, unexpanded).
+    ///
+    /// ```
+    /// let t = amorsize::process::Template::parse(&["sh", "-c", "echo {}"])?;
+    /// assert_eq!(t.program(), "sh");
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn program(&self) -> String {
+        render(&self.args[0], "", 0)
+    }
+
+    /// Whether any argument refers to the item (`{}`, `{.}`, `{/}`, `{//}`, `{/.}`).
+    ///
+    /// ```
+    /// use amorsize::process::Template;
+    /// assert!(!Template::parse(&["echo", "{#}"])?.uses_item());
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn uses_item(&self) -> bool {
+        self.uses_item
+    }
+
+    /// Bytes the command line takes apart from the items (each argument plus its NUL and
+    /// pointer), used to fit batches under the argument-length limit.
+    ///
+    /// ```
+    /// let t = amorsize::process::Template::parse(&["echo"])?;
+    /// assert_eq!(t.fixed_bytes(), 4 + 1 + 8);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn fixed_bytes(&self) -> usize {
+        self.args
+            .iter()
+            .filter(|a| !a.iter().any(Piece::uses_item))
+            .map(|a| render(a, "", 0).len() + 1 + std::mem::size_of::<usize>())
+            .sum()
+    }
+
+    /// Bytes one item adds to the command line (for every argument it appears in).
+    ///
+    /// ```
+    /// let t = amorsize::process::Template::parse(&["echo"])?;
+    /// assert_eq!(t.item_bytes("abc"), 3 + 1 + 8);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn item_bytes(&self, item: &str) -> usize {
+        if !self.uses_item {
+            return item.len() + 1 + std::mem::size_of::<usize>();
+        }
+        self.args
+            .iter()
+            .filter(|a| a.iter().any(Piece::uses_item))
+            .map(|a| render(a, item, 0).len() + 1 + std::mem::size_of::<usize>())
+            .sum()
+    }
+
+    /// The command line (program first) for one job of `items` with job number `seq`.
+    ///
+    /// ```
+    /// use amorsize::process::Template;
+    /// let t = Template::parse(&["cp", "{}", "out/{/.}.{#}.bak"])?;
+    /// assert_eq!(t.expand(&["src/a.txt"], 7), vec!["cp", "src/a.txt", "out/a.7.bak"]);
+    /// let t = Template::parse(&["tar", "-f", "x.tar", "--add={}"])?;
+    /// assert_eq!(t.expand(&["a", "b"], 1), vec!["tar", "-f", "x.tar", "--add=a", "--add=b"]);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn expand<S: AsRef<str>>(&self, items: &[S], seq: u64) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.args.len() + items.len());
+        for arg in &self.args {
+            if arg.iter().any(Piece::uses_item) {
+                for item in items {
+                    out.push(render(arg, item.as_ref(), seq));
+                }
+            } else {
+                out.push(render(arg, "", seq));
+            }
+        }
+        if !self.uses_item {
+            out.extend(items.iter().map(|i| i.as_ref().to_string()));
+        }
+        out
+    }
+}
+
+fn render(arg: &[Piece], item: &str, seq: u64) -> String {
+    let mut s = String::new();
+    for p in arg {
+        match p {
+            Piece::Lit(l) => s.push_str(l),
+            Piece::Item => s.push_str(item),
+            Piece::NoExt => s.push_str(without_extension(item)),
+            Piece::Base => s.push_str(basename(item)),
+            Piece::Dir => s.push_str(&dirname(item)),
+            Piece::BaseNoExt => s.push_str(without_extension(basename(item))),
+            Piece::Seq => s.push_str(&seq.to_string()),
+        }
+    }
+    s
+}
+
+/// The item without its extension (`{.}`): `dir/a.tar.gz` → `dir/a.tar`; a leading dot of the
+/// file name (`.bashrc`) is not an extension.
+///
+/// ```
+/// use amorsize::process::template::without_extension;
+/// assert_eq!(without_extension("dir.d/a.tar.gz"), "dir.d/a.tar");
+/// assert_eq!(without_extension("dir.d/README"), "dir.d/README");
+/// ```
+pub fn without_extension(item: &str) -> &str {
+    let base_start = item.rfind('/').map_or(0, |i| i + 1);
+    match item[base_start..].rfind('.') {
+        Some(0) | None => item,
+        Some(dot) => &item[..base_start + dot],
+    }
+}
+
+/// The basename (`{/}`): the text after the last `/`.
+///
+/// ```
+/// assert_eq!(amorsize::process::template::basename("a/b/c.txt"), "c.txt");
+/// ```
+pub fn basename(item: &str) -> &str {
+    item.rfind('/').map_or(item, |i| &item[i + 1..])
+}
+
+/// The dirname (`{//}`): the text before the last `/`, `/` for a root entry, `.` without a `/`.
+///
+/// ```
+/// use amorsize::process::template::dirname;
+/// assert_eq!(dirname("a/b/c.txt"), "a/b");
+/// assert_eq!(dirname("c.txt"), ".");
+/// assert_eq!(dirname("/c.txt"), "/");
+/// ```
+pub fn dirname(item: &str) -> String {
+    match item.rfind('/') {
+        None => ".".to_string(),
+        Some(0) => "/".to_string(),
+        Some(i) => item[..i].to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_expands() {
+        let t = Template::parse(&["x", "{}", "{.}", "{/}", "{//}", "{/.}", "{#}"]).unwrap();
+        assert_eq!(
+            t.expand(&["d/e/f.tar.gz"], 12),
+            vec![
+                "x",
+                "d/e/f.tar.gz",
+                "d/e/f.tar",
+                "f.tar.gz",
+                "d/e",
+                "f.tar",
+                "12"
+            ]
+        );
+    }
+
+    #[test]
+    fn item_is_appended_without_placeholder() {
+        let t = Template::parse(&["echo", "-n", "{#}"]).unwrap();
+        assert!(!t.uses_item());
+        assert_eq!(t.expand(&["a b"], 2), vec!["echo", "-n", "2", "a b"]);
+    }
+
+    #[test]
+    fn unknown_braces_are_literal() {
+        let t = Template::parse(&["awk", "{print $1}", "{x}{", "}"]).unwrap();
+        assert!(!t.uses_item());
+        assert_eq!(
+            t.expand(&["f"], 1),
+            vec!["awk", "{print $1}", "{x}{", "}", "f"]
+        );
+    }
+
+    #[test]
+    fn placeholders_inside_words_and_multibyte() {
+        let t = Template::parse(&["sh", "-c", "échó «{}» {.}.png"]).unwrap();
+        assert_eq!(t.expand(&["ä.jpg"], 1)[2], "échó «ä.jpg» ä.png");
+    }
+
+    #[test]
+    fn batch_repeats_arguments_with_the_item() {
+        let t = Template::parse(&["cmd", "-i", "{}", "--end"]).unwrap();
+        assert_eq!(
+            t.expand(&["a", "b", "c"], 1),
+            vec!["cmd", "-i", "a", "b", "c", "--end"]
+        );
+    }
+
+    #[test]
+    fn empty_command_is_rejected() {
+        assert!(Template::parse::<String>(&[]).is_err());
+        assert!(Template::parse(&[""]).is_err());
+    }
+
+    #[test]
+    fn byte_counts_match_expansion() {
+        let t = Template::parse(&["echo", "pre{}post"]).unwrap();
+        let fixed = t.fixed_bytes();
+        let items = ["a", "bb"];
+        let total: usize = fixed + items.iter().map(|i| t.item_bytes(i)).sum::<usize>();
+        let expanded: usize = t.expand(&items, 1).iter().map(|a| a.len() + 1 + 8).sum();
+        assert_eq!(total, expanded);
+    }
+
+    #[test]
+    fn extension_edge_cases() {
+        assert_eq!(without_extension(".bashrc"), ".bashrc");
+        assert_eq!(without_extension("a/.b.c"), "a/.b");
+        assert_eq!(without_extension("noext"), "noext");
+        assert_eq!(basename("noslash"), "noslash");
+    }
+}

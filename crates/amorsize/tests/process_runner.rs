@@ -1,0 +1,189 @@
+//! Library-level tests of `process::Runner` with real processes: ordering, back-pressure,
+//! streaming, halt, retries and the summary. Bounded waits only turn hangs into failures.
+
+use amorsize::process::{BatchPolicy, HaltPolicy, HaltWhen, JobResult, Runner, Sink, WriteSink};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Record {
+    jobs: Vec<JobResult>,
+    outputs: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Sink for Record {
+    fn output(&mut self, job: &JobResult, output: &[u8]) -> std::io::Result<()> {
+        self.jobs.push(job.clone());
+        self.outputs
+            .push(String::from_utf8_lossy(output).into_owned());
+        Ok(())
+    }
+    fn warning(&mut self, message: &str) {
+        self.warnings.push(message.to_string());
+    }
+}
+
+fn items(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn keep_order_delivers_jobs_in_sequence() {
+    let r = Runner::builder(["sh", "-c", "sleep 0.0{}; echo {}"])
+        .jobs(4)
+        .keep_order(true)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r
+        .run(items(&["5", "1", "4", "2", "3", "0"]), &mut rec)
+        .unwrap();
+    assert_eq!(rec.outputs, vec!["5\n", "1\n", "4\n", "2\n", "3\n", "0\n"]);
+    assert_eq!(
+        rec.jobs.iter().map(|j| j.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!((s.succeeded, s.failed, s.exit_code()), (6, 0, 0));
+}
+
+#[test]
+fn full_reorder_buffer_holds_back_new_jobs() {
+    // Capacity 2: while job 1 runs, only job 2 may start. Job 1 waits until job 2 has run,
+    // then ends; job 3 must start after job 1 ended, although 4 jobs could run at once.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let script = format!(
+        "echo start {{}} >> {d}/log; \
+         if [ {{}} = 1 ]; then while [ ! -e {d}/2.done ]; do sleep 0.01; done; fi; \
+         echo end {{}} >> {d}/log; touch {d}/{{}}.done"
+    );
+    let r = Runner::builder(["sh", "-c", script.as_str()])
+        .jobs(4)
+        .keep_order(true)
+        .reorder_capacity(2)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    r.run(items(&["1", "2", "3", "4"]), &mut rec).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    let pos = |l: &str| lines.iter().position(|x| *x == l).unwrap();
+    assert!(pos("end 1") < pos("start 3"), "{log}");
+    assert!(pos("end 2") < pos("start 4"), "{log}");
+    assert_eq!(rec.jobs.len(), 4);
+}
+
+#[test]
+fn input_is_streamed_not_read_first() {
+    // An endless input: the run can only end because items are read as needed and the
+    // halt policy stops it.
+    let r = Runner::builder(["false"])
+        .jobs(2)
+        .halt("soon,fail=3".parse().unwrap())
+        .build()
+        .unwrap();
+    let endless = (0u64..).map(|i| i.to_string());
+    let s = r
+        .run(endless, &mut WriteSink::new(std::io::sink()))
+        .unwrap();
+    assert!(s.halted);
+    assert!((3..=4).contains(&s.failed), "{s}");
+}
+
+#[test]
+fn empty_items_are_skipped_with_a_warning_and_do_not_use_a_job_number() {
+    let r = Runner::builder(["echo", "{#}"]).jobs(1).build().unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["", "a", "", "b"]), &mut rec).unwrap();
+    assert_eq!(rec.outputs, vec!["1 a\n", "2 b\n"]);
+    assert_eq!(s.skipped_empty, 2);
+    assert_eq!(rec.warnings.len(), 2);
+}
+
+#[test]
+fn retries_count_reruns_and_final_failures() {
+    let r = Runner::builder(["false"])
+        .retries(2)
+        .jobs(2)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["a", "b"]), &mut rec).unwrap();
+    assert_eq!((s.failed, s.retried), (2, 4));
+    assert!(rec.jobs.iter().all(|j| j.tries == 3 && !j.succeeded()));
+}
+
+#[test]
+fn halt_now_stops_a_long_job() {
+    let r = Runner::builder(["sh", "-c", "if [ {} = x ]; then exit 4; fi; exec sleep 30"])
+        .jobs(2)
+        .halt(HaltPolicy::Fail {
+            when: HaltWhen::Now,
+            failures: 1,
+        })
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let mut rec = Record::default();
+    let s = r.run(items(&["x", "y", "z"]), &mut rec).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(25));
+    assert!(s.halted);
+    let killed = rec
+        .jobs
+        .iter()
+        .find(|j| j.command.last().unwrap().ends_with("exec sleep 30") && j.exit != 4)
+        .unwrap();
+    assert_eq!(killed.signal, 15);
+    assert_eq!(rec.jobs.len(), 2, "job z must not start");
+}
+
+#[test]
+fn batches_respect_the_fixed_size_and_cover_every_item() {
+    let r = Runner::builder(["echo"])
+        .batch(BatchPolicy::Fixed(7))
+        .keep_order(true)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let input: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    let s = r.run(input.clone(), &mut rec).unwrap();
+    assert!(rec.jobs.iter().all(|j| j.command.len() - 1 <= 7));
+    let seen: Vec<String> = rec
+        .outputs
+        .iter()
+        .flat_map(|o| o.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(seen, input);
+    assert_eq!(s.items, 50);
+    assert_eq!(s.max_batch, 7);
+}
+
+#[test]
+fn auto_batching_measures_the_spawn_cost() {
+    let r = Runner::builder(["true"])
+        .batch(BatchPolicy::Auto)
+        .build()
+        .unwrap();
+    let s = r
+        .run(
+            (0..200).map(|i| i.to_string()),
+            &mut WriteSink::new(std::io::sink()),
+        )
+        .unwrap();
+    assert_eq!((s.items, s.failed), (200, 0));
+    assert!(s.spawn_cost_secs.unwrap() > 0.0);
+    // `true` does no measurable work per item: spawning dominates, so batches grow.
+    assert!(s.max_batch > 1, "{s}");
+}
+
+#[test]
+fn summary_serializes_and_displays() {
+    let r = Runner::builder(["sh", "-c", "exit {}"]).build().unwrap();
+    let s = r
+        .run(items(&["0", "1"]), &mut WriteSink::new(std::io::sink()))
+        .unwrap();
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["succeeded"], 1);
+    assert_eq!(v["failed"], 1);
+    assert!(s.to_string().contains("1 succeeded, 1 failed"));
+}
