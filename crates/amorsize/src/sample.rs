@@ -344,11 +344,12 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
     } else {
         1.0
     };
+    // The calling thread may wait inside the call while threads the call started do the work
+    // (a nested parallel loop from outside its pool): what the whole process burned counts.
     let cpu_fraction = if inner_parallelism > 1.0 {
-        // The calling thread may wait inside the call, but the call keeps cores busy.
         1.0
     } else if lw > 0.0 {
-        (busy / lw).clamp(0.0, 1.0)
+        (busy / lw).max(process_cpu_ratio.min(1.0)).clamp(0.0, 1.0)
     } else {
         1.0
     };
@@ -770,10 +771,22 @@ mod tests {
         // 1 ms wall, only 0.3 ms of CPU by the clock, but the thread never blocked: preempted.
         let mut a = m(1000, 1);
         a.thread_cpu = Duration::from_micros(300);
+        a.process_cpu = Duration::from_micros(300);
         a.voluntary_switches = Some(0);
         assert_eq!(summarize(&[a]).cpu_fraction, 1.0);
         a.voluntary_switches = Some(3);
         assert!((summarize(&[a]).cpu_fraction - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn work_done_by_threads_the_call_started_is_not_blocking() {
+        // The calling thread waits (0.1 ms of CPU in 1 ms) while 1.2 cores of the process work.
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(100);
+        a.process_cpu = Duration::from_micros(1200);
+        let s = summarize(&[a]);
+        assert_eq!(s.cpu_fraction, 1.0);
+        assert_eq!(s.inner_parallelism, 1.0);
     }
 
     #[test]
