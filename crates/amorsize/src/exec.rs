@@ -17,7 +17,10 @@
 //! site with a similar input size (within 2×), whose prefix cost per item is within 2× of the
 //! remembered mean, plans from the remembered statistics without sampling; otherwise it
 //! samples afresh, going on from the prefix. (Two closures in one function share a type name;
-//! the cost check keeps one from passing for the other.)
+//! the cost check keeps one from passing for the other.) A remembered site whose items are long
+//! (≥ 20 µs) and whose plan was parallel skips even the prefix — one long item run alone would be
+//! a large share of the parallel run — and checks the cost afterwards from the pool's
+//! measurements instead: off by more than 2×, the site is forgotten and the next call samples.
 //!
 //! ```
 //! let items: Vec<u64> = (0..100_000).collect();
@@ -146,6 +149,29 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     if pool::in_worker() {
         return run_plain(items, &f);
     }
+    // 0. A remembered site whose items are long (the prefix would be a whole item, a large
+    //    share of a short parallel run) and whose plan was parallel: run the plan at once and
+    //    check the cost afterwards from the pool's own measurements; a cost off by more than 2×
+    //    (another closure of the same type name, or the work changed) forgets the site.
+    let key = site_key::<T, R, F>(opt);
+    if let Some(e) = cache_get(key) {
+        let similar = n >= e.items / 2 && n <= 2 * e.items;
+        if similar && e.parallel && e.stats.mean >= sample::MIN_MEASUREMENT.as_secs_f64() {
+            let plan = opt.plan_from(n, &e.stats);
+            if plan.executor() == Executor::Threads {
+                HITS_PROBE.fetch_add(1, Ordering::Relaxed);
+                let (out, run) = run_measured(&plan, items, &f, Vec::new(), Some(&e.stats))?;
+                if let Some(run) = run {
+                    let busy: f64 = run.busy.iter().map(Duration::as_secs_f64).sum();
+                    let per_item = busy / n as f64;
+                    if !(0.5..=2.0).contains(&(per_item / e.stats.mean)) {
+                        cache_forget(key);
+                    }
+                }
+                return Ok(out);
+            }
+        }
+    }
     // 1. The prefix probe: the plain loop's first items, timed in growing batches with the
     //    wall clock alone, until they have run long enough to time (or the input is done).
     let (prefix, elapsed) = prefix_probe(items, &f)?;
@@ -167,7 +193,6 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // 2. A call site seen before, with a similar input size and a prefix cost consistent with
     //    what was learned: reuse it instead of sampling. Two closures of one function share a
     //    type name; the cost check keeps one from passing for the other.
-    let key = site_key::<T, R, F>(opt);
     if let Some(e) = cache_get(key) {
         let similar = n >= e.items / 2 && n <= 2 * e.items;
         let ratio = if e.stats.mean > 0.0 {
@@ -178,6 +203,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         if similar && (0.5..=2.0).contains(&ratio) {
             HITS_PROBE.fetch_add(1, Ordering::Relaxed);
             let plan = opt.plan_from(n, &e.stats);
+            cache_put(key, n, &e.stats, plan.executor() == Executor::Threads);
             return run_with_sample(&plan, items, &f, vec![(0, prefix)], Some(&e.stats));
         }
     }
@@ -228,7 +254,7 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         Some(p) => sample::resume(items, f, &settings, p)?,
     };
     let plan = opt.plan_from(n, &s.stats);
-    cache_put(key, n, &s.stats);
+    cache_put(key, n, &s.stats, plan.executor() == Executor::Threads);
     run_with_sample(&plan, items, f, s.results, Some(&s.stats))
 }
 
@@ -309,9 +335,20 @@ fn run_with_sample<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     sampled: Vec<(usize, Vec<R>)>,
     stats: Option<&SampleStats>,
 ) -> Result<Vec<R>> {
+    Ok(run_measured(plan, items, f, sampled, stats)?.0)
+}
+
+/// [`run_with_sample`], also returning the pool run's measurements (none for the plain loop).
+fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+    plan: &Plan,
+    items: &[T],
+    f: &F,
+    sampled: Vec<(usize, Vec<R>)>,
+    stats: Option<&SampleStats>,
+) -> Result<(Vec<R>, Option<pool::RunStats>)> {
     let n = items.len();
     if plan.executor() == Executor::Sequential || plan.workers() <= 1 || n < 2 {
-        return run_sequential(items, f, sampled);
+        return Ok((run_sequential(items, f, sampled)?, None));
     }
     // Which items the sample ran: a bitset (one load per item), and their results in slots.
     let mut bits = vec![0u64; n.div_ceil(64)];
@@ -360,7 +397,7 @@ fn run_with_sample<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         }
         f(&items[i])
     })?;
-    Ok(out.results)
+    Ok((out.results, Some(out.stats)))
 }
 
 /// The pool size to ask the manager for: the workers themselves up to 64, then the next power
@@ -396,6 +433,7 @@ fn run_sequential<T, R, F: Fn(&T) -> R>(
 struct Entry {
     items: usize,
     stats: SampleStats,
+    parallel: bool,
     used: u64,
 }
 
@@ -453,7 +491,7 @@ fn cache_get(key: u64) -> Option<Entry> {
     Some(e.clone())
 }
 
-fn cache_put(key: u64, items: usize, stats: &SampleStats) {
+fn cache_put(key: u64, items: usize, stats: &SampleStats, parallel: bool) {
     let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
     if c.len() >= CACHE_CAPACITY && !c.contains_key(&key) {
         if let Some(oldest) = c.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
@@ -465,9 +503,17 @@ fn cache_put(key: u64, items: usize, stats: &SampleStats) {
         Entry {
             items,
             stats: stats.clone(),
+            parallel,
             used: TICK.fetch_add(1, Ordering::Relaxed),
         },
     );
+}
+
+fn cache_forget(key: u64) {
+    cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&key);
 }
 
 /// Forgets every call site par_map remembers.

@@ -39,9 +39,18 @@ fn call_site_memory_reuses_what_it_learned_and_checks_the_cost() {
     assert_eq!(s3.probed, s2.probed + 2, "{s2:?} -> {s3:?}");
     assert_eq!(s3.sampled, s2.sampled);
 
-    // The same closure type with a cost 50× higher (same function, same type name): the
-    // prefix's cost does not match what was learned, so it samples again.
+    // The same closure type with a cost 50× higher (same function, same type name). The site's
+    // items are long and its plan parallel, so the call runs the remembered plan at once; the
+    // pool's measurements show the cost is off, and the site is forgotten: the next call samples.
     let g = sleepy(5_000);
+    assert_eq!(amorsize::par_map(&items, &g).unwrap(), expected);
+    let s4 = stats();
+    assert_eq!(s4.probed, s3.probed + 1, "{s3:?} -> {s4:?}");
+    assert_eq!(
+        amorsize::exec::cache_len(),
+        0,
+        "the mismatched site is forgotten"
+    );
     assert_eq!(amorsize::par_map(&items, &g).unwrap(), expected);
     let s4 = stats();
     assert_eq!(s4.sampled, s3.sampled + 1, "{s3:?} -> {s4:?}");
