@@ -240,7 +240,7 @@ fn main() {
     workloads.retain(|w| {
         args.only
             .as_ref()
-            .map_or(true, |o| w.name.contains(o.as_str()))
+            .is_none_or(|o| w.name.contains(o.as_str()))
     });
     if workloads.iter().any(|w| w.name.starts_with("200 x gzip")) {
         match make_gzip_inputs(&dir) {
