@@ -60,7 +60,8 @@ pub struct SampleSettings {
     /// Time the sample may always spend; it may spend up to 2% of the predicted sequential time
     /// when that is larger.
     pub max_time: Duration,
-    /// Effective cores of the machine the run will use (1: no early stop, see below).
+    /// Effective cores of the machine the run will use (with `max_workers`, bounds how
+    /// parallel the run can be; 1 and 1, the defaults, turn [`parallel_budget`] off).
     pub cores: usize,
     /// The most workers a plan may use.
     pub max_workers: usize,
@@ -403,6 +404,8 @@ pub fn time_budget(max_time: Duration, items: usize, mean: f64) -> Duration {
 /// // 500 sleeps of 1 ms: 64 workers could do it in ~7.8 ms; 5% of that.
 /// let b = parallel_budget(&s, 500, &stats);
 /// assert!(b.as_secs_f64() > 3e-4 && b.as_secs_f64() < 4e-4);
+/// // On one core nothing runs in parallel: no such bound.
+/// assert_eq!(parallel_budget(&SampleSettings::default(), 500, &stats), std::time::Duration::MAX);
 /// ```
 pub fn parallel_budget(settings: &SampleSettings, items: usize, stats: &SampleStats) -> Duration {
     let seq = items as f64 * stats.mean;
@@ -411,6 +414,10 @@ pub fn parallel_budget(settings: &SampleSettings, items: usize, stats: &SampleSt
         .min(settings.max_workers.max(1) as f64)
         .min(settings.cores.max(1) as f64 / cpu)
         .max(1.0);
+    if p <= 1.0 {
+        // Nothing can run in parallel: only the 2% rule applies.
+        return Duration::MAX;
+    }
     let b = 0.05 * seq / p;
     if b.is_finite() && b > 0.0 {
         Duration::from_secs_f64(b.min(1e6))
