@@ -8,8 +8,9 @@
 //!    `min_available_fraction` of the total) → halve (not below `min`);
 //! 2. the CPU load of our own jobs (their CPU seconds per second) above the cores, with more
 //!    jobs than cores → step down towards the cores;
-//! 3. jobs mostly compute (CPU fraction ≥ `io_bound_below`) → hold at the cores (lower to them
-//!    when above);
+//! 3. jobs mostly compute (CPU fraction ≥ `io_bound_below`) → never above cores + cores/2
+//!    (lowered to that at once), climbing there one job at a time only while throughput rises
+//!    (a little above the cores hides the gap between one job's exit and the next start);
 //! 4. jobs mostly wait → hill-climb: raise (doubling while throughput grows by more than
 //!    `gain`, else by half) while throughput rises; when it falls, or stays flat after a
 //!    raise, return to the best level seen, cap at the level that did not pay, and from then
@@ -160,7 +161,7 @@ pub enum Reason {
     MemoryPressure,
     /// Our jobs' CPU load is above the cores: lowered.
     LoadAboveCores,
-    /// Jobs mostly compute: held at the cores.
+    /// Jobs mostly compute: held near the cores (at most cores + cores/2).
     CpuBound,
     /// Jobs mostly wait and throughput rose: raised.
     Raised,
@@ -178,7 +179,7 @@ impl fmt::Display for Reason {
             Reason::Measuring => "measuring",
             Reason::MemoryPressure => "memory pressure: halved",
             Reason::LoadAboveCores => "our jobs' CPU load is above the cores: lowered",
-            Reason::CpuBound => "jobs mostly compute: held at the cores",
+            Reason::CpuBound => "jobs mostly compute: held near the cores",
             Reason::Raised => "jobs mostly wait and throughput rose: raised",
             Reason::ThroughputFell => "throughput fell: back to the best level",
             Reason::Plateau => "throughput flat or at the ceiling: held",
@@ -382,17 +383,22 @@ impl Controller {
             self.set(cur - step, Reason::LoadAboveCores);
             return;
         }
-        if cpu_fraction >= self.cfg.io_bound_below {
+        // Jobs that mostly compute may run a little above the cores (to hide the gap between
+        // one job's exit and the next one's start), never more than cores + cores/2.
+        let cpu_bound = cpu_fraction >= self.cfg.io_bound_below;
+        let limit = if cpu_bound {
+            cores + (cores / 2).max(1)
+        } else {
+            self.cfg.max.max(1)
+        };
+        if cur > limit {
             self.previous = None;
             self.best = None;
-            if cur > cores {
-                self.set(cores, Reason::CpuBound);
-            } else {
-                self.reason = Reason::CpuBound;
-            }
+            self.set(limit, Reason::CpuBound);
             return;
         }
-        // Mostly waiting: hill-climb on throughput.
+        let ceiling = self.ceiling.min(limit);
+        // Hill-climb on throughput.
         let gain = self.cfg.gain;
         // The best level: a higher concurrency counts as better only when it pays clearly.
         let better = match self.best {
@@ -429,16 +435,17 @@ impl Controller {
                 }
                 None
             }
-            Some(_) if self.careful => Some(cur + 1),
+            _ if self.careful || cpu_bound => Some(cur + 1),
             Some((_, pt)) if throughput > pt * 1.5 => Some(cur * 2),
             Some(_) => Some(cur + (cur / 2).max(1)),
             None => Some(cur * 2),
         };
         self.previous = Some((cur, throughput));
         match next {
-            Some(n) if n.min(self.ceiling) > cur => {
-                self.set(n.min(self.ceiling), Reason::Raised);
+            Some(n) if n.min(ceiling) > cur => {
+                self.set(n.min(ceiling), Reason::Raised);
             }
+            _ if cpu_bound => self.reason = Reason::CpuBound,
             _ => self.reason = Reason::Plateau,
         }
     }
@@ -530,13 +537,49 @@ mod tests {
 
     #[test]
     fn cpu_bound_jobs_stay_at_the_cores() {
+        // Throughput does not grow with concurrency: one step above the cores is tried and
+        // undone; it never goes beyond cores + cores/2.
         let mut c = Controller::auto(ControllerConfig::for_cores(4));
         let mut t = Duration::ZERO;
         for _ in 0..20 {
             feed(&mut c, &mut t, 8, 40.0, MS(100), 0.95);
+            assert!(c.concurrency() <= 6);
         }
         assert_eq!(c.concurrency(), 4);
+    }
+
+    #[test]
+    fn cpu_bound_jobs_above_the_limit_come_down_at_once() {
+        let (mut c, mut t) = sleep_world(40, 10);
+        assert!(c.concurrency() > 3);
+        // The same jobs now compute (CPU fraction 0.9), at a low enough rate that our load
+        // stays under the cores: straight down to cores + cores/2 = 3.
+        let n = c.concurrency();
+        feed(&mut c, &mut t, n, 50.0, MS(20), 0.9);
+        assert_eq!(c.concurrency(), 3);
         assert_eq!(c.reason(), Reason::CpuBound);
+    }
+
+    #[test]
+    fn cpu_bound_jobs_may_go_a_little_above_the_cores_when_it_pays() {
+        let mut cfg = ControllerConfig::for_cores(2);
+        cfg.min_window = MS(1);
+        let mut c = Controller::auto(cfg);
+        let mut t = Duration::ZERO;
+        for _ in 0..10 {
+            // Throughput grows with concurrency (gaps between jobs get filled); our CPU load
+            // (100 × conc jobs/s × 10 ms × 0.6) stays under the cores up to 3 jobs.
+            let conc = c.concurrency();
+            feed(
+                &mut c,
+                &mut t,
+                conc.max(4),
+                100.0 * conc as f64,
+                MS(10),
+                0.6,
+            );
+        }
+        assert_eq!(c.concurrency(), 3);
     }
 
     #[test]
