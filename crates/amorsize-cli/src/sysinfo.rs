@@ -143,11 +143,25 @@ fn costs_section(out: &mut String) {
         "  per-chunk overhead in a real run:     {:?}",
         c.chunk_overhead
     );
+    match amorsize::process::measure_spawn_cost() {
+        Ok(d) => {
+            let _ = writeln!(out, "  spawn and reap a process (`true`):    {d:?}");
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "  spawn and reap a process:             unavailable ({e})"
+            );
+        }
+    }
 }
 
 fn costs_json() -> serde_json::Value {
     let c = amorsize::pool::calibrate::costs();
-    serde_json::json!({ "threads": c })
+    let process_spawn = amorsize::process::measure_spawn_cost()
+        .ok()
+        .map(|d| d.as_secs_f64());
+    serde_json::json!({ "threads": c, "process_spawn_secs": process_spawn })
 }
 
 #[cfg(test)]
