@@ -35,11 +35,10 @@ use crate::plan::{Executor, Optimizer, Plan};
 use crate::pool::{self, ChunkPolicy, ControllerConfig, RunOptions};
 use crate::sample::{self, SampleStats};
 use crate::{Error, Result};
-use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -307,26 +306,6 @@ fn extend_from<T, R, F: Fn(&T) -> R>(
     r.map_err(|p| Error::from_panic(base + (out.len() - before), p))
 }
 
-/// A result slot taken at most once, from any thread.
-struct TakeOnce<R> {
-    taken: AtomicBool,
-    value: UnsafeCell<Option<R>>,
-}
-
-// SAFETY: the value is only accessed by the one thread that wins `taken.swap(true)`, after
-// which no other access happens; R: Send is enough to move it to that thread.
-unsafe impl<R: Send> Sync for TakeOnce<R> {}
-
-impl<R> TakeOnce<R> {
-    fn take(&self) -> Option<R> {
-        if self.taken.swap(true, Ordering::AcqRel) {
-            return None;
-        }
-        // SAFETY: we won the swap, so no other thread has or will access `value`.
-        unsafe { (*self.value.get()).take() }
-    }
-}
-
 /// Runs the plan over `items`, skipping the items whose results `sampled` holds.
 fn run_with_sample<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     plan: &Plan,
@@ -350,21 +329,6 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     if plan.executor() == Executor::Sequential || plan.workers() <= 1 || n < 2 {
         return Ok((run_sequential(items, f, sampled)?, None));
     }
-    // Which items the sample ran: a bitset (one load per item), and their results in slots.
-    let mut bits = vec![0u64; n.div_ceil(64)];
-    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(sampled.len()); // (start, slot offset)
-    let mut slots: Vec<TakeOnce<R>> = Vec::new();
-    for (start, rs) in sampled {
-        runs.push((start, slots.len()));
-        for (k, r) in rs.into_iter().enumerate() {
-            let i = start + k;
-            bits[i / 64] |= 1 << (i % 64);
-            slots.push(TakeOnce {
-                taken: AtomicBool::new(false),
-                value: UnsafeCell::new(Some(r)),
-            });
-        }
-    }
     let chunks = match stats {
         Some(s) if s.heterogeneous => {
             let target =
@@ -387,16 +351,8 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         chunks,
         progress: plan.settings.progress.clone(),
     };
-    let out = handle.map_range(n, &opts, |i| {
-        if bits[i / 64] & (1 << (i % 64)) != 0 {
-            let r = runs.partition_point(|&(s, _)| s <= i) - 1;
-            let (start, offset) = runs[r];
-            if let Some(v) = slots[offset + (i - start)].take() {
-                return v;
-            }
-        }
-        f(&items[i])
-    })?;
+    // The sampled items' results go into place as they are; the pool skips them once a chunk.
+    let out = handle.map_range_filled(n, &opts, sampled, |i| f(&items[i]))?;
     Ok((out.results, Some(out.stats)))
 }
 
@@ -554,15 +510,5 @@ mod tests {
         let sampled = vec![(0, vec![100]), (5, vec![500, 600])];
         let out = run_sequential(&items, &|x: &usize| *x, sampled).unwrap();
         assert_eq!(out, vec![100, 1, 2, 3, 4, 500, 600, 7, 8, 9]);
-    }
-
-    #[test]
-    fn take_once_gives_the_value_once() {
-        let t = TakeOnce {
-            taken: AtomicBool::new(false),
-            value: UnsafeCell::new(Some(5)),
-        };
-        assert_eq!(t.take(), Some(5));
-        assert_eq!(t.take(), None);
     }
 }

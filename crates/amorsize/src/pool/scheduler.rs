@@ -118,6 +118,10 @@ pub(crate) struct Job<'a, R, F> {
     cancel: Option<&'a CancelToken>,
     failure: Mutex<Option<(usize, Box<dyn Any + Send>)>>,
     written: Mutex<Vec<(usize, usize)>>,
+    /// Ranges of `out` the caller filled before the job (sorted, disjoint): skipped by the
+    /// participants, dropped with the rest on failure.
+    holes: &'a [(usize, usize)],
+    hole_items: usize,
     parts: Mutex<Vec<PartStats>>,
     progress: Option<ProgressState>,
     start: Instant,
@@ -131,12 +135,22 @@ pub(crate) struct Job<'a, R, F> {
 // worker threads and handed to the caller; `F: Sync` because every participant calls `f`.
 unsafe impl<R: Send, F: Sync> Sync for Job<'_, R, F> {}
 
+/// Appends `r` to `ranges`, merging it with the last range when they touch.
+fn push_range(ranges: &mut Vec<(usize, usize)>, r: (usize, usize)) {
+    match ranges.last_mut() {
+        Some(last) if last.1 == r.0 => last.1 = r.1,
+        _ => ranges.push(r),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
-    /// A job over `0..len` writing into `out` (which has capacity for `len` results).
+    /// A job over `0..len` writing into `out` (which has capacity for `len` results), except
+    /// for the `holes`: sorted, disjoint ranges within `0..len` whose slots the caller has
+    /// already written.
     pub(crate) fn new(
         f: &'a F,
         len: usize,
@@ -144,6 +158,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         opts: &'a RunOptions,
         cancel: Option<&'a CancelToken>,
         out: &mut Vec<R>,
+        holes: &'a [(usize, usize)],
     ) -> Self {
         debug_assert!(out.capacity() >= len && out.is_empty());
         let sizing = match &opts.chunks {
@@ -166,7 +181,9 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             stop: AtomicBool::new(false),
             cancel,
             failure: Mutex::new(None),
-            written: Mutex::new(Vec::new()),
+            written: Mutex::new(holes.to_vec()),
+            holes,
+            hole_items: holes.iter().map(|(a, b)| b - a).sum(),
             parts: Mutex::new(vec![PartStats::default(); participants.max(1)]),
             progress: opts.progress.as_ref().map(|cb| ProgressState {
                 callback: cb.clone(),
@@ -207,23 +224,47 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             };
             let c0 = if timed { Some(Instant::now()) } else { None };
             let mut next = s;
+            // The chunk's segments between holes, each written and recorded on its own; the
+            // hole lookup is once a chunk, never once an item.
+            let mut seg_start = s;
+            let mut done = 0usize;
             let res = catch_unwind(AssertUnwindSafe(|| {
-                for i in s..e {
-                    let r = (self.f)(i);
-                    // SAFETY: `i < len <= capacity`, and index `i` belongs to this chunk
-                    // only (claimed from the cursor), so no other thread touches it.
-                    unsafe { self.out.0.add(i).write(r) };
-                    next = i + 1;
+                let mut h = self.holes.partition_point(|&(_, he)| he <= s);
+                let mut i = s;
+                while i < e {
+                    let seg_end = match self.holes.get(h) {
+                        Some(&(hs, _)) if hs < e => hs.max(i),
+                        _ => e,
+                    };
+                    seg_start = i;
+                    next = i;
+                    for j in i..seg_end {
+                        let r = (self.f)(j);
+                        // SAFETY: `j < len <= capacity`, and index `j` belongs to this chunk
+                        // only (claimed from the cursor) and to no hole, so no other thread
+                        // and no earlier write touches it.
+                        unsafe { self.out.0.add(j).write(r) };
+                        next = j + 1;
+                    }
+                    if seg_end > i {
+                        push_range(&mut ranges, (i, seg_end));
+                        done += seg_end - i;
+                    }
+                    if seg_end >= e {
+                        break;
+                    }
+                    i = self.holes[h].1.min(e);
+                    next = i;
+                    seg_start = i;
+                    h += 1;
                 }
             }));
-            if next > s {
-                match ranges.last_mut() {
-                    Some(last) if last.1 == s => last.1 = next,
-                    _ => ranges.push((s, next)),
-                }
+            if res.is_err() && next > seg_start {
+                push_range(&mut ranges, (seg_start, next));
+                done += next - seg_start;
             }
             st.chunks += 1;
-            st.items += next - s;
+            st.items += done;
             if let Err(payload) = res {
                 self.record_panic(next, payload);
                 break;
@@ -342,13 +383,14 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             inline,
             adjustments,
         };
-        let complete = failure.is_none() && items == self.len;
+        let complete = failure.is_none() && items + self.hole_items == self.len;
         if complete {
             if self.progress.is_some() {
-                self.call_progress(items);
+                self.call_progress(self.len);
             }
-            // SAFETY: every index in 0..len was written exactly once (the cursor hands out
-            // disjoint ranges covering 0..len, and `items == len` counts the writes).
+            // SAFETY: every index in 0..len was written exactly once: the holes by the caller,
+            // the rest by participants (the cursor hands out disjoint ranges covering 0..len,
+            // the holes are skipped, and `items + hole_items == len` counts the writes).
             unsafe { out.set_len(self.len) };
             return Ok(RunOutput {
                 results: out,

@@ -508,11 +508,63 @@ impl ThreadPool {
         self.run_map(len, opts, Some(cancel), f)
     }
 
+    /// [`map_range`](Self::map_range) over the indices not covered by `filled`: each
+    /// `(start, results)` gives the results of `start..start + results.len()`, moved into place
+    /// as they are; `f` runs for every other index. The ranges must be sorted, disjoint and
+    /// within `0..len` (else `Err(Error::InvalidInput)`, and nothing runs). The check for the
+    /// filled ranges costs once a chunk, not once an item — this is how `par_map` keeps the
+    /// results of the items its sample ran.
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
+    /// let p = ThreadPool::new(2).unwrap();
+    /// let opts = RunOptions::new(2, ChunkPolicy::Fixed(3));
+    /// let out = p.map_range_filled(10, &opts, vec![(2, vec![-1, -1]), (7, vec![-2])], |i| i as i32)
+    ///     .unwrap();
+    /// assert_eq!(out.results, vec![0, 1, -1, -1, 4, 5, 6, -2, 8, 9]);
+    /// assert!(p.map_range_filled(3, &opts, vec![(2, vec![0, 0])], |i| i).is_err());
+    /// ```
+    pub fn map_range_filled<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        filled: Vec<(usize, Vec<R>)>,
+        f: F,
+    ) -> Result<RunOutput<R>> {
+        let mut end = 0usize;
+        for (start, rs) in &filled {
+            let stop = start.checked_add(rs.len()).unwrap_or(usize::MAX);
+            if *start < end || stop > len {
+                return Err(Error::invalid_input(
+                    "filled ranges",
+                    format!(
+                        "range {start}..{stop} overlaps another, is out of order or lies \
+                         outside 0..{len}"
+                    ),
+                ));
+            }
+            end = stop;
+        }
+        self.run_map_filled(len, opts, None, filled, f)
+    }
+
     fn run_map<R: Send, F: Fn(usize) -> R + Sync>(
         &self,
         len: usize,
         opts: &RunOptions,
         cancel: Option<&CancelToken>,
+        f: F,
+    ) -> Result<RunOutput<R>> {
+        self.run_map_filled(len, opts, cancel, Vec::new(), f)
+    }
+
+    /// `filled` must be sorted, disjoint and within `0..len` (checked by the callers).
+    fn run_map_filled<R: Send, F: Fn(usize) -> R + Sync>(
+        &self,
+        len: usize,
+        opts: &RunOptions,
+        cancel: Option<&CancelToken>,
+        filled: Vec<(usize, Vec<R>)>,
         f: F,
     ) -> Result<RunOutput<R>> {
         if opts.workers == 0 {
@@ -528,6 +580,20 @@ impl ThreadPool {
         // One chunk covers everything (after the guided tail): no fan-out.
         let first = guided_chunk(initial, len, participants);
         let inline = in_worker() || participants == 1 || first >= len;
+        // Move the filled results into their slots; from here on `Job` owns their dropping
+        // (with the rest of the buffer) through its `written` ranges.
+        let mut holes: Vec<(usize, usize)> = Vec::with_capacity(filled.len());
+        for (start, rs) in filled {
+            let n = rs.len();
+            for (k, r) in rs.into_iter().enumerate() {
+                // SAFETY: `start + k < len <= capacity` (checked by the caller), and the
+                // filled ranges are disjoint, so each slot is written once.
+                unsafe { out.as_mut_ptr().add(start + k).write(r) };
+            }
+            if n > 0 {
+                holes.push((start, start + n));
+            }
+        }
         let job = Job::new(
             &f,
             len,
@@ -535,6 +601,7 @@ impl ThreadPool {
             opts,
             cancel,
             &mut out,
+            &holes,
         );
         if inline {
             job.participate(0);

@@ -1,0 +1,127 @@
+//! `ThreadPool::map_range_filled`: results given for some ranges are moved into place, `f` runs
+//! exactly once for every other index, and every result is dropped exactly once on failure.
+
+use amorsize::pool::{ChunkPolicy, ControllerConfig, RunOptions, ThreadPool};
+use amorsize::Error;
+use proptest::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A value that counts its drops.
+#[derive(Debug)]
+struct Counted(usize, Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Sorted, disjoint ranges within 0..len from arbitrary (start, len) pairs.
+fn holes(len: usize, raw: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut v: Vec<(usize, usize)> = Vec::new();
+    let mut sorted: Vec<(usize, usize)> =
+        raw.iter().map(|&(s, l)| (s % (len + 1), l % 40)).collect();
+    sorted.sort();
+    let mut end = 0;
+    for (s, l) in sorted {
+        let s = s.max(end);
+        let e = (s + l).min(len);
+        if e > s {
+            v.push((s, e));
+            end = e;
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn every_index_once_and_holes_kept(
+        len in 0usize..600, raw in proptest::collection::vec((0usize..700, 0usize..60), 0..8),
+        workers in 1usize..4, chunk in 1usize..70, adaptive: bool,
+    ) {
+        let pool = ThreadPool::new(workers).unwrap();
+        let hs = holes(len, &raw);
+        let filled: Vec<(usize, Vec<i64>)> =
+            hs.iter().map(|&(s, e)| (s, (s..e).map(|i| -(i as i64) - 1).collect())).collect();
+        let calls: Vec<AtomicUsize> = (0..len).map(|_| AtomicUsize::new(0)).collect();
+        let chunks = if adaptive {
+            ChunkPolicy::Adaptive(ControllerConfig::new(chunk, Duration::from_micros(50)))
+        } else {
+            ChunkPolicy::Fixed(chunk)
+        };
+        let out = pool
+            .map_range_filled(len, &RunOptions::new(workers, chunks), filled, |i| {
+                calls[i].fetch_add(1, Ordering::Relaxed);
+                i as i64
+            })
+            .unwrap();
+        for i in 0..len {
+            let in_hole = hs.iter().any(|&(s, e)| s <= i && i < e);
+            let expect = if in_hole { -(i as i64) - 1 } else { i as i64 };
+            prop_assert_eq!(out.results[i], expect);
+            prop_assert_eq!(calls[i].load(Ordering::Relaxed), usize::from(!in_hole));
+        }
+    }
+}
+
+#[test]
+fn a_panic_drops_every_result_once_including_the_filled_ones() {
+    let pool = ThreadPool::new(2).unwrap();
+    for panic_at in [0usize, 5, 99, 150, 299] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let made = AtomicUsize::new(0);
+        let filled: Vec<(usize, Vec<Counted>)> = vec![
+            (10, (0..20).map(|i| Counted(i, drops.clone())).collect()),
+            (200, (0..50).map(|i| Counted(i, drops.clone())).collect()),
+        ];
+        let err = pool
+            .map_range_filled(
+                300,
+                &RunOptions::new(2, ChunkPolicy::Fixed(7)),
+                filled,
+                |i| {
+                    if i == panic_at {
+                        panic!("at {i}");
+                    }
+                    made.fetch_add(1, Ordering::Relaxed);
+                    Counted(i, drops.clone())
+                },
+            )
+            .unwrap_err();
+        let in_hole = (10..30).contains(&panic_at) || (200..250).contains(&panic_at);
+        if !in_hole {
+            assert!(
+                matches!(err, Error::TaskPanicked { index, .. } if index == panic_at),
+                "{err:?}"
+            );
+        }
+        // Every result made by f and every filled result is dropped exactly once.
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            made.load(Ordering::Relaxed) + 70,
+            "panic at {panic_at}"
+        );
+    }
+}
+
+#[test]
+fn bad_filled_ranges_are_errors_and_nothing_runs() {
+    let pool = ThreadPool::new(2).unwrap();
+    let opts = RunOptions::new(2, ChunkPolicy::Fixed(4));
+    let ran = AtomicUsize::new(0);
+    for filled in [
+        vec![(5usize, vec![0u8; 10])],              // past the end
+        vec![(0, vec![0u8; 3]), (2, vec![0u8; 2])], // overlapping
+        vec![(6, vec![0u8; 1]), (1, vec![0u8; 1])], // out of order
+    ] {
+        let r = pool.map_range_filled(10, &opts, filled, |_| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            1u8
+        });
+        assert!(matches!(r, Err(Error::InvalidInput { .. })));
+    }
+    assert_eq!(ran.load(Ordering::Relaxed), 0);
+}
