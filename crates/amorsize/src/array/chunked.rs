@@ -56,15 +56,7 @@ impl ChunkGrid {
     /// assert_eq!(ChunkGrid::new(&[10], &[50]).unwrap().chunks(), &[10]);
     /// ```
     pub fn new(shape: &[usize], chunks: &[usize]) -> Result<ChunkGrid> {
-        if shape.is_empty() {
-            return Err(Error::invalid_input("array shape", "rank 0 has no chunks"));
-        }
-        if shape.contains(&0) {
-            return Err(Error::invalid_input(
-                "array shape",
-                format!("{shape:?} has a zero-sized dimension"),
-            ));
-        }
+        super::check_shape(shape)?;
         if chunks.len() != shape.len() {
             return Err(Error::invalid_input(
                 "chunk shape",

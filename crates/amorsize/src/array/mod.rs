@@ -73,3 +73,20 @@ pub use recommend::{machine_budget, ChunkSizeRecommender, Recommendation};
 
 /// The engine under the name the issue uses.
 pub type Engine = AdaptiveChunkingEngine;
+
+/// An array shape amorsize can chunk: rank 1 or more, no zero-sized dimension.
+fn check_shape(shape: &[usize]) -> crate::Result<()> {
+    if shape.is_empty() {
+        return Err(crate::Error::invalid_input(
+            "array shape",
+            "rank 0 has no chunks",
+        ));
+    }
+    if shape.contains(&0) {
+        return Err(crate::Error::invalid_input(
+            "array shape",
+            format!("{shape:?} has a zero-sized dimension"),
+        ));
+    }
+    Ok(())
+}

@@ -385,15 +385,7 @@ impl ChunkSizeRecommender {
         stats: Option<&AggregateStats>,
     ) -> Result<Recommendation> {
         self.validate()?;
-        if shape.is_empty() {
-            return Err(Error::invalid_input("array shape", "rank 0 has no chunks"));
-        }
-        if shape.contains(&0) {
-            return Err(Error::invalid_input(
-                "array shape",
-                format!("{shape:?} has a zero-sized dimension"),
-            ));
-        }
+        super::check_shape(shape)?;
         if element_size == 0 {
             return Err(Error::invalid_input(
                 "element size",
