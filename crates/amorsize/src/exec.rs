@@ -6,7 +6,7 @@
 //! order, and it remembers per call site what it learned.
 //!
 //! ## What par_map remembers
-//! Every call starts as the plain loop: the first items run in batches of 1, 4, 16, … timed
+//! Every call starts as the plain loop: the first items run in batches of 1, 8, 64, … timed
 //! with the wall clock alone, until they have taken 20 µs (the prefix probe). When the input
 //! is done by then, or its projected total is below 10 fan-out costs, the plain loop simply
 //! goes on: a job too small to pay costs a handful of clock reads more than the loop.
@@ -216,7 +216,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     sample_and_run(opt, key, items, &f, Some(prior))
 }
 
-/// Runs the first items of the plain loop in batches of 1, 4, 16, … until they have taken
+/// Runs the first items of the plain loop in batches of 1, 8, 64, … until they have taken
 /// [`sample::MIN_MEASUREMENT`] or the input is done; reads only the wall clock, once a batch.
 fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Duration)> {
     let n = items.len();
@@ -234,7 +234,7 @@ fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Dur
         if elapsed >= sample::MIN_MEASUREMENT {
             break;
         }
-        batch = batch.saturating_mul(4);
+        batch = batch.saturating_mul(8);
     }
     Ok((out, elapsed))
 }
