@@ -90,6 +90,20 @@ pub enum ChunkPolicy {
     Fixed(usize),
     /// Start at `initial` and let the runtime controller resize chunks.
     Adaptive(ControllerConfig),
+    /// The Amorsize seed algorithm alone, without item weighting or regime reaction; for
+    /// comparison (the controller with [`ChunkController::item_weighting`] and
+    /// [`ChunkController::regime_reaction`] both off).
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, ControllerConfig, RunOptions, ThreadPool};
+    /// use std::time::Duration;
+    /// let seed = ChunkPolicy::AdaptiveSeed(ControllerConfig::new(4, Duration::from_millis(1)));
+    /// assert_eq!(seed.initial(), 4);
+    /// let out = ThreadPool::new(2).unwrap()
+    ///     .map_range(100, &RunOptions::new(2, seed), |i| i * 2).unwrap();
+    /// assert_eq!(out.results[99], 198);
+    /// ```
+    AdaptiveSeed(ControllerConfig),
 }
 
 impl ChunkPolicy {
@@ -104,7 +118,7 @@ impl ChunkPolicy {
     pub fn initial(&self) -> usize {
         match self {
             ChunkPolicy::Fixed(n) => *n,
-            ChunkPolicy::Adaptive(c) => c.initial,
+            ChunkPolicy::Adaptive(c) | ChunkPolicy::AdaptiveSeed(c) => c.initial,
         }
     }
 
@@ -115,7 +129,7 @@ impl ChunkPolicy {
                 "a chunk holds at least 1 item",
             )),
             ChunkPolicy::Fixed(_) => Ok(()),
-            ChunkPolicy::Adaptive(c) => c.validate(),
+            ChunkPolicy::Adaptive(c) | ChunkPolicy::AdaptiveSeed(c) => c.validate(),
         }
     }
 }

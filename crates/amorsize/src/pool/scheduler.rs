@@ -163,8 +163,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         debug_assert!(out.capacity() >= len && out.is_empty());
         let sizing = match &opts.chunks {
             ChunkPolicy::Fixed(n) => Sizing::Fixed((*n).max(1)),
-            ChunkPolicy::Adaptive(cfg) => {
-                let ctl = ChunkController::new(cfg.clone());
+            ChunkPolicy::Adaptive(cfg) | ChunkPolicy::AdaptiveSeed(cfg) => {
+                let seed = matches!(opts.chunks, ChunkPolicy::AdaptiveSeed(_));
+                let ctl = ChunkController::new(cfg.clone())
+                    .item_weighting(!seed)
+                    .regime_reaction(!seed);
                 Sizing::Adaptive {
                     current: CachePadded::new(AtomicUsize::new(ctl.chunk_size().max(1))),
                     ctl: Box::new(Mutex::new(ctl)),
