@@ -1,8 +1,8 @@
 //! Measuring a workload: run the function on a sample of items spread over the input.
 //!
 //! This module owns the measurement of the user's function. [`measure`] runs `f` on items at
-//! positions spread over the whole input (a van der Corput sequence: ½, ¼, ¾, ⅛ … of the way
-//! through, since costs often grow with the index), and records for each measurement the wall
+//! positions spread over the whole input (a golden-ratio sequence: ½, 0.12, 0.74, 0.35, 0.97 …
+//! of the way through, since costs often grow with the index), and records for each measurement the wall
 //! time ([`Instant`]), the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) and the process's CPU
 //! time (`CLOCK_PROCESS_CPUTIME_ID`). The results of the sampled items are kept, so a caller
 //! that goes on to run the rest (as [`par_map`](crate::par_map) does) runs every item exactly
@@ -243,25 +243,21 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
-/// The `k`-th position of the van der Corput sequence over `0..n` (0, n/2, n/4, 3n/4, …).
+/// The `k`-th sample position over `0..n`: the golden-ratio sequence `frac(½ + k·0.618…)`
+/// (½, 0.12, 0.74, 0.35, 0.97, 0.59, …), which spreads any number of points evenly and reaches
+/// both ends of the input within the first five.
 ///
 /// ```
 /// use amorsize::sample::spread_position;
 /// let p: Vec<usize> = (0..5).map(|k| spread_position(k, 100)).collect();
-/// assert_eq!(p, vec![0, 50, 25, 75, 12]);
+/// assert_eq!(p, vec![50, 11, 73, 35, 97]);
 /// ```
 pub fn spread_position(k: usize, n: usize) -> usize {
     if n == 0 {
         return 0;
     }
-    let mut x = 0.0f64;
-    let mut denom = 1.0f64;
-    let mut k = k;
-    while k > 0 {
-        denom *= 2.0;
-        x += (k & 1) as f64 / denom;
-        k >>= 1;
-    }
+    const PHI_INV: f64 = 0.618_033_988_749_894_9;
+    let x = (0.5 + (k as f64) * PHI_INV).fract();
     ((x * n as f64) as usize).min(n - 1)
 }
 
@@ -824,7 +820,12 @@ mod tests {
     #[test]
     fn spread_positions_cover_both_halves() {
         let p: Vec<usize> = (0..8).map(|k| spread_position(k, 1000)).collect();
-        assert_eq!(p, vec![0, 500, 250, 750, 125, 625, 375, 875]);
+        assert_eq!(p, vec![500, 118, 736, 354, 972, 590, 208, 826]);
+        // Every fifth of the input is hit within the first five positions.
+        let mut fifths: Vec<usize> = p[..5].iter().map(|x| x / 200).collect();
+        fifths.sort();
+        fifths.dedup();
+        assert_eq!(fifths, vec![0, 1, 2, 3, 4]);
         assert_eq!(spread_position(3, 1), 0);
         assert_eq!(spread_position(0, 0), 0);
     }
