@@ -11,7 +11,7 @@
 //! work     = n·t / p            p = min(w, cores_free / cpu_fraction)   (effective parallelism)
 //! dispatch = ceil(n / c) · d / p                                     (d: cost of handing out a chunk)
 //! tail     = (1 - 1/w) · ½ · t · (1 + cv)                          (the last chunk's imbalance)
-//! total    = startup + work + dispatch + tail
+//! total    = max(startup + work + dispatch + tail, startup + ceil(n / w)·t)   (items are whole)
 //! ```
 //!
 //! `cores_free` is the effective core count divided by the parallelism measured inside one
@@ -230,10 +230,10 @@ pub fn predict(
     let chunks = (n / chunk as f64).ceil();
     let dispatch = chunks * finite_or_zero(costs.dispatch).max(0.0) / p;
     let tail = (1.0 - 1.0 / workers as f64) * 0.5 * w.mean * (1.0 + w.cv);
-    // Granularity: no run is shorter than one item, nor than the busiest worker's share of whole
-    // items when there are fewer chunks than workers.
+    // Granularity: items are whole, so the busiest of `w` workers runs at least ceil(n / w) of
+    // them (100 sleeps of 1 ms on 36 workers take 3 rounds, not 2.8).
     let per_worker_items = (n / workers as f64).ceil().max(1.0);
-    let floor = w.mean * per_worker_items.min(chunk as f64).max(1.0).min(n.max(1.0));
+    let floor = w.mean * per_worker_items;
     let total = finite_or_zero((startup + work_t + dispatch + tail).max(startup + floor));
     Prediction {
         workers,
@@ -384,6 +384,17 @@ mod tests {
         let w = Workload::new(3, 0.1);
         let p = predict(&w, &COSTS, 8, 8, 1, true);
         assert!(p.total >= 0.1);
+    }
+
+    #[test]
+    fn whole_items_make_rounds() {
+        // 100 blocking items of 1 ms: 36 workers need 3 rounds, 50 workers 2.
+        let mut w = Workload::new(100, 1e-3);
+        w.cpu_fraction = 0.01;
+        let p36 = predict(&w, &COSTS, 2, 36, 1, true);
+        let p50 = predict(&w, &COSTS, 2, 50, 1, true);
+        assert!(p36.total >= 3e-3);
+        assert!(p50.total < p36.total);
     }
 
     #[test]
