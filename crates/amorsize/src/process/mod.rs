@@ -8,7 +8,10 @@
 //! measurements into the concurrency; with `--batch auto` the pure sizing in [`batch`] keeps
 //! the measured spawn cost under a few percent of the work. Output is printed whole per job,
 //! in input order through a bounded [`Reorder`] buffer when asked. The halt policy, the job
-//! log and the exit status follow GNU parallel.
+//! log and the exit status follow GNU parallel. One thread runs the jobs: it `poll`s every
+//! job's output pipe (then its pidfd) and refills a slot as soon as a job has been reaped, with
+//! `wait4` on that job's own pid only (never `waitpid(-1)`), so the runner can live inside a
+//! larger program.
 //!
 //! ```
 //! use amorsize::process::{Runner, WriteSink};

@@ -1,5 +1,6 @@
 //! Spawning and measuring one job: its own process group, stdout and stderr into one pipe,
-//! stdin from `/dev/null`, and `wait4` for the exit status and the CPU time it used.
+//! stdin from `/dev/null`, and `wait4` for the exit status and the CPU time it used; plus the
+//! pieces of the runner's event loop (`poll`, `pidfd_open`, the input thread's eventfd wake-up).
 
 use crate::{Error, Result};
 use std::ffi::OsStr;
