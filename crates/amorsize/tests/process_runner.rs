@@ -219,3 +219,29 @@ fn output_written_after_the_job_exits_by_its_children_is_kept_whole() {
     assert_eq!((s.succeeded, s.failed), (3, 0));
     assert_eq!(rec.outputs, ["a-1\na-2\n", "b-1\nb-2\n", "c-1\nc-2\n"]);
 }
+
+#[test]
+fn large_outputs_of_concurrent_jobs_arrive_complete() {
+    // More than the pipe holds, on both streams, from jobs running at once.
+    let r = Runner::builder([
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero; printf {}; head -c 200000 /dev/zero >&2",
+    ])
+    .jobs(3)
+    .build()
+    .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["x", "y", "z"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed), (3, 0));
+    let mut marks: Vec<char> = rec
+        .outputs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.len(), 500_001);
+            o.chars().find(|&c| c != '\0').unwrap()
+        })
+        .collect();
+    marks.sort();
+    assert_eq!(marks, ['x', 'y', 'z']);
+}

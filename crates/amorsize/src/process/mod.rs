@@ -865,6 +865,8 @@ struct Running {
     buf: Vec<u8>,
     /// Readable once it has exited (None where pidfds are not available).
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// Whether `output` is non-blocking (then a wake-up drains it).
+    nonblocking: bool,
 }
 
 /// What a descriptor in the main loop's poll set belongs to.
@@ -1038,7 +1040,6 @@ impl Runner {
             input: item_rx,
             input_done: false,
             wake,
-            scratch: vec![0; 64 * 1024],
             next_seq: 1,
             start: Instant::now(),
             summary: RunSummary::default(),
@@ -1089,7 +1090,6 @@ struct State<'a> {
     input: Receiver<String>,
     input_done: bool,
     wake: Arc<spawn::Wake>,
-    scratch: Vec<u8>,
     next_seq: u64,
     start: Instant,
     summary: RunSummary,
@@ -1217,10 +1217,16 @@ impl State<'_> {
                         let Some(r) = self.running.get_mut(&pid) else {
                             continue;
                         };
+                        let before = r.buf.len();
                         let open = match r.output.as_mut() {
-                            Some(o) => spawn::read_some(o, &mut self.scratch, &mut r.buf),
+                            Some(o) => spawn::read_some(o, &mut r.buf, r.nonblocking),
                             None => false,
                         };
+                        if open && before < 64 * 1024 && r.buf.len() >= 64 * 1024 {
+                            if let Some(o) = &r.output {
+                                spawn::grow_pipe(o);
+                            }
+                        }
                         if !open {
                             r.output = None;
                             // Most jobs have exited by the time their output ends.
@@ -1461,6 +1467,9 @@ impl State<'_> {
         };
         let pid = spawned.pid;
         let pidfd = spawn::pidfd_open(pid);
+        // Non-blocking, so that a wake-up drains all the output there is; if that fails, one
+        // read per wake-up still works.
+        let nonblocking = spawn::set_nonblocking(&spawned.output).is_ok();
         self.running.insert(
             pid,
             Running {
@@ -1474,6 +1483,7 @@ impl State<'_> {
                 output: Some(spawned.output),
                 buf: Vec::new(),
                 pidfd,
+                nonblocking,
             },
         );
         self.summary.max_concurrency = self.summary.max_concurrency.max(self.running.len());
@@ -1498,6 +1508,7 @@ impl State<'_> {
             output: None,
             buf: Vec::new(),
             pidfd: None,
+            nonblocking: false,
         };
         self.complete(r, f);
     }

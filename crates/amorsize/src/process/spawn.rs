@@ -206,21 +206,64 @@ pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     }
 }
 
-/// Reads once from a ready output pipe into `buf`; false at end of output.
-pub(crate) fn read_some(output: &mut File, scratch: &mut [u8], buf: &mut Vec<u8>) -> bool {
-    loop {
-        match output.read(scratch) {
-            Ok(0) => return false,
-            Ok(n) => {
-                buf.extend_from_slice(&scratch[..n]);
+/// Makes a job's output pipe (the read end, which the job does not share) non-blocking, so
+/// the event loop can drain it without the risk of sleeping in `read`.
+pub(crate) fn set_nonblocking(output: &File) -> std::io::Result<()> {
+    // The pipe's read end has no other status flag (pipe2 was given only O_CLOEXEC, a
+    // descriptor flag), so O_NONBLOCK can be set without reading the flags first.
+    // SAFETY: fcntl on a descriptor we own, with plain integer arguments.
+    if unsafe { libc::fcntl(output.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Grows a job's output pipe to 1 MiB (once it shows it writes a lot), so that it and the
+/// event loop trade fewer, larger chunks. Failure (a lower system limit) changes nothing.
+pub(crate) fn grow_pipe(output: &File) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: fcntl on a descriptor we own, with plain integer arguments.
+    unsafe {
+        libc::fcntl(output.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = output;
+}
+
+/// Most bytes one call of [`read_some`] takes from one job (so that one chatty job cannot
+/// keep the loop from the others).
+const READ_BUDGET: usize = 1 << 20;
+
+/// Reads what a ready output pipe holds (up to [`READ_BUDGET`]) straight into `buf`; false at
+/// the end of the output. Without `nonblocking` (the pipe is blocking) it reads only once.
+pub(crate) fn read_some(output: &mut File, buf: &mut Vec<u8>, nonblocking: bool) -> bool {
+    let mut taken = 0;
+    while taken < READ_BUDGET {
+        buf.reserve(64 * 1024);
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: reads at most `spare.len()` bytes into the vector's unused capacity.
+        let n = unsafe { libc::read(output.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        if n > 0 {
+            let n = n as usize;
+            // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+            unsafe { buf.set_len(buf.len() + n) };
+            taken += n;
+            if !nonblocking {
                 return true;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            continue;
+        }
+        if n == 0 {
+            return false;
+        }
+        match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => return true,
             // A read error (should not happen on a pipe) just ends the output.
-            Err(_) => return false,
+            _ => return false,
         }
     }
+    true
 }
 
 /// Lets the input thread wake the main loop's `poll` when an item arrives, but only while
