@@ -187,3 +187,61 @@ fn summary_serializes_and_displays() {
     assert_eq!(v["failed"], 1);
     assert!(s.to_string().contains("1 succeeded, 1 failed"));
 }
+
+#[test]
+fn a_job_that_closes_its_output_early_is_still_reaped_with_its_status() {
+    // The output ends long before the job exits: the runner must wait for the exit (not
+    // take the end of output as the end of the job) and report the real status.
+    let r = Runner::builder(["sh", "-c", "echo {}; exec >&- 2>&-; sleep 0.1; exit 3"])
+        .jobs(2)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["a", "b", "c"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed), (0, 3));
+    assert!(rec.jobs.iter().all(|j| j.exit == 3 && j.signal == 0));
+    let mut outs = rec.outputs.clone();
+    outs.sort();
+    assert_eq!(outs, ["a\n", "b\n", "c\n"]);
+}
+
+#[test]
+fn output_written_after_the_job_exits_by_its_children_is_kept_whole() {
+    // A background child keeps the output open after the job itself has exited: the job
+    // ends when its output ends, and all of it arrives in one piece.
+    let r = Runner::builder(["sh", "-c", "echo {}-1; (sleep 0.1; echo {}-2) & exit 0"])
+        .jobs(2)
+        .keep_order(true)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["a", "b", "c"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed), (3, 0));
+    assert_eq!(rec.outputs, ["a-1\na-2\n", "b-1\nb-2\n", "c-1\nc-2\n"]);
+}
+
+#[test]
+fn large_outputs_of_concurrent_jobs_arrive_complete() {
+    // More than the pipe holds, on both streams, from jobs running at once.
+    let r = Runner::builder([
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero; printf {}; head -c 200000 /dev/zero >&2",
+    ])
+    .jobs(3)
+    .build()
+    .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["x", "y", "z"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed), (3, 0));
+    let mut marks: Vec<char> = rec
+        .outputs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.len(), 500_001);
+            o.chars().find(|&c| c != '\0').unwrap()
+        })
+        .collect();
+    marks.sort();
+    assert_eq!(marks, ['x', 'y', 'z']);
+}

@@ -8,7 +8,10 @@
 //! measurements into the concurrency; with `--batch auto` the pure sizing in [`batch`] keeps
 //! the measured spawn cost under a few percent of the work. Output is printed whole per job,
 //! in input order through a bounded [`Reorder`] buffer when asked. The halt policy, the job
-//! log and the exit status follow GNU parallel.
+//! log and the exit status follow GNU parallel. One thread runs the jobs: it `poll`s every
+//! job's output pipe (then its pidfd) and refills a slot as soon as a job has been reaped, with
+//! `wait4` on that job's own pid only (never `waitpid(-1)`), so the runner can live inside a
+//! larger program.
 //!
 //! ```
 //! use amorsize::process::{Runner, WriteSink};
@@ -39,12 +42,13 @@ pub use spawn::{measure_spawn_cost, resolve_program};
 pub use template::Template;
 
 use crate::{Error, Result};
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 use serde::Serialize;
 use spawn::{Finished, Spawned};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -853,11 +857,31 @@ struct Running {
     deadline: Option<Instant>,
     timed_out: bool,
     kill_at: Option<Instant>,
+    /// When it started (for its wall time).
+    started: Instant,
+    /// The read end of its output pipe; None once the output has ended.
+    output: Option<std::fs::File>,
+    /// Its output so far.
+    buf: Vec<u8>,
+    /// Readable once it has exited (None where pidfds are not available).
+    pidfd: Option<std::os::fd::OwnedFd>,
+    /// Whether `output` is non-blocking (then a wake-up drains it).
+    nonblocking: bool,
 }
 
-enum Event {
-    Done(i32, Finished),
+/// What a descriptor in the main loop's poll set belongs to.
+#[derive(Clone, Copy)]
+enum Watch {
+    /// A job's output pipe.
+    Output(i32),
+    /// A job's pidfd (watched once its output has ended).
+    Exit(i32),
+    /// The input thread's wake-up.
+    Input,
 }
+
+/// The main loop's longest sleep: signals, deadlines and memory are checked at least this often.
+const TICK_MS: i32 = 50;
 
 impl Runner {
     /// Starts a builder for `command` (program first; placeholders allowed).
@@ -989,6 +1013,8 @@ impl Runner {
         };
         let (item_tx, item_rx) = bounded::<String>(INPUT_QUEUE);
         let iter = items.into_iter();
+        let wake = Arc::new(spawn::Wake::new());
+        let input_wake = Arc::clone(&wake);
         std::thread::Builder::new()
             .name("amorsize-input".into())
             .spawn(move || {
@@ -996,7 +1022,10 @@ impl Runner {
                     if item_tx.send(item).is_err() {
                         break;
                     }
+                    input_wake.notify();
                 }
+                drop(item_tx);
+                input_wake.notify();
             })
             .map_err(|e| Error::Spawn(format!("input reader thread: {e}")))?;
         let mut st = State {
@@ -1010,6 +1039,7 @@ impl Runner {
             pending: None,
             input: item_rx,
             input_done: false,
+            wake,
             next_seq: 1,
             start: Instant::now(),
             summary: RunSummary::default(),
@@ -1059,6 +1089,7 @@ struct State<'a> {
     pending: Option<String>,
     input: Receiver<String>,
     input_done: bool,
+    wake: Arc<spawn::Wake>,
     next_seq: u64,
     start: Instant,
     summary: RunSummary,
@@ -1075,7 +1106,6 @@ struct State<'a> {
 
 impl State<'_> {
     fn main_loop(&mut self) -> Result<()> {
-        let (done_tx, done_rx) = unbounded::<Event>();
         loop {
             self.check_stop();
             self.check_deadlines();
@@ -1102,7 +1132,7 @@ impl State<'_> {
                 let Some(job) = self.next_job(block) else {
                     break;
                 };
-                self.start_job(job, &done_tx)?;
+                self.start_job(job);
             }
             if self.running.is_empty()
                 && (self.stop_starting
@@ -1110,41 +1140,130 @@ impl State<'_> {
             {
                 break;
             }
-            // Wait for a job to finish, or for input when there is room for another job, or a
-            // tick to check signals, deadlines and memory.
+            // Wait for a job's output or exit, or for input when there is room for another
+            // job, or a tick to check signals, deadlines and memory.
             let room = !self.stop_starting
                 && !self.input_done
                 && self.pending.is_none()
                 && self.running.len() < self.controller.concurrency();
-            if room {
-                let input = self.input.clone();
-                crossbeam_channel::select! {
-                    recv(done_rx) -> ev => {
-                        if let Ok(ev) = ev { self.finish(ev); }
-                    }
-                    recv(input) -> item => match item {
-                        Ok(item) if item.is_empty() => self.skip_empty(),
-                        Ok(item) => self.pending = Some(item),
-                        Err(_) => self.input_done = true,
-                    },
-                    default(Duration::from_millis(50)) => {}
-                }
-            } else {
-                match done_rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(ev) => self.finish(ev),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            while let Ok(ev) = done_rx.try_recv() {
-                self.finish(ev);
-            }
+            self.wait_events(room);
         }
         // Whatever -k still holds (earlier jobs never ran because the run stopped).
         for (job, out) in self.reorder.drain() {
             self.emit(&job, &out);
         }
         Ok(())
+    }
+
+    /// Sleeps in `poll` until a job's output or exit (or, with `room`, a new input item)
+    /// needs attention or a tick passes, then handles whatever is ready: reads output,
+    /// reaps exited jobs and finishes them.
+    fn wait_events(&mut self, room: bool) {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.running.len() + 1);
+        let mut watch: Vec<Watch> = Vec::with_capacity(self.running.len() + 1);
+        let mut timeout = TICK_MS;
+        let pollfd = |fd: i32| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        for (&pid, r) in &self.running {
+            if let Some(o) = &r.output {
+                fds.push(pollfd(o.as_raw_fd()));
+                watch.push(Watch::Output(pid));
+            } else if let Some(p) = &r.pidfd {
+                fds.push(pollfd(p.as_raw_fd()));
+                watch.push(Watch::Exit(pid));
+            } else {
+                timeout = 1; // no pidfd: look again shortly whether it has exited
+            }
+        }
+        if room {
+            self.wake.set_waiting(true);
+            // Look once more after saying we wait, so that no item is missed.
+            match self.input.try_recv() {
+                Ok(item) => {
+                    self.wake.set_waiting(false);
+                    self.accept_item(item);
+                    timeout = 0;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.wake.set_waiting(false);
+                    self.input_done = true;
+                    timeout = 0;
+                }
+                Err(TryRecvError::Empty) => match self.wake.fd() {
+                    Some(fd) => {
+                        fds.push(pollfd(fd));
+                        watch.push(Watch::Input);
+                    }
+                    None => timeout = timeout.min(5),
+                },
+            }
+        }
+        let ready = spawn::poll(&mut fds, timeout);
+        if room {
+            self.wake.set_waiting(false);
+        }
+        let mut ended = Vec::new();
+        if ready > 0 {
+            for (pfd, w) in fds.iter().zip(&watch) {
+                if pfd.revents == 0 {
+                    continue;
+                }
+                match *w {
+                    Watch::Input => self.wake.drain(),
+                    Watch::Output(pid) => {
+                        let Some(r) = self.running.get_mut(&pid) else {
+                            continue;
+                        };
+                        let before = r.buf.len();
+                        let open = match r.output.as_mut() {
+                            Some(o) => spawn::read_some(o, &mut r.buf, r.nonblocking),
+                            None => false,
+                        };
+                        if open && before < 64 * 1024 && r.buf.len() >= 64 * 1024 {
+                            if let Some(o) = &r.output {
+                                spawn::grow_pipe(o);
+                            }
+                        }
+                        if !open {
+                            r.output = None;
+                            // Most jobs have exited by the time their output ends.
+                            if let Some((status, usage)) = spawn::try_wait4(pid) {
+                                ended.push((pid, status, usage));
+                            }
+                        }
+                    }
+                    Watch::Exit(pid) => {
+                        let (status, usage) = spawn::wait4(pid);
+                        ended.push((pid, status, usage));
+                    }
+                }
+            }
+        }
+        if timeout == 1 {
+            // Jobs whose output ended but that have no pidfd: reap them if they exited.
+            for (&pid, r) in &self.running {
+                if r.output.is_none() && r.pidfd.is_none() && !ended.iter().any(|e| e.0 == pid) {
+                    if let Some((status, usage)) = spawn::try_wait4(pid) {
+                        ended.push((pid, status, usage));
+                    }
+                }
+            }
+        }
+        for (pid, status, usage) in ended {
+            self.finish(pid, status, &usage);
+        }
+    }
+
+    /// An item read from the input while waiting.
+    fn accept_item(&mut self, item: String) {
+        if item.is_empty() {
+            self.skip_empty();
+        } else {
+            self.pending = Some(item);
+        }
     }
 
     fn check_stop(&mut self) {
@@ -1320,7 +1439,7 @@ impl State<'_> {
         })
     }
 
-    fn start_job(&mut self, job: Job, done_tx: &crossbeam_channel::Sender<Event>) -> Result<()> {
+    fn start_job(&mut self, job: Job) {
         let argv = self.runner.template.expand(&job.items, job.seq);
         let resolved;
         let program = match &self.runner.program {
@@ -1333,7 +1452,7 @@ impl State<'_> {
                 Err(e) => {
                     self.sink.warning(&format!("job {}: {e}", job.seq));
                     self.failed_to_start(job, argv, 127);
-                    return Ok(());
+                    return;
                 }
             },
         };
@@ -1343,40 +1462,31 @@ impl State<'_> {
                 self.sink
                     .warning(&format!("job {}: cannot start {}: {e}", job.seq, argv[0]));
                 self.failed_to_start(job, argv, 126);
-                return Ok(());
+                return;
             }
         };
         let pid = spawned.pid;
-        let started = spawned.started;
-        let started_at = spawned.started_at;
-        let tx = done_tx.clone();
-        let reaper = std::thread::Builder::new()
-            .name("amorsize-job".into())
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                let f = spawn::collect(spawned);
-                let _ = tx.send(Event::Done(pid, f));
-            });
-        if let Err(e) = reaper {
-            // No thread to wait for this job: kill and reap it here, then stop the run.
-            spawn::signal_group(pid, libc::SIGKILL);
-            let _ = spawn::wait4(pid);
-            self.abort(Error::Spawn(format!("job reaper thread: {e}")));
-            return Ok(());
-        }
+        let pidfd = spawn::pidfd_open(pid);
+        // Non-blocking, so that a wake-up drains all the output there is; if that fails, one
+        // read per wake-up still works.
+        let nonblocking = spawn::set_nonblocking(&spawned.output).is_ok();
         self.running.insert(
             pid,
             Running {
                 job,
                 argv,
-                started_at,
-                deadline: self.runner.b.timeout.map(|t| started + t),
+                started_at: spawned.started_at,
+                deadline: self.runner.b.timeout.map(|t| spawned.started + t),
                 timed_out: false,
                 kill_at: None,
+                started: spawned.started,
+                output: Some(spawned.output),
+                buf: Vec::new(),
+                pidfd,
+                nonblocking,
             },
         );
         self.summary.max_concurrency = self.summary.max_concurrency.max(self.running.len());
-        Ok(())
     }
 
     fn failed_to_start(&mut self, job: Job, argv: Vec<String>, exit: i32) {
@@ -1394,15 +1504,26 @@ impl State<'_> {
             deadline: None,
             timed_out: false,
             kill_at: None,
+            started: Instant::now(),
+            output: None,
+            buf: Vec::new(),
+            pidfd: None,
+            nonblocking: false,
         };
         self.complete(r, f);
     }
 
-    fn finish(&mut self, ev: Event) {
-        let Event::Done(pid, f) = ev;
-        let Some(r) = self.running.remove(&pid) else {
+    /// A job whose output ended and that `wait4` reaped.
+    fn finish(&mut self, pid: i32, status: i32, usage: &libc::rusage) {
+        let Some(mut r) = self.running.remove(&pid) else {
             return;
         };
+        let f = spawn::finished(
+            std::mem::take(&mut r.buf),
+            status,
+            usage,
+            r.started.elapsed(),
+        );
         let now = self.start.elapsed();
         self.controller.observe(
             now,

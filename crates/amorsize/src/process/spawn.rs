@@ -1,14 +1,16 @@
 //! Spawning and measuring one job: its own process group, stdout and stderr into one pipe,
-//! stdin from `/dev/null`, and `wait4` for the exit status and the CPU time it used.
+//! stdin from `/dev/null`, and `wait4` for the exit status and the CPU time it used; plus the
+//! pieces of the runner's event loop (`poll`, `pidfd_open`, the input thread's eventfd wake-up).
 
 use crate::{Error, Result};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Finds `program` as `execvp` would: a name with a `/` is taken as a path, any other name is
@@ -133,7 +135,16 @@ pub(crate) fn collect(mut job: Spawned) -> Finished {
     let _ = job.output.read_to_end(&mut output);
     drop(job.output);
     let (status, usage) = wait4(job.pid);
-    let wall = job.started.elapsed();
+    finished(output, status, &usage, job.started.elapsed())
+}
+
+/// Decodes a `wait4` status and rusage into a [`Finished`].
+pub(crate) fn finished(
+    output: Vec<u8>,
+    status: i32,
+    usage: &libc::rusage,
+    wall: Duration,
+) -> Finished {
     let (exit, signal) = if libc::WIFEXITED(status) {
         (libc::WEXITSTATUS(status), 0)
     } else if libc::WIFSIGNALED(status) {
@@ -151,6 +162,174 @@ pub(crate) fn collect(mut job: Spawned) -> Finished {
         wall,
         cpu,
     }
+}
+
+/// Reaps `pid` if it has exited, without blocking.
+pub(crate) fn try_wait4(pid: i32) -> Option<(i32, libc::rusage)> {
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals; pid is our own child, reaped only here.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            return Some((status, usage));
+        }
+        if r == 0 {
+            return None; // still running
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        // ECHILD (someone else reaped it): report an unknown failure.
+        return Some((0x7f00, usage));
+    }
+}
+
+/// A descriptor that becomes readable when `pid` exits (`pidfd_open`, Linux ≥ 5.3); None
+/// where the kernel (or a seccomp filter, or the descriptor limit) refuses it.
+pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd >= 0 {
+            // SAFETY: the kernel just returned this descriptor; nobody else owns it.
+            return Some(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Makes a job's output pipe (the read end, which the job does not share) non-blocking, so
+/// the event loop can drain it without the risk of sleeping in `read`.
+pub(crate) fn set_nonblocking(output: &File) -> std::io::Result<()> {
+    // The pipe's read end has no other status flag (pipe2 was given only O_CLOEXEC, a
+    // descriptor flag), so O_NONBLOCK can be set without reading the flags first.
+    // SAFETY: fcntl on a descriptor we own, with plain integer arguments.
+    if unsafe { libc::fcntl(output.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Grows a job's output pipe to 1 MiB (once it shows it writes a lot), so that it and the
+/// event loop trade fewer, larger chunks. Failure (a lower system limit) changes nothing.
+pub(crate) fn grow_pipe(output: &File) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: fcntl on a descriptor we own, with plain integer arguments.
+    unsafe {
+        libc::fcntl(output.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = output;
+}
+
+/// Most bytes one call of [`read_some`] takes from one job (so that one chatty job cannot
+/// keep the loop from the others).
+const READ_BUDGET: usize = 1 << 20;
+
+/// Reads what a ready output pipe holds (up to [`READ_BUDGET`]) straight into `buf`; false at
+/// the end of the output. Without `nonblocking` (the pipe is blocking) it reads only once.
+pub(crate) fn read_some(output: &mut File, buf: &mut Vec<u8>, nonblocking: bool) -> bool {
+    let mut taken = 0;
+    while taken < READ_BUDGET {
+        buf.reserve(64 * 1024);
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: reads at most `spare.len()` bytes into the vector's unused capacity.
+        let n = unsafe { libc::read(output.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        if n > 0 {
+            let n = n as usize;
+            // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+            unsafe { buf.set_len(buf.len() + n) };
+            taken += n;
+            if !nonblocking {
+                return true;
+            }
+            continue;
+        }
+        if n == 0 {
+            return false;
+        }
+        match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => return true,
+            // A read error (should not happen on a pipe) just ends the output.
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Lets the input thread wake the main loop's `poll` when an item arrives, but only while
+/// the main loop says it is waiting for one (an eventfd; None where eventfd is missing).
+#[derive(Debug)]
+pub(crate) struct Wake {
+    waiting: AtomicBool,
+    fd: Option<OwnedFd>,
+}
+
+impl Wake {
+    pub(crate) fn new() -> Self {
+        #[cfg(target_os = "linux")]
+        // SAFETY: eventfd takes an initial value and flags and returns a new descriptor or -1.
+        let fd = match unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) } {
+            -1 => None,
+            // SAFETY: the kernel just returned this descriptor; nobody else owns it.
+            fd => Some(unsafe { OwnedFd::from_raw_fd(fd) }),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let fd = None;
+        Wake {
+            waiting: AtomicBool::new(false),
+            fd,
+        }
+    }
+
+    /// The descriptor to poll, if any.
+    pub(crate) fn fd(&self) -> Option<i32> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// The main loop is about to wait (true) or is done waiting (false). After `true`, it
+    /// must look at the input queue once more before it sleeps.
+    pub(crate) fn set_waiting(&self, yes: bool) {
+        self.waiting.store(yes, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Called by the input thread after each item it queued (and when the input ends).
+    pub(crate) fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) {
+            if let Some(fd) = &self.fd {
+                let one = 1u64.to_ne_bytes();
+                // SAFETY: writes 8 bytes from a local buffer to our own eventfd.
+                unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), 8) };
+            }
+        }
+    }
+
+    /// Resets the eventfd after it was seen readable.
+    pub(crate) fn drain(&self) {
+        if let Some(fd) = &self.fd {
+            let mut v = [0u8; 8];
+            // SAFETY: reads 8 bytes into a local buffer from our own non-blocking eventfd.
+            unsafe { libc::read(fd.as_raw_fd(), v.as_mut_ptr().cast(), 8) };
+        }
+    }
+}
+
+/// `poll` over `fds` for up to `timeout_ms`; the number ready (0 on timeout or interruption).
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> usize {
+    // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd of the given length.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    n.max(0) as usize
 }
 
 pub(crate) fn wait4(pid: i32) -> (i32, libc::rusage) {
