@@ -7,7 +7,7 @@
 //! The prediction for `w` workers and chunks of `c` items over `n` items of mean cost `t`:
 //!
 //! ```text
-//! startup  = fan-out cost of w workers (warm pool: waking w-1 workers; cold: spawning them)
+//! startup  = fan-out cost of w workers (warm pool: log2(w) levels of a wake tree; cold: w-1 spawns)
 //! work     = n·t / p            p = min(w, cores_free / cpu_fraction)   (effective parallelism)
 //! dispatch = ceil(n / c) · d / p                                     (d: cost of handing out a chunk)
 //! tail     = (1 - 1/w) · ½ · t · (1 + cv)                          (the last chunk's imbalance)
@@ -122,19 +122,27 @@ pub struct Costs {
 }
 
 impl Costs {
-    /// The fan-out cost of `workers` participants: nothing for one, else one wake (warm) or one
-    /// spawn (cold) per extra worker. Conservative: wake-ups partly overlap in reality.
+    /// The fan-out cost of `workers` participants: nothing for one. A warm pool wakes its
+    /// workers as a binary tree (the caller wakes two, each woken worker two more), so the last
+    /// one starts after `ceil(log2(workers))` wake latencies; a cold pool spawns the extra
+    /// workers one after another, one spawn each.
     ///
     /// ```
     /// use amorsize::model::Costs;
     /// let c = Costs { spawn: 60e-6, wake: 50e-6, dispatch: 1e-7 };
     /// assert_eq!(c.fan_out(1, true), 0.0);
-    /// assert!((c.fan_out(3, true) - 100e-6).abs() < 1e-12);
-    /// assert!((c.fan_out(3, false) - 120e-6).abs() < 1e-12);
+    /// assert!((c.fan_out(2, true) - 50e-6).abs() < 1e-12);
+    /// assert!((c.fan_out(3, true) - 100e-6).abs() < 1e-12);   // two levels of the tree
+    /// assert!((c.fan_out(64, true) - 300e-6).abs() < 1e-12);  // six levels
+    /// assert!((c.fan_out(3, false) - 120e-6).abs() < 1e-12);  // two spawns
     /// ```
     pub fn fan_out(&self, workers: usize, warm: bool) -> f64 {
-        let per = if warm { self.wake } else { self.spawn };
-        finite_or_zero(per).max(0.0) * workers.saturating_sub(1) as f64
+        if warm {
+            let depth = workers.max(1).next_power_of_two().trailing_zeros();
+            finite_or_zero(self.wake).max(0.0) * depth as f64
+        } else {
+            finite_or_zero(self.spawn).max(0.0) * workers.saturating_sub(1) as f64
+        }
     }
 }
 

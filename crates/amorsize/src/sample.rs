@@ -328,13 +328,14 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
             ratios.push(m.process_cpu.as_secs_f64() / m.wall.as_secs_f64());
         }
     }
-    // The median ratio, so a moment when other threads of the process were busy (a pool's
-    // workers finishing a previous job) does not pass for threads of the function's own.
+    // The median ratio (the lower middle of an even count), so a moment when other threads of
+    // the process were busy (a pool's workers finishing a previous job) does not pass for
+    // threads of the function's own: those run during every call, the noise only during some.
     ratios.sort_by(|a, b| a.total_cmp(b));
     let process_cpu_ratio = if ratios.is_empty() {
         1.0
     } else {
-        ratios[ratios.len() / 2].max(0.0)
+        ratios[(ratios.len() - 1) / 2].max(0.0)
     };
     let inner_parallelism = if process_cpu_ratio >= INNER_PARALLELISM_THRESHOLD {
         process_cpu_ratio

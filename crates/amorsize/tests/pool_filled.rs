@@ -40,12 +40,23 @@ proptest! {
     #[test]
     fn every_index_once_and_holes_kept(
         len in 0usize..600, raw in proptest::collection::vec((0usize..700, 0usize..60), 0..8),
-        workers in 1usize..4, chunk in 1usize..70, adaptive: bool,
+        workers in 1usize..4, chunk in 1usize..70, adaptive: bool, prefix in 0usize..50,
     ) {
         let pool = ThreadPool::new(workers).unwrap();
-        let hs = holes(len, &raw);
-        let filled: Vec<(usize, Vec<i64>)> =
-            hs.iter().map(|&(s, e)| (s, (s..e).map(|i| -(i as i64) - 1).collect())).collect();
+        let mut hs = holes(len, &raw);
+        // Sometimes a prefix at 0 whose vector can hold every result (the buffer is adopted).
+        let prefix = prefix.min(len);
+        if prefix > 0 && hs.first().is_none_or(|&(s, _)| s >= prefix) {
+            hs.insert(0, (0, prefix));
+        }
+        let filled: Vec<(usize, Vec<i64>)> = hs
+            .iter()
+            .map(|&(s, e)| {
+                let mut v = Vec::with_capacity(if s == 0 { len } else { e - s });
+                v.extend((s..e).map(|i| -(i as i64) - 1));
+                (s, v)
+            })
+            .collect();
         let calls: Vec<AtomicUsize> = (0..len).map(|_| AtomicUsize::new(0)).collect();
         let chunks = if adaptive {
             ChunkPolicy::Adaptive(ControllerConfig::new(chunk, Duration::from_micros(50)))
@@ -103,6 +114,58 @@ fn a_panic_drops_every_result_once_including_the_filled_ones() {
             drops.load(Ordering::Relaxed),
             made.load(Ordering::Relaxed) + 70,
             "panic at {panic_at}"
+        );
+    }
+}
+
+#[test]
+fn a_prefix_vector_with_room_for_all_becomes_the_output() {
+    let pool = ThreadPool::new(2).unwrap();
+    let mut prefix: Vec<usize> = Vec::with_capacity(1_000);
+    prefix.extend(0..100);
+    let buffer = prefix.as_ptr();
+    let out = pool
+        .map_range_filled(
+            1_000,
+            &RunOptions::new(2, ChunkPolicy::Fixed(16)),
+            vec![(0, prefix)],
+            |i| i,
+        )
+        .unwrap();
+    assert_eq!(out.results, (0..1_000).collect::<Vec<_>>());
+    assert_eq!(out.results.as_ptr(), buffer, "no second buffer");
+}
+
+#[test]
+fn a_panic_drops_an_adopted_prefix_once() {
+    let pool = ThreadPool::new(2).unwrap();
+    for panic_at in [40usize, 41, 170, 299] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let made = AtomicUsize::new(0);
+        let mut prefix = Vec::with_capacity(300);
+        prefix.extend((0..40).map(|i| Counted(i, drops.clone())));
+        let filled = vec![
+            (0, prefix),
+            (100, (0..5).map(|i| Counted(i, drops.clone())).collect()),
+        ];
+        let err = pool
+            .map_range_filled(
+                300,
+                &RunOptions::new(2, ChunkPolicy::Fixed(3)),
+                filled,
+                |i| {
+                    if i == panic_at {
+                        panic!("at {i}");
+                    }
+                    made.fetch_add(1, Ordering::Relaxed);
+                    Counted(i, drops.clone())
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::TaskPanicked { index, .. } if index == panic_at));
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            made.load(Ordering::Relaxed) + 45
         );
     }
 }

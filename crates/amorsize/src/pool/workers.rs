@@ -574,15 +574,36 @@ impl ThreadPool {
         self.check_open()?;
         let initial = opts.chunks.initial();
         let participants = opts.workers.min(self.workers());
-        let mut out: Vec<R> = Vec::new();
-        out.try_reserve_exact(len)
-            .map_err(|e| Error::invalid_input("len", format!("cannot hold {len} results: {e}")))?;
+        let mut holes: Vec<(usize, usize)> = Vec::with_capacity(filled.len());
+        let mut filled = filled.into_iter().peekable();
+        // A filled range at 0 whose vector can already hold every result becomes the output
+        // buffer itself (par_map's prefix is allocated so): no second buffer, no copy.
+        let adopt = matches!(filled.peek(), Some((0, rs)) if rs.capacity() >= len);
+        let mut out: Vec<R> = match filled.next_if(|_| adopt) {
+            Some((_, mut rs)) => {
+                let n = rs.len();
+                // SAFETY: the first `n` slots stay initialised; from here on `Job` owns their
+                // dropping through the `written` range pushed below, exactly as for results
+                // moved into place.
+                unsafe { rs.set_len(0) };
+                if n > 0 {
+                    holes.push((0, n));
+                }
+                rs
+            }
+            None => {
+                let mut out = Vec::new();
+                out.try_reserve_exact(len).map_err(|e| {
+                    Error::invalid_input("len", format!("cannot hold {len} results: {e}"))
+                })?;
+                out
+            }
+        };
         // One chunk covers everything (after the guided tail): no fan-out.
         let first = guided_chunk(initial, len, participants);
         let inline = in_worker() || participants == 1 || first >= len;
         // Move the filled results into their slots; from here on `Job` owns their dropping
         // (with the rest of the buffer) through its `written` ranges.
-        let mut holes: Vec<(usize, usize)> = Vec::with_capacity(filled.len());
         for (start, rs) in filled {
             let n = rs.len();
             for (k, r) in rs.into_iter().enumerate() {
