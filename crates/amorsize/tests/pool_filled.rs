@@ -78,43 +78,56 @@ proptest! {
     }
 }
 
+/// Runs 300 items with `f` panicking at `panic_at`, the ranges `(start, len, capacity)` filled
+/// with counted values; checks the error's index (when `f` ran there) and that every result made
+/// by `f` and every filled result is dropped exactly once.
+fn panic_drops_every_result_once(ranges: &[(usize, usize, usize)], panic_at: usize, chunk: usize) {
+    let pool = ThreadPool::new(2).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let made = AtomicUsize::new(0);
+    let filled: Vec<(usize, Vec<Counted>)> = ranges
+        .iter()
+        .map(|&(start, len, capacity)| {
+            let mut v = Vec::with_capacity(capacity.max(len));
+            v.extend((0..len).map(|i| Counted(i, drops.clone())));
+            (start, v)
+        })
+        .collect();
+    let err = pool
+        .map_range_filled(
+            300,
+            &RunOptions::new(2, ChunkPolicy::Fixed(chunk)),
+            filled,
+            |i| {
+                if i == panic_at {
+                    panic!("at {i}");
+                }
+                made.fetch_add(1, Ordering::Relaxed);
+                Counted(i, drops.clone())
+            },
+        )
+        .unwrap_err();
+    let in_hole = ranges
+        .iter()
+        .any(|&(s, len, _)| (s..s + len).contains(&panic_at));
+    if !in_hole {
+        assert!(
+            matches!(err, Error::TaskPanicked { index, .. } if index == panic_at),
+            "{err:?}"
+        );
+    }
+    let filled_items: usize = ranges.iter().map(|r| r.1).sum();
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        made.load(Ordering::Relaxed) + filled_items,
+        "panic at {panic_at}"
+    );
+}
+
 #[test]
 fn a_panic_drops_every_result_once_including_the_filled_ones() {
-    let pool = ThreadPool::new(2).unwrap();
     for panic_at in [0usize, 5, 99, 150, 299] {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let made = AtomicUsize::new(0);
-        let filled: Vec<(usize, Vec<Counted>)> = vec![
-            (10, (0..20).map(|i| Counted(i, drops.clone())).collect()),
-            (200, (0..50).map(|i| Counted(i, drops.clone())).collect()),
-        ];
-        let err = pool
-            .map_range_filled(
-                300,
-                &RunOptions::new(2, ChunkPolicy::Fixed(7)),
-                filled,
-                |i| {
-                    if i == panic_at {
-                        panic!("at {i}");
-                    }
-                    made.fetch_add(1, Ordering::Relaxed);
-                    Counted(i, drops.clone())
-                },
-            )
-            .unwrap_err();
-        let in_hole = (10..30).contains(&panic_at) || (200..250).contains(&panic_at);
-        if !in_hole {
-            assert!(
-                matches!(err, Error::TaskPanicked { index, .. } if index == panic_at),
-                "{err:?}"
-            );
-        }
-        // Every result made by f and every filled result is dropped exactly once.
-        assert_eq!(
-            drops.load(Ordering::Relaxed),
-            made.load(Ordering::Relaxed) + 70,
-            "panic at {panic_at}"
-        );
+        panic_drops_every_result_once(&[(10, 20, 0), (200, 50, 0)], panic_at, 7);
     }
 }
 
@@ -138,35 +151,9 @@ fn a_prefix_vector_with_room_for_all_becomes_the_output() {
 
 #[test]
 fn a_panic_drops_an_adopted_prefix_once() {
-    let pool = ThreadPool::new(2).unwrap();
+    // The prefix at 0 can hold all 300 results: it becomes the output buffer.
     for panic_at in [40usize, 41, 170, 299] {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let made = AtomicUsize::new(0);
-        let mut prefix = Vec::with_capacity(300);
-        prefix.extend((0..40).map(|i| Counted(i, drops.clone())));
-        let filled = vec![
-            (0, prefix),
-            (100, (0..5).map(|i| Counted(i, drops.clone())).collect()),
-        ];
-        let err = pool
-            .map_range_filled(
-                300,
-                &RunOptions::new(2, ChunkPolicy::Fixed(3)),
-                filled,
-                |i| {
-                    if i == panic_at {
-                        panic!("at {i}");
-                    }
-                    made.fetch_add(1, Ordering::Relaxed);
-                    Counted(i, drops.clone())
-                },
-            )
-            .unwrap_err();
-        assert!(matches!(err, Error::TaskPanicked { index, .. } if index == panic_at));
-        assert_eq!(
-            drops.load(Ordering::Relaxed),
-            made.load(Ordering::Relaxed) + 45
-        );
+        panic_drops_every_result_once(&[(0, 40, 300), (100, 5, 0)], panic_at, 3);
     }
 }
 
