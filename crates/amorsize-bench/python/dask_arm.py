@@ -40,12 +40,19 @@ def main():
     i = np.arange(n, dtype=np.int64)
     x = (((i[:, None] * 31 + i[None, :] * 17) % 1000) / 7.0).astype(np.float64)
     d = da.from_array(x, chunks="auto")
+    db = dc = None
+    if "a" in a.ops:
+        y = (((i[:, None] * 7 + i[None, :] * 13) % 100) / 9.0).astype(np.float64)
+        z = (((i[:, None] + i[None, :] * 3) % 10)).astype(np.float64)
+        db = da.from_array(y, chunks=d.chunks)
+        dc = da.from_array(z, chunks=d.chunks)
     chunks = [c[0] for c in d.chunks]
     nchunks = int(np.prod([len(c) for c in d.chunks]))
     tracemalloc.start()
     for op in a.ops:
         if op == "a":
-            expr = d * 1.5 + 2.0
+            # a·b + c over three arrays of the same shape (made outside the traced region).
+            expr = d * db + dc
         elif op == "b":
             expr = d.map_blocks(k6, dtype=np.float64)
         elif op == "c":

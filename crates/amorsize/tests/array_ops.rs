@@ -55,6 +55,33 @@ fn map_blocks_matches_ndarray_on_several_ranks() {
 }
 
 #[test]
+fn map_blocks_indexed_passes_each_blocks_own_ranges() {
+    // a·b + c over three arrays, the others sliced by the ranges of each block of `a`.
+    let a: Array3<f64> = ramp(ndarray::Ix3(9, 7, 11));
+    let b: Array3<f64> = ramp(ndarray::Ix3(9, 7, 11)).mapv(|x| x + 2.0);
+    let c: Array3<f64> = ramp(ndarray::Ix3(9, 7, 11)).mapv(|x| x * x);
+    for chunks in [[1, 1, 1], [4, 3, 5], [9, 7, 11], [2, 7, 3]] {
+        let ca = ChunkedArray::with_chunks(a.view(), &chunks).unwrap();
+        let out = ca
+            .map_blocks_indexed(|r, blk| {
+                let region = ndarray::s![r[0].clone(), r[1].clone(), r[2].clone()];
+                assert_eq!(blk.shape(), b.slice(region).shape());
+                &blk * &b.slice(region) + &c.slice(region)
+            })
+            .unwrap();
+        assert_eq!(out, &a * &b + &c, "chunks {chunks:?}");
+    }
+    // Every element learns the start of its own block on each axis.
+    let ca = ChunkedArray::with_chunks(a.view(), &[4, 3, 5]).unwrap();
+    let starts = ca
+        .map_blocks_indexed(|r, blk| blk.mapv(|_| (r[0].start, r[1].start, r[2].start)))
+        .unwrap();
+    for ((i, j, k), s) in starts.indexed_iter() {
+        assert_eq!(*s, (i / 4 * 4, j / 3 * 3, k / 5 * 5));
+    }
+}
+
+#[test]
 fn map_blocks_may_change_the_element_type() {
     let a = Array2::from_shape_fn((9, 11), |(i, j)| (i * 11 + j) as u32);
     let c = ChunkedArray::with_chunks(a.view(), &[4, 4]).unwrap();

@@ -107,6 +107,7 @@ struct Row {
 /// One run of `op` (fresh chunked array: the first block of an unmeasured op runs alone).
 fn run_once(
     view: ArrayView2<'_, f64>,
+    others: (ArrayView2<'_, f64>, ArrayView2<'_, f64>),
     chunks: &[usize],
     op: Op,
     budget: u64,
@@ -123,7 +124,12 @@ fn run_once(
     let t = Instant::now();
     match op {
         Op::Elementwise => {
-            let out = c.map_blocks(|b| b.mapv(|x| x * 1.5 + 2.0))?;
+            // a·b + c: the blocks of `b` and `c` are views of the same region (no copies).
+            let (b, cc) = others;
+            let out = c.map_blocks_indexed(|r, blk| {
+                let region = ndarray::s![r[0].clone(), r[1].clone()];
+                &blk * &b.slice(region) + &cc.slice(region)
+            })?;
             std::hint::black_box(&out);
         }
         Op::Temporaries => {
@@ -307,24 +313,50 @@ fn main() {
         tracked_ns - sys_ns
     );
     let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 31 + j * 17) % 1000) as f64 / 7.0);
+    // The other two operands of (a) a·b + c, as large as `a` (only made when (a) runs).
+    let (b, c) = if ops.contains(&Op::Elementwise) {
+        (
+            Array2::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 13) % 100) as f64 / 9.0),
+            Array2::from_shape_fn((n, n), |(i, j)| ((i + j * 3) % 10) as f64),
+        )
+    } else {
+        (Array2::zeros((0, 0)), Array2::zeros((0, 0)))
+    };
     let shape = [n, n];
     let mut rows: Vec<Row> = Vec::new();
     for &op in &ops {
         // Warm-up (untimed): fault in the pool's threads and the allocator's arenas so the first
         // arm does not pay for them.
-        let _ = run_once(a.view(), &[(n / 64).max(1), n], op, budget, workers, None);
+        let _ = run_once(
+            a.view(),
+            (b.view(), c.view()),
+            &[(n / 64).max(1), n],
+            op,
+            budget,
+            workers,
+            None,
+        );
         // Arm 1's chunks: the recommender after a calibration run on a slice.
         let cal_rows = (n / 16)
             .min(((budget / 8) / (n as u64 * 8)).max(1) as usize)
             .max(1);
         let cal_view = a.slice(ndarray::s![..cal_rows, ..]);
+        let cal_others = if op == Op::Elementwise {
+            (
+                b.slice(ndarray::s![..cal_rows, ..]),
+                c.slice(ndarray::s![..cal_rows, ..]),
+            )
+        } else {
+            (b.view(), c.view())
+        };
         let arm1 = ChunkSizeRecommender::new()
             .workers(workers)
             .budget_bytes(budget)
             .recommend(&[cal_rows, n], 8, None)
             .and_then(|r0| {
                 let t = Instant::now();
-                let (_, _, cal) = run_once(cal_view, &r0.chunks, op, budget, workers, None)?;
+                let (_, _, cal) =
+                    run_once(cal_view, cal_others, &r0.chunks, op, budget, workers, None)?;
                 let cal_time = t.elapsed();
                 let rec = ChunkSizeRecommender::new()
                     .workers(workers)
@@ -332,8 +364,11 @@ fn main() {
                     .recommend(&shape, 8, Some(&cal.stats))?;
                 Ok((rec, cal_time, cal.stats.peak_model.k))
             });
-        // Every configuration: (arm, chunks, k hint, note prefix).
+        // Every configuration: (arm, chunks, k hint, note prefix). The amplification k that
+        // arm 1's calibration measured is given to arms 2 and 3 too, so that they run on the
+        // same executor with the same knowledge and differ only in their chunk shapes.
         let mut configs: Vec<(String, Vec<usize>, Option<f64>, String)> = Vec::new();
+        let k_known = arm1.as_ref().ok().map(|(_, _, k)| *k);
         match arm1 {
             Ok((rec, cal_time, k)) => configs.push((
                 "1 recommender+admission".into(),
@@ -349,7 +384,7 @@ fn main() {
         configs.push((
             "2 dask-auto shapes".into(),
             dask_auto_chunks(&shape, 8, 128 << 20),
-            None,
+            k_known,
             String::new(),
         ));
         let sides: Vec<usize> = if args.quick {
@@ -369,14 +404,14 @@ fn main() {
         }
         sweep.dedup();
         for ch in sweep {
-            configs.push(("3 sweep".into(), ch, None, String::new()));
+            configs.push(("3 sweep".into(), ch, k_known, String::new()));
         }
         // Round-robin repetitions, so drifting load on a shared machine hits every arm alike;
         // each keeps its best wall time and its highest measured peak.
         let mut best: Vec<Option<(Duration, RunReport)>> = vec![None; configs.len()];
         for _ in 0..reps {
             for (i, (arm, ch, k, _)) in configs.iter().enumerate() {
-                match run_once(a.view(), ch, op, budget, workers, *k) {
+                match run_once(a.view(), (b.view(), c.view()), ch, op, budget, workers, *k) {
                     Ok((wall, rep, _)) => {
                         best[i] = Some(match best[i].take() {
                             None => (wall, rep),
@@ -415,7 +450,7 @@ fn main() {
             });
         }
     }
-    drop(a);
+    drop((a, b, c));
     // Arm 4: Dask itself.
     if args.no_dask {
         println!("Dask arm skipped (--no-dask)");

@@ -824,6 +824,31 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         B: Send,
         F: Fn(ArrayView<'_, A, D>) -> Array<B, D> + Sync,
     {
+        self.map_blocks_indexed(|_, b| f(b))
+    }
+
+    /// [`Self::map_blocks`] with each block's index ranges (one per axis) passed to `f`, so that
+    /// a block can be combined with the same region of other arrays (elementwise `a·b + c`).
+    /// The other arrays are only read through views: their blocks cost no working memory.
+    ///
+    /// ```
+    /// use ndarray::{s, Array2};
+    /// let a = Array2::<f64>::from_shape_fn((6, 8), |(i, j)| (i + j) as f64);
+    /// let b = Array2::<f64>::from_shape_fn((6, 8), |(i, j)| (i * j) as f64);
+    /// let c = Array2::<f64>::from_elem((6, 8), 1.0);
+    /// let ca = amorsize::array::ChunkedArray::with_chunks(a.view(), &[4, 3]).unwrap();
+    /// let out = ca.map_blocks_indexed(|r, blk| {
+    ///     let region = s![r[0].clone(), r[1].clone()];
+    ///     &blk * &b.slice(region) + &c.slice(region)
+    /// }).unwrap();
+    /// assert_eq!(out, &a * &b + &c);
+    /// ```
+    pub fn map_blocks_indexed<B, F>(&self, f: F) -> Result<Array<B, D>>
+    where
+        A: Sync,
+        B: Send,
+        F: Fn(&[Range<usize>], ArrayView<'_, A, D>) -> Array<B, D> + Sync,
+    {
         let grid = self.runner.grid_for_run();
         let mut out = Array::<B, D>::uninit(self.view.raw_dim());
         let mut blocks = Vec::with_capacity(grid.len());
@@ -834,7 +859,7 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         let work = |i: usize| -> Result<()> {
             let ranges = grid.block_ranges(i);
             let input = block_view(view, &ranges);
-            let res = f(input);
+            let res = f(&ranges, input);
             let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
             let dst = slot
                 .take()
