@@ -128,7 +128,7 @@ fn run_once(
             let (b, cc) = others;
             let out = c.map_blocks_indexed(|r, blk| {
                 let region = ndarray::s![r[0].clone(), r[1].clone()];
-                &blk * &b.slice(region) + &cc.slice(region)
+                &blk * &b.slice(region) + cc.slice(region)
             })?;
             std::hint::black_box(&out);
         }
