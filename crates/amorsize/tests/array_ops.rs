@@ -66,7 +66,7 @@ fn map_blocks_indexed_passes_each_blocks_own_ranges() {
             .map_blocks_indexed(|r, blk| {
                 let region = ndarray::s![r[0].clone(), r[1].clone(), r[2].clone()];
                 assert_eq!(blk.shape(), b.slice(region).shape());
-                &blk * &b.slice(region) + &c.slice(region)
+                &blk * &b.slice(region) + c.slice(region)
             })
             .unwrap();
         assert_eq!(out, &a * &b + &c, "chunks {chunks:?}");
