@@ -578,8 +578,7 @@ impl ThreadPool {
         let mut filled = filled.into_iter().peekable();
         // A filled range at 0 whose vector can already hold every result becomes the output
         // buffer itself (par_map's prefix is allocated so): no second buffer, no copy.
-        let adopt = matches!(filled.peek(), Some((0, rs)) if rs.capacity() >= len);
-        let mut out: Vec<R> = match filled.next_if(|_| adopt) {
+        let mut out: Vec<R> = match filled.next_if(|(s, rs)| *s == 0 && rs.capacity() >= len) {
             Some((_, mut rs)) => {
                 let n = rs.len();
                 // SAFETY: the first `n` slots stay initialised; from here on `Job` owns their
