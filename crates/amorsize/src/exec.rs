@@ -11,6 +11,19 @@
 //! is done by then, or its projected total is below 10 fan-out costs, the plain loop simply
 //! goes on: a job too small to pay costs a handful of clock reads more than the loop.
 //!
+//! ## Long items: measured inside the job
+//! When the prefix's first item alone took so long that the plan runs items one at a time
+//! (chunk size 1), and the job is long enough that a short watch costs the caller at most a
+//! twentieth of its share, par_map does not run a second item alone to learn whether items
+//! compute or wait. It starts the job at once on the cores, with a [`pool::Growth`]: the
+//! caller watches the first workers' CPU clocks for 4 wake-ups (≥ 100 µs), and the planner,
+//! given what they burned, says how many workers the job should have. Items that wait (a
+//! sleep, I/O) grow the job to that many; items that compute leave it at the cores; a worker
+//! that waits while the rest of the process computes is waiting for threads the item started,
+//! and does not grow it. The call site remembers what the watch saw. (A program whose other
+//! threads are busy during the watch makes waiting items look like that too; the job then
+//! stays at the cores — as the sequential sample's process-CPU ratio also concluded.)
+//!
 //! Per call site — the type of the closure, with the item and result types and the settings —
 //! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
 //! entries, least recently used evicted; [`clear_cache`] empties it). A later call at the same
@@ -160,7 +173,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             let plan = opt.plan_from(n, &e.stats);
             if plan.executor() == Executor::Threads {
                 HITS_PROBE.fetch_add(1, Ordering::Relaxed);
-                let (out, run) = run_measured(&plan, items, &f, Vec::new(), Some(&e.stats))?;
+                let (out, run) = run_measured(&plan, items, &f, Vec::new(), Some(&e.stats), None)?;
                 if let Some(run) = run {
                     let busy: f64 = run.busy.iter().map(Duration::as_secs_f64).sum();
                     let per_item = busy / n as f64;
@@ -207,8 +220,23 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             return run_with_sample(&plan, items, &f, vec![(0, prefix)], Some(&e.stats));
         }
     }
-    // 3. A full sample, going on from the prefix (its items are not run again).
+    // 3. Items so long that the plan runs them one at a time, in a job long enough to afford
+    //    a short watch: go parallel at once on the cores, and learn whether the items compute
+    //    or wait from the job's first moments, growing it if they wait (see `run_watched`).
+    //    The sequential sample would run another whole item on the caller alone first.
     MISSES.fetch_add(1, Ordering::Relaxed);
+    let guess = sample::summarize(&[sample::Measurement::wall_only(0, m, elapsed)]);
+    let plan = opt.plan_from(n, &guess);
+    let window = watch_window(&costs);
+    let affordable = projected >= WATCH_SHARE * (window + costs.wake) * plan.workers() as f64;
+    if plan.executor() == Executor::Threads
+        && plan.chunk_size() == 1
+        && affordable
+        && !crate::alloc::is_active()
+    {
+        return run_watched(opt, key, &plan, guess, window, items, &f, prefix);
+    }
+    // 4. A full sample, going on from the prefix (its items are not run again).
     let prior = sample::Sample {
         measurements: vec![sample::Measurement::wall_only(0, m, elapsed)],
         stats: SampleStats::default(),
@@ -246,6 +274,83 @@ fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Dur
         batch = want.clamp(1, done.saturating_mul(8));
     }
     Ok((out, elapsed))
+}
+
+/// The watch may cost the caller at most 1 / `WATCH_SHARE` of its share of the work.
+const WATCH_SHARE: f64 = 20.0;
+
+/// How long a growing job's caller watches the workers' CPU use: 4 wake-ups, at least 100 µs
+/// (long enough that a worker's wake-up and the clocks' cost are small parts of it).
+fn watch_window(costs: &Costs) -> f64 {
+    (4.0 * costs.wake).max(100e-6)
+}
+
+/// What the watch saw, as sample statistics: `guess` (the prefix's, compute-bound by
+/// assumption) with the CPU use the workers showed.
+///
+/// A worker on the CPU for at least half the window computes (a preempted one on a loaded
+/// machine still gets about half); with the rest of the process it may keep more than
+/// [`sample::INNER_PARALLELISM_THRESHOLD`] CPUs busy (threads of its own). A worker off the CPU
+/// while the rest of the process burned three quarters of a CPU or more per worker waits for
+/// threads the items started (a nested parallel loop; measured on the 2-core VM: 1.1–1.2 CPUs
+/// per worker, against ≤ 0.4 of idle noise): that is inner parallelism, not waiting — more
+/// workers would only queue more work for those threads. Otherwise it waits (I/O, a sleep, a
+/// lock) and its CPU share is the item's.
+fn stats_seen(guess: &SampleStats, seen: &pool::Observed) -> SampleStats {
+    let r = seen.cpu_per_worker();
+    let others = seen.others_per_worker();
+    let all = r + others;
+    let mut s = guess.clone();
+    s.process_cpu_ratio = all;
+    if r >= 0.5 {
+        if all >= sample::INNER_PARALLELISM_THRESHOLD {
+            s.inner_parallelism = all;
+        }
+    } else if others >= 0.75 {
+        s.inner_parallelism = all.max(sample::INNER_PARALLELISM_THRESHOLD);
+    } else {
+        s.cpu_fraction = r.max(1.0 / 64.0);
+    }
+    s
+}
+
+/// Runs a job of long items at the compute-bound `plan` at once, with a [`pool::Growth`]: the
+/// caller watches the first workers for `window` seconds, and the planner, given the CPU they
+/// used, says how many workers the job should have; waiting work grows the job to that many.
+/// The call site remembers the statistics the watch gave.
+#[allow(clippy::too_many_arguments)]
+fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+    opt: &Optimizer,
+    key: u64,
+    plan: &Plan,
+    guess: SampleStats,
+    window: f64,
+    items: &[T],
+    f: &F,
+    prefix: Vec<R>,
+) -> Result<Vec<R>> {
+    let n = items.len();
+    let max = opt.sample_settings_for(&costs()).max_workers.min(n).max(1);
+    let decide = {
+        let (opt, guess) = (opt.clone(), guess.clone());
+        let left = n - prefix.len();
+        move |seen: &pool::Observed| {
+            let p = opt.plan_from(left, &stats_seen(&guess, seen));
+            if p.executor() == Executor::Threads {
+                p.workers()
+            } else {
+                0
+            }
+        }
+    };
+    let grow = pool::Growth::new(max, Duration::from_secs_f64(window), decide);
+    let (out, run) = run_measured(plan, items, f, vec![(0, prefix)], None, Some(grow))?;
+    let stats = match run.as_ref().and_then(|r| r.observed) {
+        Some(seen) => stats_seen(&guess, &seen),
+        None => guess,
+    };
+    cache_put(key, n, &stats, true);
+    Ok(out)
 }
 
 fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
@@ -323,16 +428,18 @@ fn run_with_sample<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     sampled: Vec<(usize, Vec<R>)>,
     stats: Option<&SampleStats>,
 ) -> Result<Vec<R>> {
-    Ok(run_measured(plan, items, f, sampled, stats)?.0)
+    Ok(run_measured(plan, items, f, sampled, stats, None)?.0)
 }
 
-/// [`run_with_sample`], also returning the pool run's measurements (none for the plain loop).
+/// [`run_with_sample`], also returning the pool run's measurements (none for the plain loop);
+/// with `grow`, the job may take more workers than the plan's (on a pool large enough).
 fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     plan: &Plan,
     items: &[T],
     f: &F,
     sampled: Vec<(usize, Vec<R>)>,
     stats: Option<&SampleStats>,
+    grow: Option<pool::Growth>,
 ) -> Result<(Vec<R>, Option<pool::RunStats>)> {
     let n = items.len();
     if plan.executor() == Executor::Sequential || plan.workers() <= 1 || n < 2 {
@@ -354,11 +461,15 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         _ => ChunkPolicy::Fixed(plan.chunk_size()),
     };
     let workers = plan.workers();
-    let handle = crate::global_pool_manager().get(pool_size(workers))?;
+    let largest = grow
+        .as_ref()
+        .map_or(workers, |g| g.max_workers.max(workers));
+    let handle = crate::global_pool_manager().get(pool_size(largest))?;
     let opts = RunOptions {
         workers: workers.min(handle.workers()),
         chunks,
         progress: plan.settings.progress.clone(),
+        grow,
     };
     // The sampled items' results go into place as they are; the pool skips them once a chunk.
     let out = handle.map_range_filled(n, &opts, sampled, |i| f(&items[i]))?;
@@ -518,6 +629,81 @@ pub fn cache_len() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seen(workers: usize, cpu_us: u64, others_us: u64) -> pool::Observed {
+        pool::Observed {
+            workers,
+            wall: Duration::from_micros(200),
+            cpu: Duration::from_micros(cpu_us),
+            others: Duration::from_micros(others_us),
+            grew_to: None,
+        }
+    }
+
+    fn guess() -> SampleStats {
+        sample::summarize(&[sample::Measurement::wall_only(
+            0,
+            1,
+            Duration::from_millis(1),
+        )])
+    }
+
+    #[test]
+    fn a_watch_of_waiting_workers_gives_their_cpu_share() {
+        let s = stats_seen(&guess(), &seen(2, 8, 20));
+        assert!((s.cpu_fraction - 0.02).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert_eq!(s.mean, guess().mean);
+        // Idle noise from the rest of the process (≤ 0.4 CPU per worker) is not inner work.
+        let s = stats_seen(&guess(), &seen(1, 2, 80));
+        assert!(s.cpu_fraction < 0.05 && s.inner_parallelism == 1.0, "{s:?}");
+        // Nothing at all burned: the floor of 1/64, not zero.
+        assert_eq!(
+            stats_seen(&guess(), &seen(1, 0, 0)).cpu_fraction,
+            1.0 / 64.0
+        );
+    }
+
+    #[test]
+    fn a_watch_of_computing_workers_keeps_them_compute_bound() {
+        // 60% on the CPU: preempted on a loaded machine, not waiting.
+        let s = stats_seen(&guess(), &seen(2, 240, 30));
+        assert_eq!(s.cpu_fraction, 1.0);
+        assert_eq!(s.inner_parallelism, 1.0);
+        // Computing while the rest of the process burns more: threads of its own.
+        let s = stats_seen(&guess(), &seen(1, 200, 200));
+        assert_eq!(s.cpu_fraction, 1.0);
+        assert!((s.inner_parallelism - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_worker_waiting_while_the_process_computes_has_inner_parallelism() {
+        // The worker waits for a nested parallel loop whose threads burn ~1 CPU.
+        let s = stats_seen(&guess(), &seen(1, 0, 190));
+        assert_eq!(s.cpu_fraction, 1.0);
+        assert!(s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD);
+        let plan = decide_for(&s);
+        assert!(plan.workers() <= 2, "{plan:?}");
+    }
+
+    fn decide_for(s: &SampleStats) -> Plan {
+        let machine = crate::plan::MachineFacts::new(2, 1 << 30);
+        let costs = Costs {
+            spawn: 55e-6,
+            wake: 50e-6,
+            dispatch: 1e-7,
+        };
+        crate::plan::decide(&Optimizer::new(), s, 200, &machine, &costs)
+    }
+
+    #[test]
+    fn waiting_items_plan_many_workers_computing_ones_the_cores() {
+        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10))).workers() > 8);
+        assert_eq!(
+            decide_for(&stats_seen(&guess(), &seen(1, 200, 10))).workers(),
+            2
+        );
+    }
 
     #[test]
     fn pool_sizes_snap_above_64() {

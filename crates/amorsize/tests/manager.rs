@@ -13,11 +13,7 @@ fn ptr(p: &AdaptivePool) -> usize {
 }
 
 fn run_on(p: &AdaptivePool, n: usize) -> Vec<usize> {
-    let opts = RunOptions {
-        workers: p.workers(),
-        chunks: ChunkPolicy::Fixed(4),
-        progress: None,
-    };
+    let opts = RunOptions::new(p.workers(), ChunkPolicy::Fixed(4));
     p.map_range(n, &opts, |i| i * 3).unwrap().results
 }
 

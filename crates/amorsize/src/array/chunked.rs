@@ -391,11 +391,7 @@ impl<'e> Runner<'e> {
         };
         let abort = AtomicBool::new(false);
         let pool = crate::global_pool_manager().get(workers)?;
-        let opts = RunOptions {
-            workers,
-            chunks: ChunkPolicy::Fixed(1),
-            progress: None,
-        };
+        let opts = RunOptions::new(workers, ChunkPolicy::Fixed(1));
         let out = pool.map_range(n, &opts, |i| -> Option<Result<(R, ChunkMemoryMetric)>> {
             if abort.load(Ordering::Relaxed) {
                 return None;

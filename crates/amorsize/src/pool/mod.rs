@@ -228,6 +228,9 @@ pub struct RunOptions {
     pub chunks: ChunkPolicy,
     /// Optional progress callback.
     pub progress: Option<ProgressFn>,
+    /// Optional growth: the job may take more workers than `workers` once it has watched how
+    /// much CPU its first items use (see [`Growth`]).
+    pub grow: Option<Growth>,
 }
 
 impl RunOptions {
@@ -242,6 +245,7 @@ impl RunOptions {
             workers,
             chunks,
             progress: None,
+            grow: None,
         }
     }
 
@@ -257,6 +261,150 @@ impl RunOptions {
         self.progress = Some(progress);
         self
     }
+
+    /// Lets the job grow (see [`Growth`]).
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, Growth, RunOptions};
+    /// use std::time::Duration;
+    /// let o = RunOptions::new(2, ChunkPolicy::Fixed(1))
+    ///     .with_growth(Growth::new(8, Duration::from_micros(200), |_seen| 8));
+    /// assert_eq!(o.grow.unwrap().max_workers, 8);
+    /// ```
+    pub fn with_growth(mut self, grow: Growth) -> Self {
+        self.grow = Some(grow);
+        self
+    }
+}
+
+/// Which decides how many participants a job wants, from what its [`Observed`] window saw.
+pub type GrowFn = Arc<dyn Fn(&Observed) -> usize + Send + Sync>;
+
+/// Lets a running job take more workers than it started with.
+///
+/// The pool only measures and obeys; the caller's `decide` function (the planner's policy)
+/// says how many participants the job should have. The job starts with
+/// [`RunOptions::workers`]; the calling thread waits until the workers it woke have entered
+/// (at most 20 `window`s), then watches them for `window`, reading the process's CPU clock
+/// and its own, and calls `decide` with what the other threads burned ([`Observed`]). If the
+/// answer is larger than the participants the job has (and at most `max_workers` and the
+/// pool's size), more workers are let in and woken; then the caller takes part as usual.
+/// Growth never removes a participant. A job run inline (nested, one chunk, one participant)
+/// never grows.
+///
+/// ```
+/// use amorsize::pool::{ChunkPolicy, Growth, RunOptions, ThreadPool};
+/// use std::time::Duration;
+/// let p = ThreadPool::new(8)?;
+/// // Items that wait (a sleep) use almost no CPU: the job asks for all 8 participants.
+/// let opts = RunOptions::new(2, ChunkPolicy::Fixed(1)).with_growth(Growth::new(
+///     8,
+///     Duration::from_micros(300),
+///     |seen| if seen.cpu_per_worker() < 0.5 { 8 } else { seen.workers + 1 },
+/// ));
+/// let out = p.map_range(32, &opts, |i| { std::thread::sleep(Duration::from_millis(2)); i })?;
+/// assert_eq!(out.results.len(), 32);
+/// let seen = out.stats.observed.expect("the job was watched");
+/// assert!(seen.workers >= 1 && seen.wall > Duration::ZERO);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Growth {
+    /// The most participants (the caller included) the job may grow to.
+    pub max_workers: usize,
+    /// How long the caller watches the workers' CPU use.
+    pub window: Duration,
+    /// The participants wanted, given what the window saw.
+    pub decide: GrowFn,
+}
+
+impl Growth {
+    /// Growth up to `max_workers` participants, watching for `window`, asking `decide`.
+    ///
+    /// ```
+    /// let g = amorsize::pool::Growth::new(4, std::time::Duration::from_micros(100), |_| 4);
+    /// assert_eq!(g.max_workers, 4);
+    /// ```
+    pub fn new(
+        max_workers: usize,
+        window: Duration,
+        decide: impl Fn(&Observed) -> usize + Send + Sync + 'static,
+    ) -> Self {
+        Growth {
+            max_workers,
+            window,
+            decide: Arc::new(decide),
+        }
+    }
+}
+
+impl std::fmt::Debug for Growth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Growth")
+            .field("max_workers", &self.max_workers)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a growing job's caller saw while it watched the first workers (see [`Growth`]).
+///
+/// ```
+/// use std::time::Duration;
+/// let o = amorsize::pool::Observed { workers: 2, wall: Duration::from_micros(200),
+///     cpu: Duration::from_micros(40), others: Duration::ZERO, grew_to: None };
+/// assert!((o.cpu_per_worker() - 0.1).abs() < 1e-9);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Observed {
+    /// Workers (besides the caller) inside the job throughout the window.
+    pub workers: usize,
+    /// The window's length.
+    pub wall: Duration,
+    /// CPU time those workers' threads burned in the window.
+    pub cpu: Duration,
+    /// CPU time the rest of the process (neither the caller nor those workers) burned in the
+    /// window: threads the items started (a nested parallel loop), idle workers still
+    /// spinning, the program's other threads.
+    pub others: Duration,
+    /// The participants the job grew to, if it grew.
+    pub grew_to: Option<usize>,
+}
+
+impl Observed {
+    /// CPU time per worker per second of the window: about 1 for work that computes, near 0
+    /// for work that waits (or waits for threads of its own: see [`Observed::others_per_worker`]).
+    ///
+    /// ```
+    /// let o = amorsize::pool::Observed { workers: 0, wall: std::time::Duration::ZERO,
+    ///     cpu: std::time::Duration::ZERO, others: std::time::Duration::ZERO, grew_to: None };
+    /// assert_eq!(o.cpu_per_worker(), 1.0); // nothing seen: assume it computes
+    /// ```
+    pub fn cpu_per_worker(&self) -> f64 {
+        let w = self.wall.as_secs_f64() * self.workers as f64;
+        if w > 0.0 {
+            self.cpu.as_secs_f64() / w
+        } else {
+            1.0
+        }
+    }
+
+    /// CPU time the rest of the process burned per worker per second of the window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let o = amorsize::pool::Observed { workers: 1, wall: Duration::from_micros(100),
+    ///     cpu: Duration::from_micros(5), others: Duration::from_micros(190), grew_to: None };
+    /// assert!((o.others_per_worker() - 1.9).abs() < 1e-9);
+    /// ```
+    pub fn others_per_worker(&self) -> f64 {
+        let w = self.wall.as_secs_f64() * self.workers as f64;
+        if w > 0.0 {
+            self.others.as_secs_f64() / w
+        } else {
+            0.0
+        }
+    }
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -265,6 +413,7 @@ impl std::fmt::Debug for RunOptions {
             .field("workers", &self.workers)
             .field("chunks", &self.chunks)
             .field("progress", &self.progress.is_some())
+            .field("grow", &self.grow)
             .finish()
     }
 }
@@ -307,6 +456,8 @@ pub struct RunStats {
     pub inline: bool,
     /// Chunk size changes made by the controller during the run.
     pub adjustments: Vec<Adjustment>,
+    /// What the caller saw while watching a growing job (see [`Growth`]); `None` otherwise.
+    pub observed: Option<Observed>,
 }
 
 impl RunStats {

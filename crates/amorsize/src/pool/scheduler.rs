@@ -110,7 +110,8 @@ struct OutPtr<R>(*mut R);
 pub(crate) struct Job<'a, R, F> {
     f: &'a F,
     len: usize,
-    participants: usize,
+    /// Participants the guided tail divides the rest among (raised when a job grows).
+    participants: AtomicUsize,
     cursor: Cursor,
     sizing: Sizing,
     out: OutPtr<R>,
@@ -151,6 +152,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
     /// A job over `0..len` writing into `out` (which has capacity for `len` results), except
     /// for the `holes`: sorted, disjoint ranges within `0..len` whose slots the caller has
     /// already written.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         f: &'a F,
         len: usize,
@@ -159,6 +161,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         cancel: Option<&'a CancelToken>,
         out: &mut Vec<R>,
         holes: &'a [(usize, usize)],
+        max_participants: usize,
     ) -> Self {
         debug_assert!(out.capacity() >= len && out.is_empty());
         let sizing = match &opts.chunks {
@@ -177,7 +180,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         Job {
             f,
             len,
-            participants: participants.max(1),
+            participants: AtomicUsize::new(participants.max(1)),
             cursor: Cursor::new(len),
             sizing,
             out: OutPtr(out.as_mut_ptr()),
@@ -187,7 +190,10 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             written: Mutex::new(holes.to_vec()),
             holes,
             hole_items: holes.iter().map(|(a, b)| b - a).sum(),
-            parts: Mutex::new(vec![PartStats::default(); participants.max(1)]),
+            parts: Mutex::new(vec![
+                PartStats::default();
+                participants.max(max_participants).max(1)
+            ]),
             progress: opts.progress.as_ref().map(|cb| ProgressState {
                 callback: cb.clone(),
                 done: AtomicUsize::new(0),
@@ -206,6 +212,17 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         }
     }
 
+    /// The job now has `participants` (it grew): the guided tail divides the rest among them.
+    pub(crate) fn set_participants(&self, participants: usize) {
+        self.participants
+            .fetch_max(participants.max(1), Ordering::Relaxed);
+    }
+
+    /// Items not yet claimed.
+    pub(crate) fn remaining(&self) -> usize {
+        self.cursor.remaining()
+    }
+
     #[inline]
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || self.cancel.is_some_and(|c| c.is_cancelled())
@@ -222,7 +239,8 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             ..PartStats::default()
         };
         while !self.stopped() {
-            let Some((s, e)) = self.cursor.claim(self.current_size(), self.participants) else {
+            let participants = self.participants.load(Ordering::Relaxed);
+            let Some((s, e)) = self.cursor.claim(self.current_size(), participants) else {
                 break;
             };
             let c0 = if timed { Some(Instant::now()) } else { None };
@@ -385,6 +403,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 .sum(),
             inline,
             adjustments,
+            observed: None,
         };
         let complete = failure.is_none() && items + self.hole_items == self.len;
         if complete {

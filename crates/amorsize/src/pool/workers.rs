@@ -16,13 +16,13 @@
 use super::scheduler::{guided_chunk, Job};
 #[cfg(test)]
 use super::ChunkPolicy;
-use super::{CancelToken, RunOptions, RunOutput};
+use super::{CancelToken, Growth, Observed, RunOptions, RunOutput};
 use crate::{Error, Result};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -110,6 +110,11 @@ struct Shared {
     shutdown: AtomicBool,
     /// The worker threads, set once they are spawned (for wake-ups).
     threads: OnceLock<Vec<Thread>>,
+    /// Each worker's CPU clock (set by the worker when it starts; -1: none), read by a growing
+    /// job's watch.
+    clocks: Box<[AtomicI64]>,
+    /// The epoch of the job each worker entered last.
+    entered_epoch: Box<[AtomicU64]>,
 }
 
 // SAFETY: `job` is written only by the caller that holds the pool's job lock, while the latch
@@ -131,9 +136,10 @@ impl Shared {
             if !is_open(s) || epoch(s) == *last_epoch {
                 return None;
             }
-            let cap = self.cap.load(Ordering::Relaxed) as u64;
+            // At the cap: not entered, but not marked as seen either (the job may grow and
+            // let this worker in); the worker parks until then.
+            let cap = self.cap.load(Ordering::Acquire) as u64;
             if entered(s) >= cap {
-                *last_epoch = epoch(s);
                 return None;
             }
             match self.state.compare_exchange_weak(
@@ -175,6 +181,50 @@ impl Shared {
     }
 }
 
+/// The caller's handle on its running job: how many workers are in, and letting more in.
+pub(crate) struct Widen<'a> {
+    shared: &'a Shared,
+}
+
+impl Widen<'_> {
+    /// Workers (besides the caller) that entered the job.
+    pub(crate) fn entered(&self) -> usize {
+        entered(self.shared.state.load(Ordering::Acquire)) as usize
+    }
+
+    /// The CPU clocks of the workers that entered the current job (as far as known).
+    pub(crate) fn entered_clocks(&self) -> Vec<libc::clockid_t> {
+        let sh = self.shared;
+        let now = epoch(sh.state.load(Ordering::Acquire));
+        sh.entered_epoch
+            .iter()
+            .zip(sh.clocks.iter())
+            .filter(|(e, _)| e.load(Ordering::Acquire) == now)
+            .filter_map(|(_, c)| libc::clockid_t::try_from(c.load(Ordering::Relaxed)).ok())
+            .filter(|c| *c != -1)
+            .collect()
+    }
+
+    /// Lets up to `cap` workers besides the caller in, and wakes up to `wake` of them: the
+    /// new ones whose parent in the wake tree will not wake them (it entered before they were
+    /// wanted) are woken here; the others by their parents as usual.
+    pub(crate) fn grow(&self, cap: usize, wake: usize) {
+        let sh = self.shared;
+        let old_wake = sh.wake.load(Ordering::Relaxed);
+        sh.cap.fetch_max(cap, Ordering::AcqRel);
+        sh.wake.fetch_max(wake, Ordering::AcqRel);
+        let Some(threads) = sh.threads.get() else {
+            return;
+        };
+        let new = threads.iter().enumerate().take(wake).skip(old_wake);
+        for (t, thread) in new {
+            if t < 2 || (t - 2) / 2 < old_wake {
+                thread.unpark();
+            }
+        }
+    }
+}
+
 thread_local! {
     /// The pool whose job this thread is running (0: none).
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
@@ -209,19 +259,33 @@ impl Drop for Mark {
 
 fn worker_main(shared: Arc<Shared>, t: usize) {
     CURRENT_POOL.with(|c| c.set(shared.id()));
+    if let (Some(id), Some(slot)) = (crate::sample::own_thread_clock(), shared.clocks.get(t)) {
+        slot.store(i64::from(id), Ordering::Relaxed);
+    }
     let mut last_epoch = 0u64;
+    // A thread just spawned has no job to expect soon: it parks at once instead of spinning
+    // (a pool of many threads created for a job would otherwise burn every core for the spin
+    // budget, and a growing job's watch would count that as the items' threads).
+    let mut budget = Duration::ZERO;
     loop {
         wait_until(
             || {
                 let s = shared.state.load(Ordering::Acquire);
-                shared.shutdown.load(Ordering::Acquire) || (is_open(s) && epoch(s) != last_epoch)
+                shared.shutdown.load(Ordering::Acquire)
+                    || (is_open(s)
+                        && epoch(s) != last_epoch
+                        && entered(s) < shared.cap.load(Ordering::Acquire) as u64)
             },
-            SPIN_BUDGET,
+            budget,
         );
+        budget = SPIN_BUDGET;
         if shared.shutdown.load(Ordering::Acquire) {
             return;
         }
         if let Some((slot, job)) = shared.try_enter(&mut last_epoch) {
+            if let Some(e) = shared.entered_epoch.get(t) {
+                e.store(last_epoch, Ordering::Release);
+            }
             shared.wake_children(t);
             // SAFETY: entered, so the caller waits for our `leave` before the closure behind
             // `job.run` goes out of scope. The closure never unwinds (panics are caught).
@@ -340,6 +404,8 @@ impl ThreadPool {
             job: UnsafeCell::new(None),
             shutdown: AtomicBool::new(false),
             threads: OnceLock::new(),
+            clocks: (1..workers).map(|_| AtomicI64::new(-1)).collect(),
+            entered_epoch: (1..workers).map(|_| AtomicU64::new(0)).collect(),
         });
         let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(workers - 1);
         let mut spawn_error = None;
@@ -614,6 +680,10 @@ impl ThreadPool {
                 holes.push((start, start + n));
             }
         }
+        let grow = opts.grow.as_ref().filter(|_| !inline);
+        let max_participants = grow.map_or(participants, |g| {
+            g.max_workers.clamp(participants, self.workers())
+        });
         let job = Job::new(
             &f,
             len,
@@ -622,17 +692,31 @@ impl ThreadPool {
             cancel,
             &mut out,
             &holes,
+            max_participants,
         );
+        let seen: Cell<Option<Observed>> = Cell::new(None);
         if inline {
             job.participate(0);
         } else {
             let est_chunks = len.div_ceil(first.max(1));
             let wake = (participants - 1).min(est_chunks - 1);
             let run = |slot: usize| job.participate(slot);
-            self.run_parallel(participants - 1, wake, &run, false)?;
+            let watch = |w: &Widen<'_>| {
+                if let Some(g) = grow {
+                    seen.set(watch_and_grow(w, g, &job, wake, max_participants, initial));
+                }
+            };
+            let watch: Option<&dyn Fn(&Widen<'_>)> = match grow {
+                Some(g) if max_participants > participants && g.window > Duration::ZERO => {
+                    Some(&watch)
+                }
+                _ => None,
+            };
+            self.run_parallel(participants - 1, wake, &run, false, watch)?;
         }
         let mut o = job.finish(out, inline)?;
         o.stats.initial_chunk_size = initial;
+        o.stats.observed = seen.get();
         Ok(o)
     }
 
@@ -662,7 +746,7 @@ impl ThreadPool {
         if in_worker() || n == 1 {
             (0..n).for_each(call);
         } else {
-            self.run_parallel(n - 1, n - 1, &call, true)?;
+            self.run_parallel(n - 1, n - 1, &call, true, None)?;
         }
         match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some((i, payload)) => Err(Error::from_panic(i, payload)),
@@ -679,6 +763,7 @@ impl ThreadPool {
         wake: usize,
         run: &(dyn Fn(usize) + Sync),
         all: bool,
+        watch: Option<&dyn Fn(&Widen<'_>)>,
     ) -> Result<()> {
         let _job = lock(&self.job_lock);
         self.check_open()?;
@@ -715,6 +800,11 @@ impl ThreadPool {
         for t in sh.threads.get().into_iter().flatten().take(wake.min(2)) {
             t.unpark();
         }
+        if let Some(watch) = watch {
+            // The watch is the caller's policy (it may call user code): a panic there only
+            // means the job does not grow.
+            let _ = catch_unwind(AssertUnwindSafe(|| watch(&Widen { shared: sh })));
+        }
         {
             let _mark = Mark::set(self.shared.id());
             run(0);
@@ -722,6 +812,63 @@ impl ThreadPool {
         drop(guard);
         Ok(())
     }
+}
+
+/// A growing job's watch, on the caller before it takes part: waits until the `woken` workers
+/// entered (at most 20 windows), measures the CPU the process burns besides the caller over one
+/// window, asks the policy how many participants it wants and lets them in.
+fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
+    w: &Widen<'_>,
+    g: &Growth,
+    job: &Job<'_, R, F>,
+    woken: usize,
+    max_participants: usize,
+    chunk: usize,
+) -> Option<Observed> {
+    use crate::sample::{clock, process_cpu_time, thread_cpu_time};
+    let arrived = Instant::now();
+    while w.entered() < woken && arrived.elapsed() < g.window * 20 && job.remaining() > 0 {
+        thread::yield_now();
+    }
+    let clocks = w.entered_clocks();
+    if clocks.is_empty() || job.remaining() == 0 {
+        return None;
+    }
+    let cpu_of = |c: &[libc::clockid_t]| c.iter().map(|&id| clock(id)).sum::<Duration>();
+    let (p0, t0, c0, w0) = (
+        process_cpu_time(),
+        thread_cpu_time(),
+        cpu_of(&clocks),
+        Instant::now(),
+    );
+    // Sleep, not spin: the caller must not take a CPU from the threads it watches (on a small
+    // machine it would halve what threads started by the items could burn).
+    thread::sleep(g.window);
+    let wall = w0.elapsed();
+    let cpu = cpu_of(&clocks).saturating_sub(c0);
+    let own = thread_cpu_time().saturating_sub(t0);
+    let rest = process_cpu_time()
+        .saturating_sub(p0)
+        .saturating_sub(own)
+        .saturating_sub(cpu);
+    let workers = clocks.len();
+    let mut seen = Observed {
+        workers,
+        wall,
+        cpu,
+        others: rest,
+        grew_to: None,
+    };
+    let want = (g.decide)(&seen).min(max_participants);
+    let now = workers + 1;
+    let remaining = job.remaining();
+    if want > now && remaining > 0 {
+        job.set_participants(want);
+        let chunks = remaining.div_ceil(chunk.max(1));
+        w.grow(want - 1, (want - 1).min(workers + chunks));
+        seen.grew_to = Some(want);
+    }
+    Some(seen)
 }
 
 impl Drop for ThreadPool {

@@ -1,0 +1,25 @@
+//! par_map over items that wait: at a fresh call site it finds out that they wait (by a
+//! sample, or by watching the job's first workers) and runs them on more threads than there
+//! are cores. Alone in its test binary, so no other test's threads burn CPU meanwhile.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[test]
+fn waiting_items_run_on_more_threads_than_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = 40 + 4 * cores as u64;
+    let items: Vec<u64> = (0..n).collect();
+    let threads = Mutex::new(HashSet::new());
+    let out = amorsize::par_map(&items, |x| {
+        threads.lock().unwrap().insert(std::thread::current().id());
+        // The workload under test: an item that waits (like I/O), not a way to order threads.
+        std::thread::sleep(Duration::from_millis(3));
+        x * 2
+    })
+    .unwrap();
+    assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+    let used = threads.into_inner().unwrap().len();
+    assert!(used > cores, "{used} threads on {cores} cores");
+}
