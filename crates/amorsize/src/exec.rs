@@ -6,8 +6,9 @@
 //! order, and it remembers per call site what it learned.
 //!
 //! ## What par_map remembers
-//! Every call starts as the plain loop: the first items run in batches of 1, 8, 64, … timed
-//! with the wall clock alone, until they have taken 20 µs (the prefix probe). When the input
+//! Every call starts as the plain loop: the first item runs alone, then batches sized from the
+//! rate seen so far (at most 32× the items done), timed with the wall clock alone, until they
+//! have taken 20 µs (the prefix probe). When the input
 //! is done by then, or its projected total is below 10 fan-out costs, the plain loop simply
 //! goes on: a job too small to pay costs a handful of clock reads more than the loop.
 //!
@@ -246,7 +247,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 }
 
 /// Runs the first items of the plain loop in growing batches (1, then sized from the rate so
-/// far, at most 8× the items done) until they have taken
+/// far, at most 32× the items done) until they have taken
 /// [`sample::MIN_MEASUREMENT`] or the input is done; reads only the wall clock, once a batch.
 fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Duration)> {
     let n = items.len();
@@ -265,13 +266,16 @@ fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Dur
             break;
         }
         // The next batch aims at the rest of the measurement at the rate seen so far (a tenth
-        // more, so one more batch usually ends it), and at most 8× the items done, so a fast
-        // start cannot make the loop run far past the measurement before the decision.
+        // more, so one more batch usually ends it), and at most 32× the items done, so a fast
+        // start cannot make the loop run far past the measurement before the decision (an
+        // unusually cheap first item costs at most 32 items' time). Each batch costs a clock
+        // read and some arithmetic (~70 ns here): a 1,000-item job of 4 µs takes 3 batches,
+        // 0.2 µs over the plain loop; with at most 8× it took 5 and 0.38 µs.
         let done = out.len();
         let per = elapsed.as_secs_f64() / done as f64;
         let left = (sample::MIN_MEASUREMENT - elapsed).as_secs_f64();
         let want = (1.1 * left / per.max(1e-12)).ceil().min(1e12) as usize;
-        batch = want.clamp(1, done.saturating_mul(8));
+        batch = want.clamp(1, done.saturating_mul(32));
     }
     Ok((out, elapsed))
 }
