@@ -3,9 +3,9 @@
 //! A strategy is an [`Arm`]: a closure that runs the workload once, times only the work itself
 //! (setup such as borrowing a pool from the manager stays outside the timer) and returns the
 //! time and the checksum of its results. [`measure`] runs every arm once to warm up, then
-//! `runs` rounds in which each arm runs once, in an order rotated every round
-//! ([`interleave_order`]) so that drift of a shared machine and position effects hit all arms
-//! alike. Every run's checksum is compared with the sequential one: a wrong result is an error,
+//! `runs` rounds in which each arm runs once, in an order rotated every other round and
+//! reversed in between ([`interleave_order`]) so that drift of a shared machine, position and
+//! predecessor effects hit all arms alike. Every run's checksum is compared with the sequential one: a wrong result is an error,
 //! never a figure.
 
 use crate::workloads::Checksum;
@@ -45,21 +45,31 @@ impl std::fmt::Debug for Arm<'_> {
     }
 }
 
-/// The order in which `arms` strategies run in round `round`: `0..arms` rotated left by
-/// `round`, so each arm takes each position equally often (A B C, B C A, C A B, …).
+/// The order in which `arms` strategies run in round `round`: even rounds run `0..arms`
+/// rotated left by `round / 2`, odd rounds the same rotation reversed (A B C, C B A, B C A,
+/// A C B, …). Over `2 × arms` rounds each arm takes each position exactly twice, and each arm
+/// follows two different arms: a run is not always warmed up (or slowed down) by the same
+/// predecessor, which a rotation alone would fix for good (A always after C).
 ///
 /// ```
 /// use amorsize_bench::measure::interleave_order;
 /// assert_eq!(interleave_order(3, 0), vec![0, 1, 2]);
-/// assert_eq!(interleave_order(3, 1), vec![1, 2, 0]);
-/// assert_eq!(interleave_order(3, 5), vec![2, 0, 1]);
+/// assert_eq!(interleave_order(3, 1), vec![2, 1, 0]);
+/// assert_eq!(interleave_order(3, 2), vec![1, 2, 0]);
+/// assert_eq!(interleave_order(3, 3), vec![0, 2, 1]);
 /// assert!(interleave_order(0, 4).is_empty());
 /// ```
 pub fn interleave_order(arms: usize, round: usize) -> Vec<usize> {
     if arms == 0 {
         return vec![];
     }
-    (0..arms).map(|i| (i + round) % arms).collect()
+    let shift = round / 2;
+    let order = (0..arms).map(|i| (i + shift) % arms);
+    if round % 2 == 0 {
+        order.collect()
+    } else {
+        order.rev().collect()
+    }
 }
 
 /// How many measured rounds a workload gets: `base` (at least 5), more for very short
@@ -182,7 +192,7 @@ mod tests {
     fn every_arm_takes_every_position_equally_often() {
         let arms = 4;
         let mut count = vec![vec![0; arms]; arms];
-        for round in 0..arms * 3 {
+        for round in 0..arms * 2 * 3 {
             let order = interleave_order(arms, round);
             let mut sorted = order.clone();
             sorted.sort_unstable();
@@ -191,7 +201,23 @@ mod tests {
                 count[a][pos] += 1;
             }
         }
-        assert!(count.iter().flatten().all(|&c| c == 3));
+        assert!(count.iter().flatten().all(|&c| c == 6));
+    }
+
+    #[test]
+    fn no_arm_always_follows_the_same_arm() {
+        let arms = 5;
+        let mut before: Vec<std::collections::HashSet<usize>> = vec![Default::default(); arms];
+        for round in 0..4 {
+            let order = interleave_order(arms, round);
+            for w in order.windows(2) {
+                before[w[1]].insert(w[0]);
+            }
+        }
+        // In the first four rounds already, every arm that ever had a predecessor had two.
+        for (a, b) in before.iter().enumerate() {
+            assert!(b.is_empty() || b.len() >= 2, "arm {a} always follows {b:?}");
+        }
     }
 
     #[test]
@@ -214,7 +240,7 @@ mod tests {
         assert_eq!(log.len(), 3 + 15);
         assert_eq!(&log[..3], &[0, 1, 2]); // warm-up
         assert_eq!(&log[3..6], &[0, 1, 2]); // round 0
-        assert_eq!(&log[6..9], &[1, 2, 0]); // round 1
+        assert_eq!(&log[6..9], &[2, 1, 0]); // round 1 (reversed)
     }
 
     #[test]
