@@ -248,7 +248,8 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 
 /// Runs the first items of the plain loop in growing batches (1, then sized from the rate so
 /// far, at most 32× the items done) until they have taken
-/// [`sample::MIN_MEASUREMENT`] or the input is done; reads only the wall clock, once a batch.
+/// [`sample::MIN_MEASUREMENT`] or the input is done; reads only the wall clock, once a batch
+/// (not after the batch that finished the input: the time is then not used).
 fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Duration)> {
     let n = items.len();
     // The whole capacity at once: a small job goes on in this vector with no copy, and the
@@ -261,6 +262,10 @@ fn prefix_probe<T, R, F: Fn(&T) -> R>(items: &[T], f: &F) -> Result<(Vec<R>, Dur
         let base = out.len();
         let end = (base + batch).min(n);
         extend_from(&mut out, &items[base..end], base, f)?;
+        if out.len() == n {
+            // Done: the caller returns the results without looking at the time.
+            break;
+        }
         elapsed = t0.elapsed();
         if elapsed >= sample::MIN_MEASUREMENT {
             break;

@@ -505,10 +505,17 @@ pub fn voluntary_switches() -> Option<u64> {
 /// The CPU clock of the calling thread, which other threads can read with [`clock`] (the
 /// pool's growth watch reads its workers'); `None` where the system refuses it.
 pub(crate) fn own_thread_clock() -> Option<libc::clockid_t> {
-    let mut id: libc::clockid_t = 0;
-    // SAFETY: `pthread_self()` is the calling thread, alive; `id` is a valid place to write.
-    let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
-    (rc == 0).then_some(id)
+    #[cfg(target_os = "linux")]
+    {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self()` is the calling thread, alive; `id` is a valid place to write.
+        let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+        (rc == 0).then_some(id)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }
 
 /// Reads clock `id` (zero when it cannot be read).
