@@ -352,12 +352,26 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             }
         }
     };
-    let grow = pool::Growth::new(max, Duration::from_secs_f64(window), decide);
+    // Waiting for the first workers may cost up to one item's time (the caller's share of the
+    // work is many items): on a loaded machine a wake-up can take milliseconds.
+    let window = Duration::from_secs_f64(window);
+    let patience = (window * 20).max(Duration::from_secs_f64(guess.mean.min(1.0)));
+    let grow = pool::Growth::new(max, window, decide).patience(patience);
     let (out, run) = run_measured(plan, items, f, vec![(0, prefix)], None, Some(grow))?;
-    let stats = match run.as_ref().and_then(|r| r.observed) {
-        Some(seen) => stats_seen(&guess, &seen),
-        None => guess,
+    // Nothing watched (no worker came in time): nothing learned about CPU use; the site is
+    // not remembered, so the next call looks again.
+    let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
+        return Ok(out);
     };
+    let mut stats = stats_seen(&guess, &seen);
+    // The run measured every item it ran (each participant's time in the job): a better mean
+    // than the prefix's first item alone, and the measure a remembered site is checked with.
+    if let Some(r) = run.as_ref().filter(|r| r.items > 0) {
+        let busy: f64 = r.busy.iter().map(Duration::as_secs_f64).sum();
+        stats.mean = busy / r.items as f64;
+        stats.median = stats.mean;
+        stats.p95 = stats.p95.max(stats.mean);
+    }
     cache_put(key, n, &stats, true);
     Ok(out)
 }

@@ -285,7 +285,7 @@ pub type GrowFn = Arc<dyn Fn(&Observed) -> usize + Send + Sync>;
 /// The pool only measures and obeys; the caller's `decide` function (the planner's policy)
 /// says how many participants the job should have. The job starts with
 /// [`RunOptions::workers`]; the calling thread waits until the workers it woke have entered
-/// (at most 20 `window`s), then watches them for `window`, reading the process's CPU clock
+/// (at most `patience`), then watches them for `window`, reading the process's CPU clock
 /// and its own, and calls `decide` with what the other threads burned ([`Observed`]). If the
 /// answer is larger than the participants the job has (and at most `max_workers` and the
 /// pool's size), more workers are let in and woken; then the caller takes part as usual.
@@ -314,6 +314,9 @@ pub struct Growth {
     pub max_workers: usize,
     /// How long the caller watches the workers' CPU use.
     pub window: Duration,
+    /// How long the caller waits for the first workers to enter before it gives up watching
+    /// (20 windows unless set; on a loaded machine a wake-up can take milliseconds).
+    pub patience: Duration,
     /// The participants wanted, given what the window saw.
     pub decide: GrowFn,
 }
@@ -333,8 +336,22 @@ impl Growth {
         Growth {
             max_workers,
             window,
+            patience: window * 20,
             decide: Arc::new(decide),
         }
+    }
+
+    /// Sets how long the caller waits for the first workers to enter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let g = amorsize::pool::Growth::new(4, Duration::from_micros(100), |_| 4)
+    ///     .patience(Duration::from_millis(5));
+    /// assert_eq!(g.patience, Duration::from_millis(5));
+    /// ```
+    pub fn patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
     }
 }
 
@@ -343,6 +360,7 @@ impl std::fmt::Debug for Growth {
         f.debug_struct("Growth")
             .field("max_workers", &self.max_workers)
             .field("window", &self.window)
+            .field("patience", &self.patience)
             .finish_non_exhaustive()
     }
 }

@@ -115,6 +115,8 @@ struct Shared {
     clocks: Box<[AtomicI64]>,
     /// The epoch of the job each worker entered last.
     entered_epoch: Box<[AtomicU64]>,
+    /// Workers that have started (reached their wait loop).
+    started: AtomicUsize,
 }
 
 // SAFETY: `job` is written only by the caller that holds the pool's job lock, while the latch
@@ -262,6 +264,7 @@ fn worker_main(shared: Arc<Shared>, t: usize) {
     if let (Some(id), Some(slot)) = (crate::sample::own_thread_clock(), shared.clocks.get(t)) {
         slot.store(i64::from(id), Ordering::Relaxed);
     }
+    shared.started.fetch_add(1, Ordering::Release);
     let mut last_epoch = 0u64;
     // A thread just spawned has no job to expect soon: it parks at once instead of spinning
     // (a pool of many threads created for a job would otherwise burn every core for the spin
@@ -406,6 +409,7 @@ impl ThreadPool {
             threads: OnceLock::new(),
             clocks: (1..workers).map(|_| AtomicI64::new(-1)).collect(),
             entered_epoch: (1..workers).map(|_| AtomicU64::new(0)).collect(),
+            started: AtomicUsize::new(0),
         });
         let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(workers - 1);
         let mut spawn_error = None;
@@ -425,6 +429,14 @@ impl ThreadPool {
         let _ = shared
             .threads
             .set(handles.iter().map(|h| h.thread().clone()).collect());
+        // A pool is ready when its threads are: each one's start-up (stack, signal stack, TLS)
+        // burns CPU, and a job started meanwhile would share the cores with it (and a growing
+        // job's watch would count it as the items' threads).
+        while shared.started.load(Ordering::Acquire) < handles.len()
+            && handles.iter().all(|h| !h.is_finished())
+        {
+            thread::yield_now();
+        }
         Ok(ThreadPool {
             spawned: handles.len(),
             shared,
@@ -815,7 +827,7 @@ impl ThreadPool {
 }
 
 /// A growing job's watch, on the caller before it takes part: waits until the `woken` workers
-/// entered (at most 20 windows), measures the CPU the process burns besides the caller over one
+/// entered (at most `patience`), measures the CPU the process burns besides the caller over one
 /// window, asks the policy how many participants it wants and lets them in.
 fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     w: &Widen<'_>,
@@ -827,8 +839,10 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
 ) -> Option<Observed> {
     use crate::sample::{clock, process_cpu_time, thread_cpu_time};
     let arrived = Instant::now();
-    while w.entered() < woken && arrived.elapsed() < g.window * 20 && job.remaining() > 0 {
-        thread::yield_now();
+    // Sleep between looks: a caller spinning here would keep a core from the very workers it
+    // waits for (on a loaded 2-core machine they then take milliseconds to come).
+    while w.entered() < woken && arrived.elapsed() < g.patience && job.remaining() > 0 {
+        thread::sleep(Duration::from_micros(20));
     }
     let clocks = w.entered_clocks();
     if clocks.is_empty() || job.remaining() == 0 {
