@@ -368,8 +368,7 @@ impl fmt::Display for ManagerStats {
 /// let m = amorsize::PoolManager::new();
 /// let first = {
 ///     let p = m.get(2)?;
-///     let opts = amorsize::pool::RunOptions {
-///         workers: 2, chunks: amorsize::pool::ChunkPolicy::Fixed(4), progress: None };
+///     let opts = amorsize::pool::RunOptions::new(2, amorsize::pool::ChunkPolicy::Fixed(4));
 ///     assert_eq!(p.map_range(8, &opts, |i| i + 1)?.results[7], 8);
 ///     p.id()
 /// }; // the handle is dropped: the pool goes back to the manager
