@@ -298,8 +298,10 @@ fn watch_window(costs: &Costs) -> f64 {
 /// assumption) with the CPU use the workers showed.
 ///
 /// A worker on the CPU for at least half the window computes (a preempted one on a loaded
-/// machine still gets about half); with the rest of the process it may keep more than
-/// [`sample::INNER_PARALLELISM_THRESHOLD`] CPUs busy (threads of its own). A worker off the CPU
+/// machine still gets about half): the guess stands. (Whether it also runs threads of its own
+/// is not judged from one window: other threads of the process — another pool still spinning
+/// after its job, say — look the same, and calling compute-bound work inner-parallel would
+/// run it on fewer workers than cores.) A worker off the CPU
 /// while the rest of the process burned three quarters of a CPU or more per worker waits for
 /// threads the items started (a nested parallel loop; measured on the 2-core VM: 1.1–1.2 CPUs
 /// per worker, against ≤ 0.4 of idle noise): that is inner parallelism, not waiting — more
@@ -312,9 +314,7 @@ fn stats_seen(guess: &SampleStats, seen: &pool::Observed) -> SampleStats {
     let mut s = guess.clone();
     s.process_cpu_ratio = all;
     if r >= 0.5 {
-        if all >= sample::INNER_PARALLELISM_THRESHOLD {
-            s.inner_parallelism = all;
-        }
+        // Computes: as guessed.
     } else if others >= 0.75 {
         s.inner_parallelism = all.max(sample::INNER_PARALLELISM_THRESHOLD);
     } else {
@@ -372,7 +372,8 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         stats.median = stats.mean;
         stats.p95 = stats.p95.max(stats.mean);
     }
-    cache_put(key, n, &stats, true);
+    let parallel = opt.plan_from(n, &stats).executor() == Executor::Threads;
+    cache_put(key, n, &stats, parallel);
     Ok(out)
 }
 
@@ -693,10 +694,12 @@ mod tests {
         let s = stats_seen(&guess(), &seen(2, 240, 30));
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
-        // Computing while the rest of the process burns more: threads of its own.
+        // Computing while the rest of the process burns more: not judged from one window
+        // (another pool spinning looks the same); still compute-bound on every core.
         let s = stats_seen(&guess(), &seen(1, 200, 200));
         assert_eq!(s.cpu_fraction, 1.0);
-        assert!((s.inner_parallelism - 2.0).abs() < 1e-9);
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert_eq!(decide_for(&s).workers(), 2);
     }
 
     #[test]
