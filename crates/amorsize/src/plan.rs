@@ -19,9 +19,10 @@
 //!   bounded to last about `target_chunk_duration`.
 //!
 //! ```
-//! let items: Vec<u64> = (0..200).collect();
-//! let plan = amorsize::optimize(&items, |x| x + 1)?;   // 200 additions: far too small to pay
+//! let items = vec![41u64];
+//! let plan = amorsize::optimize(&items, |x| x + 1)?;   // one item: nothing to share
 //! assert_eq!(plan.executor(), amorsize::Executor::Sequential);
+//! assert!(plan.to_string().contains("fewer than 2 items"));
 //! println!("{plan}");
 //! # Ok::<(), amorsize::Error>(())
 //! ```
@@ -164,7 +165,7 @@ impl Plan {
     /// Sequential or threads.
     ///
     /// ```
-    /// let plan = amorsize::optimize(&[1, 2, 3], |x| x * 2)?;
+    /// let plan = amorsize::optimize(&[1], |x| x * 2)?; // one item: nothing to share
     /// assert_eq!(plan.executor(), amorsize::Executor::Sequential);
     /// # Ok::<(), amorsize::Error>(())
     /// ```
@@ -175,7 +176,7 @@ impl Plan {
     /// Workers (1 for sequential).
     ///
     /// ```
-    /// let plan = amorsize::optimize(&[1, 2, 3], |x| x * 2)?;
+    /// let plan = amorsize::optimize(&[1], |x| x * 2)?; // one item: sequential, whatever it costs
     /// assert_eq!(plan.workers(), 1);
     /// # Ok::<(), amorsize::Error>(())
     /// ```
@@ -186,7 +187,7 @@ impl Plan {
     /// Items per chunk (≥ 1).
     ///
     /// ```
-    /// let plan = amorsize::optimize(&[1, 2, 3], |x| x * 2)?;
+    /// let plan = amorsize::optimize(&[1], |x| x * 2)?; // one item: sequential, whatever it costs
     /// assert!(plan.chunk_size() >= 1);
     /// # Ok::<(), amorsize::Error>(())
     /// ```
@@ -197,7 +198,7 @@ impl Plan {
     /// Predicted speedup over the plain loop (1 for a sequential plan).
     ///
     /// ```
-    /// let plan = amorsize::optimize(&[1, 2, 3], |x| x * 2)?;
+    /// let plan = amorsize::optimize(&[1], |x| x * 2)?; // one item: sequential, whatever it costs
     /// assert_eq!(plan.predicted_speedup(), 1.0);
     /// # Ok::<(), amorsize::Error>(())
     /// ```
@@ -350,7 +351,7 @@ pub fn fmt_bytes(b: u64) -> String {
 ///     .memory_fraction(0.5)
 ///     .warm_pool(true);
 /// opt.validate()?;
-/// let plan = opt.optimize(&[1u8; 100], |x| *x)?;
+/// let plan = opt.optimize(&[1u8], |x| *x)?; // one item: nothing to share
 /// assert_eq!(plan.workers(), 1);
 /// # Ok::<(), amorsize::Error>(())
 /// ```
