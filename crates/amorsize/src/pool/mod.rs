@@ -399,12 +399,13 @@ impl Observed {
     /// assert_eq!(o.cpu_per_worker(), 1.0); // nothing seen: assume it computes
     /// ```
     pub fn cpu_per_worker(&self) -> f64 {
+        self.per_worker(self.cpu).unwrap_or(1.0)
+    }
+
+    /// `d` per worker per second of the window (`None` when nothing was watched).
+    fn per_worker(&self, d: Duration) -> Option<f64> {
         let w = self.wall.as_secs_f64() * self.workers as f64;
-        if w > 0.0 {
-            self.cpu.as_secs_f64() / w
-        } else {
-            1.0
-        }
+        (w > 0.0).then(|| d.as_secs_f64() / w)
     }
 
     /// CPU time the rest of the process burned per worker per second of the window.
@@ -416,12 +417,7 @@ impl Observed {
     /// assert!((o.others_per_worker() - 1.9).abs() < 1e-9);
     /// ```
     pub fn others_per_worker(&self) -> f64 {
-        let w = self.wall.as_secs_f64() * self.workers as f64;
-        if w > 0.0 {
-            self.others.as_secs_f64() / w
-        } else {
-            0.0
-        }
+        self.per_worker(self.others).unwrap_or(0.0)
     }
 }
 
