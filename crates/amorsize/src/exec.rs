@@ -175,9 +175,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             if plan.executor() == Executor::Threads {
                 HITS_PROBE.fetch_add(1, Ordering::Relaxed);
                 let (out, run) = run_measured(&plan, items, &f, Vec::new(), Some(&e.stats), None)?;
-                if let Some(run) = run {
-                    let busy: f64 = run.busy.iter().map(Duration::as_secs_f64).sum();
-                    let per_item = busy / n as f64;
+                if let Some(per_item) = run.as_ref().and_then(busy_per_item) {
                     if !(0.5..=2.0).contains(&(per_item / e.stats.mean)) {
                         cache_forget(key);
                     }
@@ -366,15 +364,21 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let mut stats = stats_seen(&guess, &seen);
     // The run measured every item it ran (each participant's time in the job): a better mean
     // than the prefix's first item alone, and the measure a remembered site is checked with.
-    if let Some(r) = run.as_ref().filter(|r| r.items > 0) {
-        let busy: f64 = r.busy.iter().map(Duration::as_secs_f64).sum();
-        stats.mean = busy / r.items as f64;
+    if let Some(mean) = run.as_ref().and_then(busy_per_item) {
+        stats.mean = mean;
         stats.median = stats.mean;
         stats.p95 = stats.p95.max(stats.mean);
     }
     let parallel = opt.plan_from(n, &stats).executor() == Executor::Threads;
     cache_put(key, n, &stats, parallel);
     Ok(out)
+}
+
+/// Seconds per item the pool's participants spent in a run (their time in the job over the
+/// items they ran); `None` when the run ran no item.
+fn busy_per_item(run: &pool::RunStats) -> Option<f64> {
+    let busy: f64 = run.busy.iter().map(Duration::as_secs_f64).sum();
+    (run.items > 0).then(|| busy / run.items as f64)
 }
 
 fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(

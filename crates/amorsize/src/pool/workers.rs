@@ -692,7 +692,10 @@ impl ThreadPool {
                 holes.push((start, start + n));
             }
         }
-        let grow = opts.grow.as_ref().filter(|_| !inline);
+        let grow = opts
+            .grow
+            .as_ref()
+            .filter(|g| !inline && g.window > Duration::ZERO);
         let max_participants = grow.map_or(participants, |g| {
             g.max_workers.clamp(participants, self.workers())
         });
@@ -713,17 +716,13 @@ impl ThreadPool {
             let est_chunks = len.div_ceil(first.max(1));
             let wake = (participants - 1).min(est_chunks - 1);
             let run = |slot: usize| job.participate(slot);
-            let watch = |w: &Widen<'_>| {
-                if let Some(g) = grow {
-                    seen.set(watch_and_grow(w, g, &job, wake, max_participants, initial));
+            let (job, seen) = (&job, &seen);
+            let watch = grow.filter(|_| max_participants > participants).map(|g| {
+                move |w: &Widen<'_>| {
+                    seen.set(watch_and_grow(w, g, job, wake, max_participants, initial))
                 }
-            };
-            let watch: Option<&dyn Fn(&Widen<'_>)> = match grow {
-                Some(g) if max_participants > participants && g.window > Duration::ZERO => {
-                    Some(&watch)
-                }
-                _ => None,
-            };
+            });
+            let watch = watch.as_ref().map(|w| w as &dyn Fn(&Widen<'_>));
             self.run_parallel(participants - 1, wake, &run, false, watch)?;
         }
         let mut o = job.finish(out, inline)?;
