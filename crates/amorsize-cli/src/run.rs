@@ -29,7 +29,9 @@ pub struct Args {
         value_name = "auto|N"
     )]
     jobs: String,
-    /// Several items per invocation: `auto` (sized from the measured spawn cost) or at most N.
+    /// Several items per invocation: `auto` (two probe jobs, of 1 and 16 items, measure the
+    /// command's start-up per job and its work per item; batches then keep the start-up under 2%
+    /// of the work) or at most N.
     #[arg(long, value_name = "auto|N")]
     batch: Option<String>,
     /// Print outputs in input order (holds at most 1024 finished jobs; no new job starts while

@@ -159,7 +159,7 @@ fn batches_respect_the_fixed_size_and_cover_every_item() {
 }
 
 #[test]
-fn auto_batching_measures_the_spawn_cost() {
+fn auto_batching_fits_the_start_up_and_the_work_per_item() {
     let r = Runner::builder(["true"])
         .batch(BatchPolicy::Auto)
         .build()
@@ -171,9 +171,37 @@ fn auto_batching_measures_the_spawn_cost() {
         )
         .unwrap();
     assert_eq!((s.items, s.failed), (200, 0));
-    assert!(s.spawn_cost_secs.unwrap() > 0.0);
-    // `true` does no measurable work per item: spawning dominates, so batches grow.
-    assert!(s.max_batch > 1, "{s}");
+    // The fit has seen jobs of 1 and 16 items (the two probes).
+    assert!(
+        s.startup_secs.is_some() && s.work_per_item_secs.is_some(),
+        "{s}"
+    );
+    assert!(s.max_batch >= 16, "{s}");
+}
+
+#[test]
+fn auto_batching_sees_a_command_that_starts_slowly() {
+    // 50 ms of start-up (an interpreter, a JVM) and nothing per item: the fit puts the time in
+    // the start-up, so batches grow far past the probe's 16 items. The spawn cost of a small
+    // program would not see this.
+    let r = Runner::builder(["sh", "-c", "sleep 0.05", "sh"])
+        .batch(BatchPolicy::Auto)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let input: Vec<String> = (0..300).map(|i| i.to_string()).collect();
+    let s = r.run(input.clone(), &mut rec).unwrap();
+    assert_eq!((s.items, s.failed), (300, 0));
+    assert!(s.startup_secs.unwrap() >= 0.04, "{s}");
+    assert!(s.max_batch > 100, "{s}");
+    // Every item went to exactly one job.
+    let mut seen: Vec<String> = rec
+        .jobs
+        .iter()
+        .flat_map(|j| j.command[4..].to_vec())
+        .collect();
+    seen.sort_by_key(|x| x.parse::<u32>().unwrap());
+    assert_eq!(seen, input);
 }
 
 #[test]

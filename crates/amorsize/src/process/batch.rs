@@ -1,9 +1,13 @@
-//! Batching: how many items one invocation gets (pure sizing, no clock).
+//! Batching: how many items one invocation gets (pure sizing and fitting, no clock).
 //!
-//! The spawn cost of a process (measured on this machine by
-//! [`measure_spawn_cost`](super::measure_spawn_cost)) is pure overhead. With `--batch auto` a
-//! job gets enough items that this overhead stays under [`TARGET_OVERHEAD`] of the work the
-//! items take, and never more bytes than the system's argument-length limit allows.
+//! A job's wall time is a start-up part (spawning the process and whatever the command does
+//! before it reads its arguments: a dynamic loader, an interpreter, a JVM) plus a part per item.
+//! With `--batch auto` the runner starts two probe jobs at once, one with 1 item and one with
+//! [`PROBE_ITEMS`], and [`StartupFit`] draws a line through every finished job's wall time
+//! against its item count: the intercept is the start-up per job, the slope the work per item.
+//! [`auto_batch_size`] then gives a job enough items that the start-up stays under
+//! [`TARGET_OVERHEAD`] of the work, and [`fit_to_arg_limit`] keeps the command line under the
+//! system's argument-length limit.
 
 use std::time::Duration;
 
@@ -108,18 +112,137 @@ pub fn spread_cap(size: usize, known_items: Option<usize>, concurrency: usize) -
     }
 }
 
-/// Estimates the work per item from one finished job: its wall time less the spawn cost,
-/// divided by its item count.
+/// Items in the second probe job of `--batch auto` (the first has one). Sixteen items turn a
+/// wall-time noise of ±0.3 ms into ±20 µs on the work per item, and a command whose items take
+/// long gives the probe nothing worse than one coarse job.
+pub const PROBE_ITEMS: usize = 16;
+
+/// The size of the second probe job: [`PROBE_ITEMS`], but at most a quarter of each job slot's
+/// share of `known_items` (when the input size is known), so that a short input still spreads
+/// over the slots; at least 2 (it must differ from the first probe's 1).
 ///
 /// ```
-/// use amorsize::process::batch::work_per_item;
+/// use amorsize::process::batch::probe_size;
+/// assert_eq!(probe_size(None, 2), 16);
+/// assert_eq!(probe_size(Some(3000), 2), 16);
+/// assert_eq!(probe_size(Some(40), 2), 5);
+/// assert_eq!(probe_size(Some(3), 2), 2);
+/// ```
+pub fn probe_size(known_items: Option<usize>, concurrency: usize) -> usize {
+    let cap = known_items.map_or(PROBE_ITEMS, |n| n / (4 * concurrency.max(1)));
+    PROBE_ITEMS.min(cap).max(2)
+}
+
+/// What a job costs, from [`StartupFit::estimate`]: a fixed start-up per job and work per item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JobCost {
+    /// Start-up per job: spawning and the command's own start before its items.
+    pub startup: Duration,
+    /// Work per item.
+    pub per_item: Duration,
+}
+
+/// A least-squares line through finished jobs' wall times against their item counts,
+/// updated one job at a time (Welford's method, stable for any number of jobs).
+///
+/// ```
+/// use amorsize::process::batch::StartupFit;
 /// use std::time::Duration;
 /// let ms = Duration::from_millis;
-/// assert_eq!(work_per_item(ms(21), ms(1), 4), ms(5));
-/// assert_eq!(work_per_item(ms(1), ms(2), 4), Duration::ZERO);
+/// let mut fit = StartupFit::default();
+/// fit.observe(1, ms(11));
+/// assert_eq!(fit.estimate(), None); // one item count says nothing about the split
+/// fit.observe(16, ms(26));
+/// let cost = fit.estimate().unwrap();
+/// assert_eq!((cost.startup, cost.per_item), (ms(10), ms(1)));
 /// ```
-pub fn work_per_item(job_wall: Duration, spawn_cost: Duration, items: usize) -> Duration {
-    job_wall.saturating_sub(spawn_cost) / (items.max(1) as u32)
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StartupFit {
+    jobs: u64,
+    mean_items: f64,
+    mean_secs: f64,
+    /// Sum of squared deviations of the item counts.
+    m2_items: f64,
+    /// Sum of products of the deviations.
+    co: f64,
+    min_items: usize,
+    max_items: usize,
+}
+
+impl StartupFit {
+    /// Adds one finished job: `items` in it, `wall` from its start to its exit.
+    ///
+    /// ```
+    /// let mut fit = amorsize::process::batch::StartupFit::default();
+    /// fit.observe(3, std::time::Duration::from_millis(5));
+    /// assert_eq!(fit.jobs(), 1);
+    /// ```
+    pub fn observe(&mut self, items: usize, wall: Duration) {
+        let x = items as f64;
+        let y = wall.as_secs_f64();
+        if self.jobs == 0 {
+            self.min_items = items;
+            self.max_items = items;
+        }
+        self.min_items = self.min_items.min(items);
+        self.max_items = self.max_items.max(items);
+        self.jobs += 1;
+        let n = self.jobs as f64;
+        let dx = x - self.mean_items;
+        self.mean_items += dx / n;
+        self.mean_secs += (y - self.mean_secs) / n;
+        self.m2_items += dx * (x - self.mean_items);
+        self.co += dx * (y - self.mean_secs);
+    }
+
+    /// Jobs observed.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::process::batch::StartupFit::default().jobs(), 0);
+    /// ```
+    pub fn jobs(&self) -> u64 {
+        self.jobs
+    }
+
+    /// The fitted cost, once jobs with two different item counts have finished. Neither part
+    /// is negative: a falling line (noise on items that cost nothing) means all of the time is
+    /// start-up, and a line through a negative start-up means all of it is work.
+    ///
+    /// ```
+    /// use amorsize::process::batch::StartupFit;
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let mut fit = StartupFit::default();
+    /// fit.observe(1, ms(2));
+    /// fit.observe(16, ms(1)); // the bigger job was faster: noise
+    /// let cost = fit.estimate().unwrap();
+    /// assert_eq!(cost.per_item, Duration::ZERO);
+    /// assert_eq!(cost.startup, Duration::from_micros(1500));
+    /// ```
+    pub fn estimate(&self) -> Option<JobCost> {
+        if self.jobs < 2 || self.min_items == self.max_items || self.m2_items <= 0.0 {
+            return None;
+        }
+        let slope = self.co / self.m2_items;
+        let secs = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX);
+        if !slope.is_finite() || slope <= 0.0 {
+            return Some(JobCost {
+                startup: secs(self.mean_secs),
+                per_item: Duration::ZERO,
+            });
+        }
+        let intercept = self.mean_secs - slope * self.mean_items;
+        if intercept <= 0.0 {
+            return Some(JobCost {
+                startup: Duration::ZERO,
+                per_item: secs(self.mean_secs / self.mean_items),
+            });
+        }
+        Some(JobCost {
+            startup: secs(intercept),
+            per_item: secs(slope),
+        })
+    }
 }
 
 /// The system's limit on the bytes of arguments plus environment of a new process
@@ -161,6 +284,33 @@ mod tests {
     }
 
     #[test]
+    fn a_fit_needs_two_item_counts() {
+        let mut fit = StartupFit::default();
+        for _ in 0..5 {
+            fit.observe(4, Duration::from_millis(3));
+        }
+        assert_eq!(fit.estimate(), None);
+        fit.observe(5, Duration::from_millis(3));
+        assert_eq!(
+            fit.estimate().map(|c| c.per_item),
+            Some(Duration::ZERO),
+            "a flat line is all start-up"
+        );
+    }
+
+    #[test]
+    fn a_line_through_a_negative_start_up_is_all_work() {
+        let mut fit = StartupFit::default();
+        fit.observe(1, Duration::from_millis(1));
+        fit.observe(11, Duration::from_millis(21));
+        let cost = fit.estimate().unwrap();
+        assert_eq!(cost.startup, Duration::ZERO);
+        // The mean job (6 items, 11 ms) taken as all work.
+        let per_item_us = cost.per_item.as_secs_f64() * 1e6;
+        assert!((per_item_us - 11_000.0 / 6.0).abs() < 0.01, "{cost:?}");
+    }
+
+    #[test]
     fn fit_counts_exactly_to_the_limit() {
         assert_eq!(fit_to_arg_limit(40, 10, [10, 10, 10, 10]), 3);
         assert_eq!(fit_to_arg_limit(39, 10, [10, 10, 10, 10]), 2);
@@ -180,6 +330,37 @@ mod tests {
             if n > 1 {
                 prop_assert!(spawn.as_secs_f64() > TARGET_OVERHEAD * work.as_secs_f64() * (n - 1) as f64);
             }
+        }
+
+        #[test]
+        fn the_fit_recovers_an_exact_line(
+            startup_us in 0u64..200_000,
+            item_us in 1u64..100_000,
+            counts in proptest::collection::vec(1usize..5_000, 2..40),
+        ) {
+            prop_assume!(counts.iter().any(|&c| c != counts[0]));
+            let mut fit = StartupFit::default();
+            for &c in &counts {
+                fit.observe(c, Duration::from_micros(startup_us + item_us * c as u64));
+            }
+            let cost = fit.estimate().unwrap();
+            let close = |a: Duration, b: u64| (a.as_secs_f64() * 1e6 - b as f64).abs() <= 1e-3 * b as f64 + 0.01;
+            prop_assert!(close(cost.startup, startup_us), "{cost:?}");
+            prop_assert!(close(cost.per_item, item_us), "{cost:?}");
+        }
+
+        #[test]
+        fn the_fit_answers_once_two_item_counts_are_seen(
+            walls in proptest::collection::vec((1usize..1_000, 0u64..10_000_000), 2..40),
+        ) {
+            let mut fit = StartupFit::default();
+            for &(c, ns) in &walls {
+                fit.observe(c, Duration::from_nanos(ns));
+            }
+            // Any line (falling, steep, through a negative start-up) gives an answer, and
+            // only two item counts do.
+            let distinct = walls.iter().any(|w| w.0 != walls[0].0);
+            prop_assert_eq!(fit.estimate().is_some(), distinct);
         }
 
         #[test]

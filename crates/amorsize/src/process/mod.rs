@@ -5,8 +5,9 @@
 //! stream of items, starts one job per item (or per batch of items), each in its own process
 //! group with stdout and stderr collected together, and measures each finished job's CPU time
 //! (`wait4`'s rusage) against its wall time. With `-j auto` a pure [`Controller`] turns those
-//! measurements into the concurrency; with `--batch auto` the pure sizing in [`batch`] keeps
-//! the measured spawn cost under a few percent of the work. Output is printed whole per job,
+//! measurements into the concurrency; with `--batch auto` the pure fit and sizing in [`batch`]
+//! keep each job's start-up (fitted from the jobs' wall times against their item counts) under a
+//! few percent of its work. Output is printed whole per job,
 //! in input order through a bounded [`Reorder`] buffer when asked. The halt policy, the job
 //! log and the exit status follow GNU parallel. One thread runs the jobs: it `poll`s every
 //! job's output pipe (then its pidfd) and refills a slot as soon as a job has been reaped, with
@@ -57,7 +58,8 @@ use std::time::{Duration, Instant};
 /// How long jobs get to exit after SIGTERM (timeout, halt, forwarded signal) before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// How long `--batch auto` runs its first job alone to measure the work per item.
+/// How long `--batch auto` runs its two probe jobs alone before it starts one-item jobs beside
+/// them (a job that long needs no batching, and the others should not wait).
 const PROBE_WAIT: Duration = Duration::from_millis(100);
 
 /// Items read ahead of the running jobs (the bound on input memory).
@@ -384,8 +386,12 @@ pub struct RunSummary {
     pub cpu_fraction: f64,
     /// Largest batch (items in one job).
     pub max_batch: usize,
-    /// Measured spawn cost in seconds (only measured with `--batch auto`).
-    pub spawn_cost_secs: Option<f64>,
+    /// Start-up per job in seconds (spawning plus the command's own start), fitted from the
+    /// jobs' wall times against their item counts; only with `--batch auto`, once jobs of two
+    /// sizes have finished.
+    pub startup_secs: Option<f64>,
+    /// Work per item in seconds, from the same fit.
+    pub work_per_item_secs: Option<f64>,
 }
 
 impl RunSummary {
@@ -440,6 +446,14 @@ impl fmt::Display for RunSummary {
         )?;
         if self.max_batch > 1 {
             write!(f, "; up to {} items per job", self.max_batch)?;
+        }
+        if let (Some(s), Some(w)) = (self.startup_secs, self.work_per_item_secs) {
+            write!(
+                f,
+                " (fitted: {:.2} ms start-up per job, {:.1} µs per item)",
+                s * 1e3,
+                w * 1e6
+            )?;
         }
         if self.halted {
             write!(f, "; halted by --halt")?;
@@ -806,7 +820,8 @@ impl fmt::Display for Explain {
             BatchPolicy::Fixed(n) => writeln!(f, "  batching:     up to {n} items per job")?,
             BatchPolicy::Auto => writeln!(
                 f,
-                "  batching:     auto: spawn cost measured at start, kept under {:.0}% of the work",
+                "  batching:     auto: probe jobs of 1 and {} items fit the start-up per job and the\n                work per item; batches keep the start-up under {:.0}% of the work",
+                batch::PROBE_ITEMS,
                 batch::TARGET_OVERHEAD * 100.0
             )?,
         }
@@ -1000,19 +1015,6 @@ impl Runner {
                 Some(std::io::BufWriter::new(f))
             }
         };
-        // With --batch auto, the spawn cost is measured on a side thread while the first
-        // (one-item) job runs; it is needed only once that job has finished. One spawn: more
-        // would make the probe job wait for them, and the batch size depends on the figure
-        // only in proportion (30% off moves a 2% overhead target to 2.6%).
-        let spawn_probe = match self.b.batch {
-            BatchPolicy::Auto => Some(
-                std::thread::Builder::new()
-                    .name("amorsize-spawn-probe".into())
-                    .spawn(|| spawn::measure_spawn_cost_n(1))
-                    .map_err(|e| Error::Spawn(format!("spawn-cost probe thread: {e}")))?,
-            ),
-            BatchPolicy::Fixed(_) => None,
-        };
         let (item_tx, item_rx) = bounded::<String>(INPUT_QUEUE);
         let iter = items.into_iter();
         let wake = Arc::new(spawn::Wake::new());
@@ -1046,10 +1048,8 @@ impl Runner {
             start: Instant::now(),
             summary: RunSummary::default(),
             stop_starting: false,
-            spawn_cost: None,
-            spawn_probe,
-            work_items: 0,
-            work_secs: 0.0,
+            fit: batch::StartupFit::default(),
+            probe_hold: Instant::now() + PROBE_WAIT,
             total_cpu: 0.0,
             total_wall: 0.0,
             last_memory: Instant::now(),
@@ -1070,8 +1070,9 @@ impl Runner {
         } else {
             0.0
         };
-        if self.b.batch == BatchPolicy::Auto {
-            summary.spawn_cost_secs = Some(st.ensure_spawn_cost().as_secs_f64());
+        if let Some(cost) = st.fit.estimate() {
+            summary.startup_secs = Some(cost.startup.as_secs_f64());
+            summary.work_per_item_secs = Some(cost.per_item.as_secs_f64());
         }
         match st.error {
             Some(e) => Err(e),
@@ -1096,10 +1097,10 @@ struct State<'a> {
     start: Instant,
     summary: RunSummary,
     stop_starting: bool,
-    spawn_cost: Option<Duration>,
-    spawn_probe: Option<std::thread::JoinHandle<Result<Duration>>>,
-    work_items: u64,
-    work_secs: f64,
+    /// `--batch auto`: wall time against items over the finished jobs.
+    fit: batch::StartupFit,
+    /// `--batch auto`: until when the two probe jobs run alone (see [`State::hold_for_probes`]).
+    probe_hold: Instant,
     total_cpu: f64,
     total_wall: f64,
     last_memory: Instant,
@@ -1120,14 +1121,7 @@ impl State<'_> {
                 {
                     break; // back-pressure: the reorder buffer is full
                 }
-                if self.runner.b.batch == BatchPolicy::Auto
-                    && self.work_items == 0
-                    && self.next_seq > 1
-                    && self.retry.is_empty()
-                    && self.start.elapsed() < PROBE_WAIT
-                {
-                    // --batch auto: one probe job until the first measurement (or PROBE_WAIT:
-                    // a job that long needs no batching, and the others should not wait).
+                if self.hold_for_probes().is_some() {
                     break;
                 }
                 let block = self.running.is_empty();
@@ -1148,7 +1142,8 @@ impl State<'_> {
                 && !self.input_done
                 && self.pending.is_none()
                 && self.running.len() < self.controller.concurrency();
-            self.wait_events(room);
+            let wait = self.hold_for_probes();
+            self.wait_events(room, wait);
         }
         // Whatever -k still holds (earlier jobs never ran because the run stopped).
         for (job, out) in self.reorder.drain() {
@@ -1160,10 +1155,14 @@ impl State<'_> {
     /// Sleeps in `poll` until a job's output or exit (or, with `room`, a new input item)
     /// needs attention or a tick passes, then handles whatever is ready: reads output,
     /// reaps exited jobs and finishes them.
-    fn wait_events(&mut self, room: bool) {
+    /// Also wakes up after `at_most`, when given (the end of the probes' hold).
+    fn wait_events(&mut self, room: bool, at_most: Option<Duration>) {
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.running.len() + 1);
         let mut watch: Vec<Watch> = Vec::with_capacity(self.running.len() + 1);
-        let mut timeout = TICK_MS;
+        let mut timeout = match at_most {
+            Some(d) => TICK_MS.min(d.as_millis() as i32 + 1),
+            None => TICK_MS,
+        };
         let pollfd = |fd: i32| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -1333,10 +1332,12 @@ impl State<'_> {
                     .input
                     .try_recv()
                     .map_err(|e| e == TryRecvError::Disconnected),
-                Some(w) => self
-                    .input
-                    .recv_timeout(w)
-                    .map_err(|e| e == RecvTimeoutError::Disconnected),
+                // An item already queued needs no deadline (and no clock read).
+                Some(w) => self.input.try_recv().or_else(|_| {
+                    self.input
+                        .recv_timeout(w)
+                        .map_err(|e| e == RecvTimeoutError::Disconnected)
+                }),
                 None => self.input.recv().map_err(|_| true),
             };
             match got {
@@ -1350,24 +1351,32 @@ impl State<'_> {
         }
     }
 
-    /// The measured spawn cost, waiting for the probe thread the first time (1 ms if the
-    /// probe failed, with a warning).
-    fn ensure_spawn_cost(&mut self) -> Duration {
-        if let Some(d) = self.spawn_cost {
-            return d;
+    /// With `--batch auto`, while the fit has no estimate yet, the two probe jobs (1 item and
+    /// [`batch::probe_size`] items) run alone, so that nothing else competes with them for the
+    /// cores: until [`PROBE_WAIT`] has passed (a job that long needs no batching, and the
+    /// other slots should not wait longer), and once one probe has finished, at most until the
+    /// other has run twice as long (longer means its items take real time, and the free slot
+    /// gets one-item jobs). Returns how much longer the hold lasts, or None.
+    fn hold_for_probes(&self) -> Option<Duration> {
+        if self.runner.b.batch != BatchPolicy::Auto
+            || self.next_seq <= 2
+            || !self.retry.is_empty()
+            || self.fit.estimate().is_some()
+        {
+            return None;
         }
-        let measured = match self.spawn_probe.take().map(|h| h.join()) {
-            Some(Ok(Ok(d))) => d,
-            Some(Ok(Err(e))) => {
-                self.sink.warning(&format!(
-                    "cannot measure the spawn cost ({e}); assuming 1 ms"
-                ));
-                Duration::from_millis(1)
-            }
-            _ => Duration::from_millis(1),
-        };
-        self.spawn_cost = Some(measured);
-        measured
+        self.probe_hold.checked_duration_since(Instant::now())
+    }
+
+    /// After a job finished while probing: the other probe, if still running, gets until it
+    /// has run twice as long as this one did.
+    fn shorten_probe_hold(&mut self, finished_wall: Duration) {
+        if self.fit.jobs() != 1 {
+            return;
+        }
+        if let Some(other) = self.running.values().find(|r| r.job.seq <= 2) {
+            self.probe_hold = self.probe_hold.min(other.started + finished_wall * 2);
+        }
     }
 
     fn skip_empty(&mut self) {
@@ -1378,20 +1387,21 @@ impl State<'_> {
     fn batch_limit(&self) -> usize {
         let size = match self.runner.b.batch {
             BatchPolicy::Fixed(n) => n,
-            BatchPolicy::Auto => {
-                let spawn = self.spawn_cost.unwrap_or_default();
-                if self.work_items == 0 {
-                    1
-                } else {
-                    let work = Duration::from_secs_f64(self.work_secs / self.work_items as f64);
-                    batch::auto_batch_size(
-                        spawn,
-                        work,
-                        batch::TARGET_OVERHEAD,
-                        batch::MAX_AUTO_BATCH,
-                    )
-                }
-            }
+            BatchPolicy::Auto => match self.fit.estimate() {
+                Some(cost) => batch::auto_batch_size(
+                    cost.startup,
+                    cost.per_item,
+                    batch::TARGET_OVERHEAD,
+                    batch::MAX_AUTO_BATCH,
+                ),
+                // Probing: the second job gets a few items, every other job one, until jobs
+                // of two sizes have finished.
+                None if self.next_seq == 2 => batch::probe_size(
+                    self.runner.b.total.map(|t| t as usize),
+                    self.controller.concurrency(),
+                ),
+                None => 1,
+            },
         };
         let known = self
             .runner
@@ -1537,10 +1547,8 @@ impl State<'_> {
         self.total_cpu += f.cpu.as_secs_f64();
         self.total_wall += f.wall.as_secs_f64();
         if self.runner.b.batch == BatchPolicy::Auto {
-            let spawn = self.ensure_spawn_cost();
-            let w = batch::work_per_item(f.wall, spawn, r.job.items.len());
-            self.work_secs += w.as_secs_f64() * r.job.items.len() as f64;
-            self.work_items += r.job.items.len() as u64;
+            self.fit.observe(r.job.items.len(), f.wall);
+            self.shorten_probe_hold(f.wall);
         }
         self.complete(r, f);
     }
