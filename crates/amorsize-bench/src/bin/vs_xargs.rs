@@ -1,5 +1,8 @@
 //! `amorsize run` against `xargs -P 2` and GNU `parallel -j 2` on four workloads:
-//! 3,000 × `true`; 300 × `sleep 0.02`; 200 × gzip of 1 MB files; 3,000 × `true` with batching.
+//! 3,000 × `true`; 300 × `sleep 0.02`; 200 × gzip of 1 MB files; 3,000 × `true` with batching;
+//! and, when `python3` is on the PATH, a fifth: 300 items batched into a command that starts
+//! slowly (a Python interpreter, ~20–40 ms before it reads its arguments), where the batch size
+//! depends on telling the command's start-up from its work per item.
 //!
 //! Runs are interleaved (amorsize, xargs, parallel, amorsize, …) so that the machine's load
 //! drifts over all tools alike; each tool's time is the median of `--rounds` runs (≥ 5).
@@ -57,6 +60,8 @@ struct Workload {
     name: &'static str,
     stdin: Vec<u8>,
     tools: Vec<Tool>,
+    /// GNU parallel's arguments for the same job.
+    parallel: Vec<&'static str>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -196,6 +201,7 @@ fn main() {
                 tool("amorsize", &amorsize, &["run", "-q", "true"]),
                 tool("xargs", &xargs, &["-P", "2", "-n", "1", "true"]),
             ],
+            parallel: vec!["-j", "2", "true"],
         },
         Workload {
             name: "300 x sleep 0.02",
@@ -204,6 +210,7 @@ fn main() {
                 tool("amorsize", &amorsize, &["run", "-q", "sleep"]),
                 tool("xargs", &xargs, &["-P", "2", "-n", "1", "sleep"]),
             ],
+            parallel: vec!["-j", "2", "sleep"],
         },
         Workload {
             name: "200 x gzip 1MB",
@@ -212,6 +219,7 @@ fn main() {
                 tool("amorsize", &amorsize, &["run", "-q", "gzip", "-f", "-k"]),
                 tool("xargs", &xargs, &["-P", "2", "-n", "1", "gzip", "-f", "-k"]),
             ],
+            parallel: vec!["-j", "2", "gzip", "-f", "-k"],
         },
         Workload {
             name: "3000 x true, batched",
@@ -224,16 +232,34 @@ fn main() {
                 ),
                 tool("xargs", &xargs, &["-P", "2", "true"]),
             ],
+            parallel: vec!["-j", "2", "-X", "true"],
         },
     ];
+    if let Some(py) = on_path("python3") {
+        const SCRIPT: &str = "import json, sys; print(len(json.dumps(sys.argv[1:])))";
+        workloads.push(Workload {
+            name: "300 x python3, batched",
+            stdin: (1..=300)
+                .flat_map(|i| format!("{i}\n").into_bytes())
+                .collect(),
+            tools: vec![
+                tool(
+                    "amorsize",
+                    &amorsize,
+                    &["run", "-q", "--batch", "auto", "python3", "-c", SCRIPT],
+                ),
+                tool("xargs", &xargs, &["-P", "2", "python3", "-c", SCRIPT]),
+            ],
+            // -q: parallel runs commands through a shell; quote the script for it.
+            parallel: vec!["-j", "2", "-X", "-q", "python3", "-c", SCRIPT],
+        });
+        let _ = py;
+    } else {
+        println!("python3 not found: the slow-start workload is skipped");
+    }
     if let Some(p) = &parallel {
-        let par = [
-            vec!["-j", "2", "true"],
-            vec!["-j", "2", "sleep"],
-            vec!["-j", "2", "gzip", "-f", "-k"],
-            vec!["-j", "2", "-X", "true"],
-        ];
-        for (w, a) in workloads.iter_mut().zip(par) {
+        for w in workloads.iter_mut() {
+            let a = w.parallel.clone();
             w.tools.push(tool("parallel", p, &a));
         }
     }

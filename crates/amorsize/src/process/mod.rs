@@ -1353,10 +1353,11 @@ impl State<'_> {
 
     /// With `--batch auto`, while the fit has no estimate yet, the two probe jobs (1 item and
     /// [`batch::probe_size`] items) run alone, so that nothing else competes with them for the
-    /// cores: until [`PROBE_WAIT`] has passed (a job that long needs no batching, and the
-    /// other slots should not wait longer), and once one probe has finished, at most until the
-    /// other has run twice as long (longer means its items take real time, and the free slot
-    /// gets one-item jobs). Returns how much longer the hold lasts, or None.
+    /// cores: until [`PROBE_WAIT`] has passed while neither has finished (the other slots
+    /// should not wait longer for items that may take that long each), and once one probe has
+    /// finished, until the other has run twice as long as it did (a command that starts
+    /// slowly takes about as long for 16 items as for 1; longer means its items take real
+    /// time, and the free slot gets one-item jobs). Returns how much longer the hold lasts.
     fn hold_for_probes(&self) -> Option<Duration> {
         if self.runner.b.batch != BatchPolicy::Auto
             || self.next_seq <= 2
@@ -1368,14 +1369,14 @@ impl State<'_> {
         self.probe_hold.checked_duration_since(Instant::now())
     }
 
-    /// After a job finished while probing: the other probe, if still running, gets until it
-    /// has run twice as long as this one did.
-    fn shorten_probe_hold(&mut self, finished_wall: Duration) {
+    /// After the first job finished while probing: the other probe, if still running, gets
+    /// until it has run twice as long as this one did (see [`State::hold_for_probes`]).
+    fn set_probe_hold(&mut self, finished_wall: Duration) {
         if self.fit.jobs() != 1 {
             return;
         }
         if let Some(other) = self.running.values().find(|r| r.job.seq <= 2) {
-            self.probe_hold = self.probe_hold.min(other.started + finished_wall * 2);
+            self.probe_hold = other.started + finished_wall * 2;
         }
     }
 
@@ -1548,7 +1549,7 @@ impl State<'_> {
         self.total_wall += f.wall.as_secs_f64();
         if self.runner.b.batch == BatchPolicy::Auto {
             self.fit.observe(r.job.items.len(), f.wall);
-            self.shorten_probe_hold(f.wall);
+            self.set_probe_hold(f.wall);
         }
         self.complete(r, f);
     }
