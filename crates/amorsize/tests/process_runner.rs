@@ -205,6 +205,29 @@ fn auto_batching_sees_a_command_that_starts_slowly() {
 }
 
 #[test]
+fn auto_batching_learns_nothing_from_jobs_that_timed_out() {
+    // Every job is killed at the timeout, so its wall time is the timeout, whatever its items
+    // cost: taken as start-up, it would batch the rest ever larger. No fit forms; after the
+    // two probes (1 and 16 items) every job gets one item.
+    let r = Runner::builder(["sleep"])
+        .batch(BatchPolicy::Auto)
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let s = r
+        .run(
+            std::iter::repeat_n("5".to_string(), 30),
+            &mut WriteSink::new(std::io::sink()),
+        )
+        .unwrap();
+    assert_eq!(s.items, 30);
+    assert_eq!(s.timed_out, s.jobs(), "{s}");
+    assert_eq!(s.max_batch, 16, "{s}");
+    assert_eq!(s.jobs(), 15, "{s}");
+    assert!(s.startup_secs.is_none(), "{s}");
+}
+
+#[test]
 fn summary_serializes_and_displays() {
     let r = Runner::builder(["sh", "-c", "exit {}"]).build().unwrap();
     let s = r

@@ -1547,7 +1547,9 @@ impl State<'_> {
         );
         self.total_cpu += f.cpu.as_secs_f64();
         self.total_wall += f.wall.as_secs_f64();
-        if self.runner.b.batch == BatchPolicy::Auto {
+        // A job that timed out or was killed by a signal stopped before its end: its wall time
+        // says nothing about its items (a job that exits with a failure status still ran).
+        if self.runner.b.batch == BatchPolicy::Auto && !r.timed_out && f.signal == 0 {
             self.fit.observe(r.job.items.len(), f.wall);
             self.set_probe_hold(f.wall);
         }
