@@ -222,8 +222,9 @@ fn auto_batching_learns_nothing_from_jobs_that_timed_out() {
         .unwrap();
     assert_eq!(s.items, 30);
     assert_eq!(s.timed_out, s.jobs(), "{s}");
-    assert_eq!(s.max_batch, 16, "{s}");
-    assert_eq!(s.jobs(), 15, "{s}");
+    // At most the probe's 16 items in one job, so at least 1 + 1 + 13 jobs.
+    assert!(s.max_batch <= 16, "{s}");
+    assert!(s.jobs() >= 15, "{s}");
     assert!(s.startup_secs.is_none(), "{s}");
 }
 
