@@ -7,12 +7,11 @@
 //! (`wait4`'s rusage) against its wall time. With `-j auto` a pure [`Controller`] turns those
 //! measurements into the concurrency; with `--batch auto` the pure fit and sizing in [`batch`]
 //! keep each job's start-up (fitted from the jobs' wall times against their item counts) under a
-//! few percent of its work. Output is printed whole per job,
-//! in input order through a bounded [`Reorder`] buffer when asked. The halt policy, the job
-//! log and the exit status follow GNU parallel. One thread runs the jobs: it `poll`s every
-//! job's output pipe (then its pidfd) and refills a slot as soon as a job has been reaped, with
-//! `wait4` on that job's own pid only (never `waitpid(-1)`), so the runner can live inside a
-//! larger program.
+//! few percent of its work. Output is printed whole per job, in input order through a bounded
+//! [`Reorder`] buffer when asked. The halt policy, the job log and the exit status follow GNU
+//! parallel. One thread runs the jobs: it `poll`s every job's output pipe (then its pidfd) and
+//! refills a slot as soon as a job has been reaped, with `wait4` on that job's own pid only
+//! (never `waitpid(-1)`), so the runner can live inside a larger program.
 //!
 //! ```
 //! use amorsize::process::{Runner, WriteSink};
@@ -58,8 +57,9 @@ use std::time::{Duration, Instant};
 /// How long jobs get to exit after SIGTERM (timeout, halt, forwarded signal) before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// How long `--batch auto` runs its two probe jobs alone before it starts one-item jobs beside
-/// them (a job that long needs no batching, and the others should not wait).
+/// How long `--batch auto` runs its two probe jobs alone, while neither has finished, before it
+/// starts one-item jobs beside them (the other slots should not wait longer for items that may
+/// take that long each).
 const PROBE_WAIT: Duration = Duration::from_millis(100);
 
 /// Items read ahead of the running jobs (the bound on input memory).
