@@ -4,8 +4,9 @@
 //! slowly (a Python interpreter, ~20–40 ms before it reads its arguments), where the batch size
 //! depends on telling the command's start-up from its work per item.
 //!
-//! Runs are interleaved (amorsize, xargs, parallel, amorsize, …) so that the machine's load
-//! drifts over all tools alike; each tool's time is the median of `--rounds` runs (≥ 5).
+//! Runs are interleaved (amorsize, xargs, parallel, then parallel, xargs, amorsize, …) so that
+//! the machine's load drifts over all tools alike and no tool always follows the same one; each
+//! tool's time is the median of `--rounds` runs (≥ 5).
 //! Ratios are the other tool's median over amorsize's: above 1 means amorsize is faster.
 //!
 //! ```sh
@@ -289,7 +290,13 @@ fn main() {
     for w in &workloads {
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); w.tools.len()];
         for round in 0..rounds {
-            for (i, t) in w.tools.iter().enumerate() {
+            // Odd rounds run the tools in reverse, so that no tool always follows the same one.
+            let mut order: Vec<usize> = (0..w.tools.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let t = &w.tools[i];
                 match time_once(t, &w.stdin, &dir) {
                     Ok(s) => times[i].push(s),
                     Err(e) => {
