@@ -224,7 +224,8 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     //    or wait from the job's first moments, growing it if they wait (see `run_watched`).
     //    The sequential sample would run another whole item on the caller alone first.
     MISSES.fetch_add(1, Ordering::Relaxed);
-    let guess = sample::summarize(&[sample::Measurement::wall_only(0, m, elapsed)]);
+    let first = sample::Measurement::wall_only(0, m, elapsed);
+    let guess = sample::summarize(&[first]);
     let plan = opt.plan_from(n, &guess);
     let window = watch_window(&costs);
     let affordable = projected >= WATCH_SHARE * (window + costs.wake) * plan.workers() as f64;
@@ -237,7 +238,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     }
     // 4. A full sample, going on from the prefix (its items are not run again).
     let prior = sample::Sample {
-        measurements: vec![sample::Measurement::wall_only(0, m, elapsed)],
+        measurements: vec![first],
         stats: SampleStats::default(),
         results: vec![(0, prefix)],
     };

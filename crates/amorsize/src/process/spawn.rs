@@ -369,14 +369,10 @@ pub(crate) fn signal_group(pgid: i32, signal: i32) {
 /// # Ok::<(), amorsize::Error>(())
 /// ```
 pub fn measure_spawn_cost() -> Result<Duration> {
-    measure_spawn_cost_n(5)
-}
-
-/// The median wall time of `n` (≥ 1) runs of `true`.
-pub(crate) fn measure_spawn_cost_n(n: usize) -> Result<Duration> {
+    const RUNS: usize = 5;
     let program = resolve_program("true")?;
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n.max(1) {
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
         let job = spawn(&program, "true", &[]).map_err(|e| Error::io("spawning `true`", e))?;
         let f = collect(job);
         times.push(f.wall);
