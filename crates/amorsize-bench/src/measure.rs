@@ -5,8 +5,8 @@
 //! time and the checksum of its results. [`measure`] runs every arm once to warm up, then
 //! `runs` rounds in which each arm runs once, in an order rotated every other round and
 //! reversed in between ([`interleave_order`]) so that drift of a shared machine, position and
-//! predecessor effects hit all arms alike. Every run's checksum is compared with the sequential one: a wrong result is an error,
-//! never a figure.
+//! predecessor effects hit all arms alike. Every run's checksum is compared with the sequential
+//! one: a wrong result is an error, never a figure.
 
 use crate::workloads::Checksum;
 use std::time::Duration;

@@ -4,8 +4,9 @@
 //! slowly (a Python interpreter, ~20–40 ms before it reads its arguments), where the batch size
 //! depends on telling the command's start-up from its work per item.
 //!
-//! Runs are interleaved (amorsize, xargs, parallel, then parallel, xargs, amorsize, …) so that
-//! the machine's load drifts over all tools alike and no tool always follows the same one; each
+//! Runs are interleaved in the suite's order ([`interleave_order`]: amorsize, xargs, parallel,
+//! then parallel, xargs, amorsize, then xargs, parallel, amorsize, …) so that the machine's
+//! load drifts over all tools alike and no tool always runs first or after the same one; each
 //! tool's time is the median of `--rounds` runs (≥ 5).
 //! Ratios are the other tool's median over amorsize's: above 1 means amorsize is faster.
 //!
@@ -15,6 +16,7 @@
 //! cargo run --release -p amorsize-bench --bin vs_xargs
 //! ```
 
+use amorsize_bench::measure::interleave_order;
 use clap::Parser;
 use serde::Serialize;
 use std::io::Write;
@@ -290,12 +292,9 @@ fn main() {
     for w in &workloads {
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); w.tools.len()];
         for round in 0..rounds {
-            // Odd rounds run the tools in reverse, so that no tool always follows the same one.
-            let mut order: Vec<usize> = (0..w.tools.len()).collect();
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for i in order {
+            // The suite's order: rotated every other round and reversed in between, so that no
+            // tool always runs first or after the same one.
+            for i in interleave_order(w.tools.len(), round) {
                 let t = &w.tools[i];
                 match time_once(t, &w.stdin, &dir) {
                     Ok(s) => times[i].push(s),
