@@ -67,11 +67,6 @@ struct Workload {
     parallel: Vec<&'static str>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn time_once(tool: &Tool, stdin: &[u8], dir: &Path) -> Result<f64, String> {
     let start = Instant::now();
     let mut child = Command::new(&tool.program)
@@ -305,7 +300,11 @@ fn main() {
                 }
             }
         }
-        let med: Vec<f64> = times.into_iter().map(median).collect();
+        // Every tool ran `rounds` ≥ 5 times (an error exits above), so each median exists.
+        let med: Vec<f64> = times
+            .iter()
+            .map(|t| amorsize_bench::stats::median(t).unwrap_or(f64::NAN))
+            .collect();
         let row = Row {
             workload: w.name.to_string(),
             amorsize_secs: med[0],

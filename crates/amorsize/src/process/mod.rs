@@ -661,8 +661,10 @@ impl RunnerBuilder {
             } else {
                 Some(resolve_program(&argv0)?)
             };
-        let info = crate::system::info();
-        let mut cfg = ControllerConfig::for_cores(info.cores.effective);
+        // Only the cores are needed here: the memory and pressure files are read while the
+        // run goes (`sample_memory`), and reading them now would delay the first job.
+        let cores = crate::system::cores_now();
+        let mut cfg = ControllerConfig::for_cores(cores.effective);
         if let Some(m) = self.max_jobs {
             cfg.max = m;
             cfg.cores = cfg.cores.min(m);

@@ -250,6 +250,19 @@ pub fn memory_now() -> MemoryInfo {
     memory_from(Path::new("/"))
 }
 
+/// The core facts of the machine right now, for callers that need nothing else (the process
+/// runner's start): the cgroup files, `/proc/cpuinfo`, `/sys/devices/system/cpu/online` and
+/// the calling thread's affinity mask, without the memory and pressure files that
+/// [`detect`] also reads. Nothing is cached.
+///
+/// ```
+/// let c = amorsize::system::cores_now();
+/// assert!(c.effective >= 1 && c.effective <= c.logical.max(1));
+/// ```
+pub fn cores_now() -> CoreInfo {
+    cores_from(Path::new("/"), affinity_now())
+}
+
 /// Memory pressure right now (`/proc/pressure/memory`), or `None` where the kernel has no PSI.
 /// Reads that one file; nothing is cached.
 ///
