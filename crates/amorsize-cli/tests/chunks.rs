@@ -110,6 +110,8 @@ fn bad_input_is_one_line_and_exit_255() {
         vec!["--shape", "10,10", "--workers", "0"],
         vec!["--shape", "10,10", "--previous", "5"],
         vec!["--shape", "10,10", "--budget", "4"],
+        // More elements than 64 bits count (the chunk count wrapped to 0 before).
+        vec!["--shape", "18446744073709551615,18446744073709551615"],
     ] {
         let out = cmd().arg("chunks").args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(255), "{args:?}");

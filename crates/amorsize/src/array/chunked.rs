@@ -45,7 +45,8 @@ pub struct ChunkGrid {
 
 impl ChunkGrid {
     /// A grid of `chunks` over `shape`. Errors ([`Error::InvalidInput`]): rank 0, a zero-sized
-    /// array dimension, a chunk shape of another rank or with a zero. Chunks larger than the
+    /// array dimension, more elements than `usize` holds, a chunk shape of another rank or with
+    /// a zero. Chunks larger than the
     /// array are clipped to it.
     ///
     /// ```
@@ -53,6 +54,7 @@ impl ChunkGrid {
     /// assert!(ChunkGrid::new(&[10, 10], &[5]).is_err());
     /// assert!(ChunkGrid::new(&[10, 10], &[5, 0]).is_err());
     /// assert!(ChunkGrid::new(&[10, 0], &[5, 5]).is_err());
+    /// assert!(ChunkGrid::new(&[usize::MAX, 2], &[5, 5]).is_err()); // more elements than usize holds
     /// assert_eq!(ChunkGrid::new(&[10], &[50]).unwrap().chunks(), &[10]);
     /// ```
     pub fn new(shape: &[usize], chunks: &[usize]) -> Result<ChunkGrid> {

@@ -134,7 +134,7 @@ impl ChunkMemoryMetric {
         peak_bytes: Option<u64>,
         source: MemorySource,
     ) -> Self {
-        let elements: usize = shape.iter().product();
+        let elements = shape.iter().fold(1usize, |n, &d| n.saturating_mul(d));
         let estimated_bytes = (elements as u64).saturating_mul(element_size as u64);
         let secs = compute_time.as_secs_f64();
         let throughput_mb_s = if secs > 0.0 {

@@ -74,7 +74,8 @@ pub use recommend::{machine_budget, ChunkSizeRecommender, Recommendation};
 /// The engine under the name the issue uses.
 pub type Engine = AdaptiveChunkingEngine;
 
-/// An array shape amorsize can chunk: rank 1 or more, no zero-sized dimension.
+/// An array shape amorsize can chunk: rank 1 or more, no zero-sized dimension, and at most
+/// `usize::MAX` elements in all (so that every count of elements or chunks fits).
 fn check_shape(shape: &[usize]) -> crate::Result<()> {
     if shape.is_empty() {
         return Err(crate::Error::invalid_input(
@@ -86,6 +87,16 @@ fn check_shape(shape: &[usize]) -> crate::Result<()> {
         return Err(crate::Error::invalid_input(
             "array shape",
             format!("{shape:?} has a zero-sized dimension"),
+        ));
+    }
+    if shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .is_none()
+    {
+        return Err(crate::Error::invalid_input(
+            "array shape",
+            format!("{shape:?} has more than {} elements", usize::MAX),
         ));
     }
     Ok(())

@@ -720,6 +720,22 @@ mod tests {
     }
 
     #[test]
+    fn a_shape_of_more_elements_than_usize_holds_is_an_error() {
+        let huge = [usize::MAX, 2];
+        let e = rec(1)
+            .recommend_with_budget(1 << 30, &huge, 8, None)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+        assert!(e.to_string().contains("more than"), "{e}");
+        // The largest shape that fits is chunked, with a chunk count that fits too.
+        let r = rec(1)
+            .recommend_with_budget(1 << 30, &[usize::MAX, 1], 8, None)
+            .unwrap();
+        assert_eq!(r.n_chunks, grid_count(&[usize::MAX, 1], &r.chunks));
+        assert!(r.n_chunks > 0);
+    }
+
+    #[test]
     fn budget_below_one_element_is_an_error() {
         let e = rec(1)
             .recommend_with_budget(7, &[10, 10], 8, None)

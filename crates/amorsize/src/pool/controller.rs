@@ -348,7 +348,9 @@ impl ChunkController {
         let size = clamp_size(cfg.initial, cfg.min, cfg.max);
         cfg.initial = size;
         ChunkController {
-            window: VecDeque::with_capacity(cfg.window),
+            // Room for a usual window up front; a huge one grows as chunks finish (reserving
+            // `usize::MAX` slots would abort).
+            window: VecDeque::with_capacity(cfg.window.min(64)),
             recent: VecDeque::with_capacity(REGIME_SPAN),
             cfg,
             size,
@@ -738,5 +740,19 @@ mod tests {
         assert_eq!(c.chunk_size(), 1);
         assert_eq!(c.config().window, 1);
         assert_eq!(c.config().adaptation_rate, 0.0);
+    }
+
+    #[test]
+    fn a_huge_window_is_not_reserved_up_front() {
+        // Reserving usize::MAX slots aborted the process; the window now grows as it fills.
+        let mut c = ChunkController::new(ControllerConfig {
+            window: usize::MAX,
+            ..ControllerConfig::new(8, Duration::from_millis(1))
+        });
+        for _ in 0..100 {
+            c.record(Duration::from_millis(4), 8);
+        }
+        // 4× the target: the rules still act on the (partly filled) window.
+        assert!(c.chunk_size() < 8, "{}", c.chunk_size());
     }
 }
