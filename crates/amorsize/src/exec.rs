@@ -12,6 +12,14 @@
 //! is done by then, or its projected total is below 10 fan-out costs, the plain loop simply
 //! goes on: a job too small to pay costs a handful of clock reads more than the loop.
 //!
+//! ## Calibration
+//! The planner needs the costs of parallelism on this machine ([`costs`]: a spawn, a wake-up,
+//! a chunk), and measuring them takes a few milliseconds — far more than a short job. So
+//! par_map plans with [`UNCALIBRATED`] figures (above what the 2-core VM measures, so a job too
+//! small to share is never made parallel) until the sequential work it has projected over the
+//! process adds up to [`CALIBRATE_AFTER`]; the call that reaches it calibrates first, at about
+//! 1% of the work before it. [`is_calibrated`] tells which is in force.
+//!
 //! ## Long items: measured inside the job
 //! When the prefix's first item alone took so long that the plan runs items one at a time
 //! (chunk size 1), and the job is long enough that a short watch costs the caller at most a
@@ -59,15 +67,70 @@ use std::time::Duration;
 /// Call sites par_map remembers at most.
 pub const CACHE_CAPACITY: usize = 256;
 
-/// The measured costs of parallelism on this machine, calibrated once per process.
+/// The measured costs of parallelism on this machine, calibrated once per process (the first
+/// call takes a few milliseconds: see [`is_calibrated`]).
 ///
 /// ```
 /// let c = amorsize::exec::costs();
 /// assert!(c.wake >= 0.0 && c.dispatch >= 0.0);
+/// assert!(amorsize::exec::is_calibrated());
 /// ```
 pub fn costs() -> Costs {
-    static COSTS: OnceLock<Costs> = OnceLock::new();
     *COSTS.get_or_init(calibrate)
+}
+
+static COSTS: OnceLock<Costs> = OnceLock::new();
+
+/// Whether this process has calibrated its costs yet.
+///
+/// Calibrating takes 3–8 ms on the 2-core VM (spawning and waking threads, timing a few
+/// thousand chunks). [`par_map`] does not make a short job pay for it: until the work it has
+/// seen adds up to [`CALIBRATE_AFTER`] (run sequentially), it plans with [`UNCALIBRATED`]
+/// costs, so calibration costs at most a few per cent of the work run before it. A first call
+/// of 100 items of 0.3 µs took 4–8 ms before (the plain loop: 0.03 ms). [`costs`] and
+/// [`Optimizer::optimize`] calibrate at once.
+///
+/// ```
+/// let _ = amorsize::exec::costs();
+/// assert!(amorsize::exec::is_calibrated());
+/// ```
+pub fn is_calibrated() -> bool {
+    COSTS.get().is_some()
+}
+
+/// The costs planned with before calibration: conservative figures for a shared virtual
+/// machine (the 2-core VM measures 55 µs per spawn, 12–40 µs per wake and 0.1–0.3 µs per
+/// chunk). Too high a figure only keeps a borderline job sequential; too low a one could
+/// make a job too small to share parallel, so each is above what was measured.
+pub const UNCALIBRATED: Costs = Costs {
+    spawn: 100e-6,
+    wake: 50e-6,
+    dispatch: 0.5e-6,
+};
+
+/// Sequential work (seconds, as projected by the prefix probe) par_map runs with
+/// [`UNCALIBRATED`] costs before it calibrates: calibrating then costs about 1% of it.
+pub const CALIBRATE_AFTER: f64 = 0.5;
+
+/// The costs to plan a job of `projected` seconds with: the calibrated ones once the work
+/// seen (this job included) reaches [`CALIBRATE_AFTER`], else [`UNCALIBRATED`].
+fn costs_for(projected: f64) -> Costs {
+    if let Some(c) = COSTS.get() {
+        return *c;
+    }
+    static SEEN_NS: AtomicU64 = AtomicU64::new(0);
+    let ns = (projected.max(0.0) * 1e9).min(1e18) as u64;
+    let seen = SEEN_NS.fetch_add(ns, Ordering::Relaxed).saturating_add(ns);
+    if seen as f64 * 1e-9 >= CALIBRATE_AFTER {
+        costs()
+    } else {
+        UNCALIBRATED
+    }
+}
+
+/// The costs in force now, without calibrating: the calibrated ones or [`UNCALIBRATED`].
+pub(crate) fn current_costs() -> Costs {
+    COSTS.get().copied().unwrap_or(UNCALIBRATED)
 }
 
 fn calibrate() -> Costs {
@@ -193,8 +256,8 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         return Ok(prefix);
     }
     let per_item = elapsed.as_secs_f64() / m as f64;
-    let costs = costs();
     let projected = per_item * n as f64;
+    let costs = costs_for(projected);
     if projected < crate::plan::MIN_JOB_FAN_OUTS * costs.fan_out(2, opt.warm()) {
         // Far too small to pay for waking a worker: finish the plain loop.
         HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
@@ -338,7 +401,11 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     prefix: Vec<R>,
 ) -> Result<Vec<R>> {
     let n = items.len();
-    let max = opt.sample_settings_for(&costs()).max_workers.min(n).max(1);
+    let max = opt
+        .sample_settings_for(&current_costs())
+        .max_workers
+        .min(n)
+        .max(1);
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - prefix.len();
@@ -390,7 +457,7 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     probe: Option<sample::Sample<R>>,
 ) -> Result<Vec<R>> {
     let n = items.len();
-    let settings = opt.sample_settings_for(&costs());
+    let settings = opt.sample_settings_for(&current_costs());
     let s = match probe {
         None => sample::measure(items, f, &settings)?,
         Some(p) => sample::resume(items, f, &settings, p)?,

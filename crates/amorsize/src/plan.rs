@@ -645,10 +645,12 @@ impl Optimizer {
         Ok(self.plan_from(items.len(), &s.stats))
     }
 
-    /// Decides from a sample already taken, on this machine with its calibrated costs.
+    /// Decides from a sample already taken, on this machine with the costs in force: the
+    /// calibrated ones, or before calibration [`UNCALIBRATED`](crate::exec::UNCALIBRATED)
+    /// (see [`is_calibrated`](crate::exec::is_calibrated)).
     pub(crate) fn plan_from(&self, items: usize, stats: &SampleStats) -> Plan {
         let machine = MachineFacts::detect();
-        let costs = crate::exec::costs();
+        let costs = crate::exec::current_costs();
         decide(self, stats, items, &machine, &costs)
     }
 }

@@ -8,8 +8,17 @@ use ndarray::{Array1, Array2};
 #[global_allocator]
 static ALLOC: TrackingAllocator = TrackingAllocator::new();
 
+/// A run's measured peak is process-wide (the global counters): memory another test frees
+/// meanwhile would lower it. The tests of this binary therefore run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn amplification_of_a_block_with_temporaries_is_measured() {
+    let _one_at_a_time = serial();
     let a = Array1::from_iter((0..10_000).map(|i| i as f64));
     // Blocks of 3000, 3000, 3000, 1000 elements: the fit sees two sizes.
     let c = ChunkedArray::with_chunks(a.view(), &[3000])
@@ -45,6 +54,7 @@ fn amplification_of_a_block_with_temporaries_is_measured() {
 
 #[test]
 fn auto_rechunk_applies_the_recommendation_to_the_next_run() {
+    let _one_at_a_time = serial();
     let engine = AdaptiveChunkingEngine::new(
         EngineConfig::new()
             .workers(2)

@@ -5,6 +5,15 @@ use amorsize::{Error, Executor, Optimizer, Plan};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// Plans read the CPU the whole process burns while they sample (threads a call starts count
+/// as its own): another test computing at the same moment would make sleeping items look
+/// compute-bound. The tests of this binary therefore run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn counters(n: usize) -> Vec<AtomicUsize> {
     (0..n).map(|_| AtomicUsize::new(0)).collect()
 }
@@ -30,6 +39,7 @@ fn sleepy(calls: &[AtomicUsize], i: usize) -> usize {
 
 #[test]
 fn parallel_plan_runs_every_item_exactly_once() {
+    let _one_at_a_time = serial();
     let items: Vec<usize> = (0..400).collect();
     let probe = counters(items.len());
     let plan = amorsize::optimize(&items, |&i| sleepy(&probe, i)).unwrap();
@@ -48,6 +58,7 @@ fn parallel_plan_runs_every_item_exactly_once() {
 
 #[test]
 fn sequential_plan_runs_every_item_exactly_once() {
+    let _one_at_a_time = serial();
     let items: Vec<usize> = (0..300).collect();
     let probe = counters(items.len());
     let plan = amorsize::optimize(&items, |&i| {
@@ -69,6 +80,7 @@ fn sequential_plan_runs_every_item_exactly_once() {
 
 #[test]
 fn remembered_call_site_still_runs_each_item_once() {
+    let _one_at_a_time = serial();
     // The same closure type called three times: the later calls use the call-site memory.
     let items: Vec<usize> = (0..300).collect();
     for _ in 0..3 {
@@ -82,6 +94,7 @@ fn remembered_call_site_still_runs_each_item_once() {
 
 #[test]
 fn plan_execute_reuses_a_plan_on_other_inputs() {
+    let _one_at_a_time = serial();
     let first: Vec<usize> = (0..200).collect();
     let none = counters(1000);
     let plan = amorsize::optimize(&first, |&i| sleepy(&none, i)).unwrap();
@@ -96,6 +109,7 @@ fn plan_execute_reuses_a_plan_on_other_inputs() {
 
 #[test]
 fn fixed_plans_run_each_item_once_for_many_shapes() {
+    let _one_at_a_time = serial();
     for (n, workers, chunk) in [
         (0, 2, 1),
         (1, 2, 1),
@@ -119,6 +133,7 @@ fn fixed_plans_run_each_item_once_for_many_shapes() {
 
 #[test]
 fn empty_input_is_fine() {
+    let _one_at_a_time = serial();
     let items: Vec<u8> = Vec::new();
     assert!(amorsize::par_map(&items, |x| *x).unwrap().is_empty());
     let plan = amorsize::optimize(&items, |x| *x).unwrap();
@@ -129,6 +144,7 @@ fn empty_input_is_fine() {
 
 #[test]
 fn a_panic_names_the_item_and_the_pool_serves_the_next_call() {
+    let _one_at_a_time = serial();
     let items: Vec<usize> = (0..300).collect();
     let err = amorsize::par_map(&items, |&i| {
         std::thread::sleep(Duration::from_micros(200));
@@ -155,6 +171,7 @@ fn a_panic_names_the_item_and_the_pool_serves_the_next_call() {
 
 #[test]
 fn a_panic_in_a_sequential_plan_is_an_error_too() {
+    let _one_at_a_time = serial();
     let items: Vec<usize> = (0..50).collect();
     let err = amorsize::par_map(&items, |&i| if i == 49 { panic!("last") } else { i }).unwrap_err();
     assert!(
@@ -165,6 +182,7 @@ fn a_panic_in_a_sequential_plan_is_an_error_too() {
 
 #[test]
 fn nested_par_map_runs_inline_without_deadlock() {
+    let _one_at_a_time = serial();
     let outer: Vec<usize> = (0..40).collect();
     let out = amorsize::par_map(&outer, |&i| {
         std::thread::sleep(Duration::from_micros(300));
@@ -187,6 +205,7 @@ fn nested_par_map_runs_inline_without_deadlock() {
 
 #[test]
 fn invalid_settings_are_errors_not_panics() {
+    let _one_at_a_time = serial();
     let items = [1, 2, 3];
     for opt in [
         Optimizer::new().sample_size(0),
@@ -205,6 +224,7 @@ fn invalid_settings_are_errors_not_panics() {
 
 #[test]
 fn progress_reports_reach_the_total() {
+    let _one_at_a_time = serial();
     use std::sync::Arc;
     let done = Arc::new(AtomicUsize::new(0));
     let total = Arc::new(AtomicUsize::new(0));

@@ -203,7 +203,7 @@ impl AdaptivePoolBuilder {
                 ));
             }
         }
-        let mut cfg = ControllerConfig {
+        let cfg = ControllerConfig {
             initial: self.initial_chunk_size,
             target: self.target.unwrap_or(Duration::from_millis(1)),
             adaptation_rate: self.adaptation_rate,
@@ -223,9 +223,9 @@ impl AdaptivePoolBuilder {
                 ),
             ));
         }
-        if self.target.is_none() {
-            cfg.target = calibrate::default_target(&calibrate::costs());
-        }
+        // Without a target, the calibrated default is looked up when a run first needs it
+        // (`Inner::config`): calibrating takes a few milliseconds, and the pool manager builds
+        // pools for par_map, whose runs bring chunk policies of their own.
         let pool = ThreadPool::new(workers)?;
         let batch = self.imap_batch.unwrap_or_else(|| {
             (4 * pool.workers())
@@ -240,6 +240,7 @@ impl AdaptivePoolBuilder {
                 }),
                 pool,
                 cfg,
+                calibrated_target: self.target.is_none(),
                 adaptation: self.adaptation,
                 progress: self.progress,
                 imap_batch: batch,
@@ -265,7 +266,10 @@ struct Acc {
 
 pub(crate) struct Inner {
     pool: ThreadPool,
+    /// The controller's settings; its target is a placeholder when `calibrated_target`.
     cfg: ControllerConfig,
+    /// No target was set: use [`calibrate::default_target`] (see [`Inner::config`]).
+    calibrated_target: bool,
     adaptation: bool,
     progress: Option<ProgressFn>,
     pub(crate) imap_batch: usize,
@@ -279,6 +283,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
+    /// The controller's settings, with the calibrated default target when none was set
+    /// (calibrating on the first call in the process).
+    fn config(&self) -> ControllerConfig {
+        let mut cfg = self.cfg.clone();
+        if self.calibrated_target {
+            cfg.target = calibrate::default_target(&calibrate::costs());
+        }
+        cfg
+    }
+
     /// One run over `0..len` with the pool's chunk policy; updates the stats. `sequential`
     /// runs it on the calling thread (an imap driver serving a reader that is itself inside
     /// one of this pool's jobs: fanning out would wait for the reader's job, a deadlock).
@@ -300,7 +314,7 @@ impl Inner {
         let chunks = if self.adaptation {
             ChunkPolicy::Adaptive(ControllerConfig {
                 initial: current,
-                ..self.cfg.clone()
+                ..self.config()
             })
         } else {
             ChunkPolicy::Fixed(current)
@@ -361,6 +375,7 @@ impl fmt::Debug for AdaptivePool {
         f.debug_struct("AdaptivePool")
             .field("pool", &self.inner.pool)
             .field("config", &self.inner.cfg)
+            .field("calibrated_target", &self.inner.calibrated_target)
             .field("adaptation", &self.inner.adaptation)
             .field("closed", &self.is_closed())
             .finish()
@@ -541,7 +556,7 @@ impl AdaptivePool {
             requested_workers: self.inner.pool.requested_workers(),
             spawn_error: self.inner.pool.spawn_error().map(str::to_string),
             adaptation: self.inner.adaptation,
-            target_chunk_duration: self.inner.cfg.target,
+            target_chunk_duration: self.inner.config().target,
             initial_chunk_size: self.inner.cfg.initial,
             current_chunk_size: acc.current,
             adjustments: acc.adjustments.clone(),
