@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 {/.} basename without extension, {#} job number; with none, the item is appended.\n\
 Items come from stdin (one per line, or NUL-separated with -0), from --arg-file, or after :::.\n\
 Exit status: 0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed; \
-130/143 interrupted by SIGINT/SIGTERM; 255 an error of amorsize itself."
+130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (forwarded to the running jobs); 255 an error \
+of amorsize itself."
 )]
 pub struct Args {
     /// Concurrency: `auto` (start at the effective cores, adapt by measurement) or a number.
@@ -31,7 +32,8 @@ pub struct Args {
     jobs: String,
     /// Several items per invocation: `auto` (two probe jobs, of 1 and 16 items, measure the
     /// command's start-up per job and its work per item; batches then keep the start-up under 2%
-    /// of the work) or at most N.
+    /// of the work) or at most N. Refused for a `sh -c` script that holds the item: pass the
+    /// items as the script's arguments (`sh -c 'for f; do ...; done' sh {}`).
     #[arg(long, value_name = "auto|N")]
     batch: Option<String>,
     /// Print outputs in input order (holds at most 1024 finished jobs; no new job starts while
@@ -86,6 +88,14 @@ fn fail(msg: impl std::fmt::Display) -> u8 {
 pub fn main(args: Args) -> u8 {
     match run(args) {
         Ok(code) => code,
+        // The reader of the output went away (`amorsize run ... | head -1`): the runner has
+        // stopped the jobs; end quietly as a program killed by SIGPIPE would (128 + 13), as
+        // GNU parallel does.
+        Err(amorsize::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            141
+        }
         Err(e) => fail(e),
     }
 }
@@ -175,7 +185,13 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
         )),
     };
 
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // SIGHUP too: the jobs run in process groups of their own, so a closed terminal reaches
+    // them only through amorsize.
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register_usize(sig, stop.atomic(), sig as usize)
             .map_err(|e| amorsize::Error::io("installing the signal handler", e))?;
     }

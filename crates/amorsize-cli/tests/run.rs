@@ -195,7 +195,10 @@ fn halt_now_kills_running_jobs() {
         "running job was not killed"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("done"));
-    assert_eq!(out.status.code(), Some(2)); // the failing job and the killed one
+    // One job failed; the one --halt killed is reported apart, not counted as failed.
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 failed, 1 killed by --halt"), "{err}");
 }
 
 #[test]
@@ -343,6 +346,15 @@ fn bad_arguments_exit_255_with_one_line_naming_the_problem() {
         (vec!["-j", "0", "echo", ":::", "a"], "jobs"),
         (vec!["--halt", "sometimes", "echo", ":::", "a"], "halt"),
         (vec!["--timeout", "fast", "echo", ":::", "a"], "timeout"),
+        // Batched, the script would run for the first item of each job only.
+        (
+            vec!["--batch", "auto", "sh", "-c", "echo {}", ":::", "a", "b"],
+            "script of `sh -c`",
+        ),
+        (
+            vec!["--batch", "2", "bash", "-ec", "echo {.}", ":::", "a", "b"],
+            "script of `bash -c`",
+        ),
     ];
     for (args, needle) in cases {
         let out = run().args(&args).assert().code(255).get_output().clone();
@@ -350,6 +362,22 @@ fn bad_arguments_exit_255_with_one_line_naming_the_problem() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
+    // The items as the script's arguments batch fine, every item once.
+    let out = run()
+        .args([
+            "--batch",
+            "auto",
+            "-k",
+            "sh",
+            "-c",
+            r#"for f; do echo "$f"; done"#,
+        ])
+        .args(["sh", "{}", ":::", "a", "b", "c"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\nb\nc\n");
     // The program check happens before anything runs: no job output at all.
     run()
         .args(["no-such-program-amorsize"])
@@ -474,6 +502,12 @@ fn sigint_is_forwarded_and_exits_130() {
 }
 
 #[test]
+fn sighup_is_forwarded_and_exits_129() {
+    // The jobs have process groups of their own: a closed terminal reaches them only so.
+    signal_is_forwarded(1, 129);
+}
+
+#[test]
 fn unreadable_arg_file_is_an_error_but_a_readable_one_works() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("items");
@@ -517,4 +551,32 @@ fn a_million_lines_stream_through_batches() {
     assert_eq!(summary["items"], 1_000_000);
     assert_eq!(summary["failed"], 0);
     assert_eq!(summary["max_batch"], 20_000);
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_run_quietly_with_141() {
+    use std::io::BufRead;
+    let bin = assert_cmd::cargo::cargo_bin("amorsize");
+    let items: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "-k", "-j", "2", "echo", ":::"])
+        .args(&items)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line (like `| head -1`), then close the pipe.
+    let mut first = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "0\n");
+    drop(out);
+    let done = child.wait_with_output().unwrap();
+    // Killed by SIGPIPE's number, as GNU parallel ends; no error message of amorsize's own.
+    assert_eq!(done.status.code(), Some(141));
+    assert!(
+        done.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }

@@ -573,12 +573,15 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 }
 
 /// The pool size to ask the manager for: the workers themselves up to 64, then the next power
-/// of two, so that plans differing by a few workers share warm pools.
+/// of two, so that plans differing by a few workers share warm pools; never more than
+/// [`pool::MAX_WORKERS`] (a job of more workers runs on a pool of that many).
 fn pool_size(workers: usize) -> usize {
     if workers <= 64 {
         workers
     } else {
-        workers.next_power_of_two()
+        workers
+            .checked_next_power_of_two()
+            .map_or(pool::MAX_WORKERS, |p| p.min(pool::MAX_WORKERS))
     }
 }
 

@@ -136,13 +136,32 @@ impl Costs {
     /// assert!((c.fan_out(64, true) - 300e-6).abs() < 1e-12);  // six levels
     /// assert!((c.fan_out(3, false) - 120e-6).abs() < 1e-12);  // two spawns
     /// ```
+    ///
+    /// Never NaN: a NaN or negative cost counts as zero, and an infinite cost (or a product too
+    /// large for an `f64`) saturates at `f64::MAX`, i.e. "too expensive", never free.
+    ///
+    /// ```
+    /// use amorsize::model::Costs;
+    /// let c = Costs { spawn: f64::INFINITY, wake: f64::INFINITY, dispatch: 1e-7 };
+    /// assert_eq!(c.fan_out(2, true), f64::MAX);
+    /// assert_eq!(c.fan_out(1, true), 0.0);
+    /// ```
     pub fn fan_out(&self, workers: usize, warm: bool) -> f64 {
-        if warm {
-            let depth = workers.max(1).next_power_of_two().trailing_zeros();
-            finite_or_zero(self.wake).max(0.0) * depth as f64
-        } else {
-            finite_or_zero(self.spawn).max(0.0) * workers.saturating_sub(1) as f64
+        if workers <= 1 {
+            return 0.0;
         }
+        let (cost, steps) = if warm {
+            // ceil(log2(workers)); 64 levels above 2^63 workers, where the next power of two
+            // does not fit a usize.
+            let depth = workers
+                .checked_next_power_of_two()
+                .map_or(usize::BITS, |p| p.trailing_zeros());
+            (self.wake, depth as f64)
+        } else {
+            (self.spawn, (workers - 1) as f64)
+        };
+        let cost = if cost.is_nan() { 0.0 } else { cost.max(0.0) };
+        (cost * steps).min(f64::MAX)
     }
 }
 
@@ -198,7 +217,8 @@ pub fn effective_parallelism(
 /// Predicts the wall time of `work` with `workers` participants and chunks of `chunk` items.
 ///
 /// Never panics and never returns NaN: nonsense inputs are sanitized first (see
-/// [`Workload::sanitized`]), zero workers and zero chunk sizes count as one.
+/// [`Workload::sanitized`]), zero workers and zero chunk sizes count as one. A total too large
+/// for an `f64` (an infinite fan-out cost) saturates at `f64::MAX` rather than counting as free.
 ///
 /// ```
 /// use amorsize::model::{predict, Costs, Workload};
@@ -242,14 +262,16 @@ pub fn predict(
     // them (100 sleeps of 1 ms on 36 workers take 3 rounds, not 2.8).
     let per_worker_items = (n / workers as f64).ceil().max(1.0);
     let floor = w.mean * per_worker_items;
-    let total = finite_or_zero((startup + work_t + dispatch + tail).max(startup + floor));
+    // Every term is ≥ 0 and never NaN; only a sum past f64::MAX (an enormous start-up) is
+    // infinite, and it saturates: a run that costs more than anything is never free.
+    let total = saturate((startup + work_t + dispatch + tail).max(startup + floor));
     Prediction {
         workers,
         chunk_size: chunk,
         parallelism: p,
         startup,
         work: work_t,
-        dispatch,
+        dispatch: saturate(dispatch),
         tail: finite_or_zero(tail),
         total,
     }
@@ -296,6 +318,15 @@ pub fn chunk_candidates(items: usize, workers: usize, extra: &[usize]) -> Vec<us
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// `x` within `0..=f64::MAX`: NaN → 0, +∞ → `f64::MAX`.
+fn saturate(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, f64::MAX)
+    }
 }
 
 fn finite_or_zero(x: f64) -> f64 {

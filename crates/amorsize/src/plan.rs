@@ -10,7 +10,8 @@
 //! - sequential when there are fewer than 2 items, when the whole job is predicted shorter than
 //!   [`MIN_JOB_FAN_OUTS`] times the cost of waking one worker, or when the best predicted
 //!   speedup is below `min_speedup`;
-//! - no more workers than items, than `max_workers`, nor than the work can feed (one per
+//! - no more workers than items, than `max_workers`, than a pool can hold
+//!   ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)), nor than the work can feed (one per
 //!   [`FAN_OUTS_PER_WORKER`] fan-out costs of work);
 //! - compute-bound work (CPU fraction ≥ 0.8): at most the effective cores, divided by the
 //!   cores one call uses by itself; blocking work: up to `cores / CPU fraction`;
@@ -28,7 +29,7 @@
 //! ```
 
 use crate::model::{self, Costs, Prediction, Workload};
-use crate::pool::ProgressFn;
+use crate::pool::{ProgressFn, MAX_WORKERS};
 use crate::sample::{self, fmt_secs, SampleSettings, SampleStats};
 use crate::system::{self, CoreLimit};
 use crate::{Error, Result};
@@ -234,16 +235,26 @@ impl Plan {
 
     /// A threads plan with a fixed `workers × chunk_size`, for code that knows better.
     ///
+    /// Errors with [`Error::InvalidConfig`] for 0 workers, a chunk size of 0, or more workers
+    /// than a pool can hold ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)).
+    ///
     /// ```
     /// let p = amorsize::Plan::threads(2, 64).unwrap();
     /// assert_eq!(p.executor(), amorsize::Executor::Threads);
     /// let out = p.execute(&[1, 2, 3], |x| x + 1).unwrap();
     /// assert_eq!(out, vec![2, 3, 4]);
     /// assert!(amorsize::Plan::threads(0, 1).is_err());
+    /// assert!(amorsize::Plan::threads(amorsize::pool::MAX_WORKERS + 1, 1).is_err());
     /// ```
     pub fn threads(workers: usize, chunk_size: usize) -> Result<Plan> {
         if workers == 0 {
             return Err(Error::invalid_config("workers", "must be at least 1"));
+        }
+        if workers > MAX_WORKERS {
+            return Err(Error::invalid_config(
+                "workers",
+                format!("{workers} is more than a pool holds (at most {MAX_WORKERS})"),
+            ));
         }
         if chunk_size == 0 {
             return Err(Error::invalid_config("chunk_size", "must be at least 1"));
@@ -447,7 +458,8 @@ impl Optimizer {
         self
     }
 
-    /// The most workers a plan may use (≥ 1).
+    /// The most workers a plan may use (≥ 1). Plans never use more than a pool can hold
+    /// ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)), whatever this says.
     ///
     /// ```
     /// assert!(amorsize::Optimizer::new().max_workers(0).validate().is_err());
@@ -594,7 +606,10 @@ impl Optimizer {
         let cores = system::info().cores.effective.max(1);
         SampleSettings {
             cores,
-            max_workers: self.max_workers.unwrap_or((4 * cores).max(64)),
+            max_workers: self
+                .max_workers
+                .unwrap_or(cores.saturating_mul(4).max(64))
+                .min(MAX_WORKERS),
             ..self.sample_settings()
         }
     }
@@ -755,7 +770,7 @@ pub fn decide(
     }
 
     // ---- How many workers may take part.
-    let default_max = (4 * cores).max(64);
+    let default_max = cores.saturating_mul(4).max(64);
     let mut cap = settings.max_workers.unwrap_or(default_max);
     let mut bound = |cap: &mut usize, limit: usize, why: String| {
         let limit = limit.max(1);
@@ -764,6 +779,11 @@ pub fn decide(
             constraints.push(why);
         }
     };
+    bound(
+        &mut cap,
+        MAX_WORKERS,
+        format!("workers capped at {MAX_WORKERS}: the most threads a pool holds"),
+    );
     bound(
         &mut cap,
         items,
@@ -944,7 +964,10 @@ fn worker_candidates(cap: usize) -> Vec<usize> {
     let mut p = 128usize;
     while p < cap {
         v.push(p);
-        p *= 2;
+        match p.checked_mul(2) {
+            Some(next) => p = next,
+            None => break,
+        }
     }
     if cap > 64 {
         v.push(cap);

@@ -226,13 +226,16 @@ impl fmt::Display for SampleStats {
 /// ```
 /// assert_eq!(amorsize::sample::fmt_secs(0.0000205), "20.5 µs");
 /// assert_eq!(amorsize::sample::fmt_secs(2.5), "2.50 s");
+/// assert_eq!(amorsize::sample::fmt_secs(f64::MAX), "1.80e308 s");
 /// ```
 pub fn fmt_secs(s: f64) -> String {
     if !s.is_finite() {
         return "?".into();
     }
     let a = s.abs();
-    if a >= 1.0 {
+    if a >= 1e9 {
+        format!("{s:.2e} s")
+    } else if a >= 1.0 {
         format!("{s:.2} s")
     } else if a >= 1e-3 {
         format!("{:.2} ms", s * 1e3)
@@ -290,10 +293,14 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
             ..SampleStats::default()
         };
     }
-    // Each run weighs by its items, so the mean is total time / total items.
-    let items: usize = ms.iter().map(|m| m.len.max(1)).sum();
+    // Each run weighs by its items, so the mean is total time / total items (counted in f64:
+    // the runs' lengths may add up past usize::MAX; the `items` field saturates).
+    let items = ms
+        .iter()
+        .fold(0usize, |n, m| n.saturating_add(m.len.max(1)));
+    let items_f: f64 = ms.iter().map(|m| m.len.max(1) as f64).sum();
     let wall: f64 = ms.iter().map(|m| m.wall.as_secs_f64()).sum();
-    let mean = wall / items as f64;
+    let mean = wall / items_f;
     let var = per_item.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / count as f64;
     let std_dev = var.sqrt();
     let cv = if mean > 0.0 { std_dev / mean } else { 0.0 };
@@ -698,7 +705,10 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         let next_start = taken.get(slot).map_or(n, |&(s, _)| s);
         let len = run_len.min(next_start - pos).max(1);
         let expected = match measurements.last().or(warmups.last()) {
-            Some(last) => last.wall.mul_f64(len as f64 / last.len.max(1) as f64),
+            Some(last) => Duration::try_from_secs_f64(
+                last.wall.as_secs_f64() * (len as f64 / last.len.max(1) as f64),
+            )
+            .unwrap_or(Duration::MAX),
             None => Duration::ZERO,
         };
         let (m, out) = timed_run(items, &f, pos, len, expected)?;

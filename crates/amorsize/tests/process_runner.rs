@@ -135,6 +135,12 @@ fn halt_now_stops_a_long_job() {
         .unwrap();
     assert_eq!(killed.signal, 15);
     assert_eq!(rec.jobs.len(), 2, "job z must not start");
+    // The killed job did not fail on its own: the exit status counts the one failure.
+    assert_eq!(
+        (s.failed, s.killed_by_halt, s.exit_code()),
+        (1, 1, 1),
+        "{s}"
+    );
 }
 
 #[test]
@@ -296,4 +302,24 @@ fn large_outputs_of_concurrent_jobs_arrive_complete() {
         .collect();
     marks.sort();
     assert_eq!(marks, ['x', 'y', 'z']);
+}
+
+#[test]
+fn a_job_ends_when_its_process_exits_though_a_background_child_holds_its_output() {
+    // Each job starts a child in the background, which inherits the output pipe and keeps it
+    // open for 10 s, then prints and exits at once. The job is done when `sh` exits: it must
+    // not wait for the pipe to close, nor time out after 5 s.
+    let r = Runner::builder(["sh", "-c", "sleep 10 & echo started {}"])
+        .jobs(2)
+        .keep_order(true)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["a", "b", "c"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed, s.timed_out), (3, 0, 0), "{s}");
+    assert_eq!(
+        rec.outputs,
+        vec!["started a\n", "started b\n", "started c\n"]
+    );
 }

@@ -142,7 +142,12 @@ impl Admission {
         if st.running == 0 {
             return None;
         }
-        if st.in_flight.saturating_add(bytes) > self.budget {
+        // An in-flight total past u64::MAX is more than any budget.
+        if st
+            .in_flight
+            .checked_add(bytes)
+            .is_none_or(|total| total > self.budget)
+        {
             return Some(false);
         }
         if self.probe.as_ref().is_some_and(|p| p()) {

@@ -146,7 +146,7 @@ impl ChunkGrid {
             let j = rest % self.counts[ax];
             rest /= self.counts[ax];
             let start = j * self.chunks[ax];
-            ranges[ax] = start..(start + self.chunks[ax]).min(self.shape[ax]);
+            ranges[ax] = start..start.saturating_add(self.chunks[ax]).min(self.shape[ax]);
         }
         ranges
     }

@@ -106,7 +106,7 @@ pub struct ChunkMemoryMetric {
     pub memory_before: i64,
     /// Memory after the block.
     pub memory_after: i64,
-    /// `memory_after − memory_before`.
+    /// `memory_after − memory_before` (saturating at the `i64` range).
     pub delta_bytes: i64,
     /// Highest bytes held by the block above `memory_before` (exact mode only).
     pub peak_bytes: Option<u64>,
@@ -151,7 +151,7 @@ impl ChunkMemoryMetric {
             compute_time,
             memory_before: memory.0,
             memory_after: memory.1,
-            delta_bytes: memory.1 - memory.0,
+            delta_bytes: memory.1.saturating_sub(memory.0),
             peak_bytes,
             throughput_mb_s,
             source,
@@ -249,7 +249,7 @@ pub struct AggregateStats {
     pub peak_model: PeakModel,
     /// Fitted `t(b) = t0 + c·b`.
     pub time_model: TimeModel,
-    /// Sum of compute times.
+    /// Sum of compute times (saturating at `Duration::MAX`).
     pub total_compute: Duration,
     /// How memory was measured.
     pub source: MemorySource,
@@ -264,10 +264,13 @@ impl AggregateStats {
     /// ```
     pub fn from_metrics(metrics: &[ChunkMemoryMetric]) -> AggregateStats {
         let n = metrics.len();
-        let bytes: u64 = metrics.iter().map(|m| m.estimated_bytes).sum();
-        let total_compute: Duration = metrics.iter().map(|m| m.compute_time).sum();
+        // Sums in u128 (no u64 overflow for any slice) and a saturating total compute time.
+        let bytes: u128 = metrics.iter().map(|m| m.estimated_bytes as u128).sum();
+        let total_compute = metrics
+            .iter()
+            .fold(Duration::ZERO, |t, m| t.saturating_add(m.compute_time));
         let peak_memory = metrics.iter().map(|m| m.working_peak()).max().unwrap_or(0);
-        let peaks: u64 = metrics.iter().map(|m| m.working_peak()).sum();
+        let peaks: u128 = metrics.iter().map(|m| m.working_peak() as u128).sum();
         let exact = n > 0 && metrics.iter().all(|m| m.source == MemorySource::Exact);
         let peak_model = if exact {
             PeakModel::fit(

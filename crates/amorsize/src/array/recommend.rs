@@ -417,7 +417,7 @@ impl ChunkSizeRecommender {
                 budget,
             });
         }
-        let mut in_flight = (self.workers + self.queued).max(1);
+        let mut in_flight = self.workers.saturating_add(self.queued).max(1);
         if budget / (in_flight as u64) < one {
             let fit = (budget / one).max(1) as usize;
             reasons.push(format!(
@@ -473,7 +473,7 @@ impl ChunkSizeRecommender {
             }
         }
         // 2. parallel rule.
-        let par = (4 * self.workers) as u64;
+        let par = (self.workers as u64).saturating_mul(4);
         if self.workers > 1 && total_u64 / par >= lo && total_u64 / par < target {
             target = total_u64 / par;
             reasons.push(format!(
@@ -580,8 +580,9 @@ impl ChunkSizeRecommender {
     }
 }
 
+/// Bytes of a chunk, saturating at `u64::MAX`.
 fn bytes_of(chunks: &[usize], es: u64) -> u64 {
-    chunks.iter().map(|&c| c as u64).product::<u64>() * es
+    chunks.iter().fold(es, |b, &c| b.saturating_mul(c as u64))
 }
 
 /// Integer `floor(m^(1/r))`.

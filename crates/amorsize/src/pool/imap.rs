@@ -160,7 +160,9 @@ impl Credits {
         }
     }
     fn release(&self, n: usize) {
-        *self.avail.lock().unwrap_or_else(|e| e.into_inner()) += n;
+        let mut a = self.avail.lock().unwrap_or_else(|e| e.into_inner());
+        *a = a.saturating_add(n);
+        drop(a);
         self.cv.notify_one();
     }
     fn close(&self) {
@@ -203,10 +205,11 @@ where
     F: Fn(&T) -> R + Send + Sync + 'static,
 {
     let batch = inner.imap_batch;
-    // Unbounded channel: the credits bound what is in it (at most 2 × batch results).
+    // Unbounded channel: the credits bound what is in it (at most 2 × batch results, saturating
+    // at usize::MAX).
     let (tx, rx) = unbounded::<Result<R>>();
     let credits = Arc::new(Credits {
-        avail: Mutex::new(2 * batch),
+        avail: Mutex::new(batch.saturating_mul(2)),
         ..Credits::default()
     });
     let cr = credits.clone();

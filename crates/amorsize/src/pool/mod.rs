@@ -315,7 +315,8 @@ pub struct Growth {
     /// How long the caller watches the workers' CPU use.
     pub window: Duration,
     /// How long the caller waits for the first workers to enter before it gives up watching
-    /// (20 windows unless set; on a loaded machine a wake-up can take milliseconds).
+    /// (20 windows unless set, saturating at `Duration::MAX`; on a loaded machine a wake-up can
+    /// take milliseconds).
     pub patience: Duration,
     /// The participants wanted, given what the window saw.
     pub decide: GrowFn,
@@ -336,7 +337,7 @@ impl Growth {
         Growth {
             max_workers,
             window,
-            patience: window * 20,
+            patience: window.saturating_mul(20),
             decide: Arc::new(decide),
         }
     }

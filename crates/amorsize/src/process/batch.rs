@@ -71,8 +71,9 @@ pub fn auto_batch_size(
 }
 
 /// How many items (of `item_bytes` each, in order) fit in one command line of at most
-/// `arg_limit` bytes when the fixed part takes `fixed_bytes`. Always at least 1: a single item
-/// that is too long is the kernel's to refuse (E2BIG), reported as that job's failure.
+/// `arg_limit` bytes when the fixed part takes `fixed_bytes` (byte counts add up saturating at
+/// `usize::MAX`). Always at least 1: a single item that is too long is the kernel's to refuse
+/// (E2BIG), reported as that job's failure.
 ///
 /// ```
 /// use amorsize::process::batch::fit_to_arg_limit;
@@ -87,10 +88,11 @@ pub fn fit_to_arg_limit(
     let mut used = fixed_bytes;
     let mut n = 0;
     for b in item_bytes {
-        if n > 0 && used + b > arg_limit {
+        let next = used.saturating_add(b);
+        if n > 0 && next > arg_limit {
             break;
         }
-        used += b;
+        used = next;
         n += 1;
     }
     n.max(1)
@@ -129,7 +131,7 @@ pub const PROBE_ITEMS: usize = 16;
 /// assert_eq!(probe_size(Some(3), 2), 2);
 /// ```
 pub fn probe_size(known_items: Option<usize>, concurrency: usize) -> usize {
-    let cap = known_items.map_or(PROBE_ITEMS, |n| n / (4 * concurrency.max(1)));
+    let cap = known_items.map_or(PROBE_ITEMS, |n| n / concurrency.max(1).saturating_mul(4));
     PROBE_ITEMS.min(cap).max(2)
 }
 

@@ -32,9 +32,9 @@ use std::time::Duration;
 pub struct ControllerConfig {
     /// Effective cores of the machine.
     pub cores: usize,
-    /// Lowest concurrency (≥ 1).
+    /// Lowest concurrency (≥ 1; a `min` above `max` counts as `max`).
     pub min: usize,
-    /// Highest concurrency.
+    /// Highest concurrency (≥ 1).
     pub max: usize,
     /// Below this CPU fraction (CPU time / wall time) a job counts as mostly waiting.
     pub io_bound_below: f64,
@@ -51,7 +51,8 @@ pub struct ControllerConfig {
 }
 
 impl ControllerConfig {
-    /// Defaults for a machine with `cores` effective cores: `max` = 64 × cores, capped at 512.
+    /// Defaults for a machine with `cores` effective cores: `max` = 64 × cores, capped at 512
+    /// (but never below `cores`).
     ///
     /// ```
     /// let c = amorsize::process::ControllerConfig::for_cores(2);
@@ -62,7 +63,7 @@ impl ControllerConfig {
         ControllerConfig {
             cores,
             min: 1,
-            max: (cores * 64).min(512).max(cores),
+            max: cores.saturating_mul(64).min(512).max(cores),
             io_bound_below: 0.5,
             gain: 0.05,
             min_window_jobs: 4,
@@ -224,14 +225,16 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// An adaptive controller starting at the cores (clamped to `min..=max`).
+    /// An adaptive controller starting at the cores (clamped to `min..=max`; a `min` above
+    /// `max` counts as `max`).
     ///
     /// ```
     /// let c = amorsize::process::Controller::auto(amorsize::process::ControllerConfig::for_cores(3));
     /// assert_eq!(c.concurrency(), 3);
     /// ```
     pub fn auto(cfg: ControllerConfig) -> Self {
-        let start = cfg.cores.clamp(cfg.min.max(1), cfg.max.max(1));
+        let (lo, hi) = bounds(&cfg);
+        let start = cfg.cores.clamp(lo, hi);
         Self::with(cfg, start, false, Reason::Start)
     }
 
@@ -361,7 +364,8 @@ impl Controller {
     }
 
     fn set(&mut self, n: usize, reason: Reason) {
-        self.current = n.clamp(self.cfg.min.max(1), self.cfg.max.max(1));
+        let (lo, hi) = bounds(&self.cfg);
+        self.current = n.clamp(lo, hi);
         self.reason = reason;
     }
 
@@ -387,7 +391,7 @@ impl Controller {
         // one job's exit and the next one's start), never more than cores + cores/2.
         let cpu_bound = cpu_fraction >= self.cfg.io_bound_below;
         let limit = if cpu_bound {
-            cores + (cores / 2).max(1)
+            cores.saturating_add((cores / 2).max(1))
         } else {
             self.cfg.max.max(1)
         };
@@ -435,10 +439,10 @@ impl Controller {
                 }
                 None
             }
-            _ if self.careful || cpu_bound => Some(cur + 1),
-            Some((_, pt)) if throughput > pt * 1.5 => Some(cur * 2),
-            Some(_) => Some(cur + (cur / 2).max(1)),
-            None => Some(cur * 2),
+            _ if self.careful || cpu_bound => Some(cur.saturating_add(1)),
+            Some((_, pt)) if throughput > pt * 1.5 => Some(cur.saturating_mul(2)),
+            Some(_) => Some(cur.saturating_add((cur / 2).max(1))),
+            None => Some(cur.saturating_mul(2)),
         };
         self.previous = Some((cur, throughput));
         match next {
@@ -449,6 +453,12 @@ impl Controller {
             _ => self.reason = Reason::Plateau,
         }
     }
+}
+
+/// The concurrency range `lo..=hi` of `cfg`: both at least 1, and `lo` never above `hi`.
+fn bounds(cfg: &ControllerConfig) -> (usize, usize) {
+    let hi = cfg.max.max(1);
+    (cfg.min.clamp(1, hi), hi)
 }
 
 #[cfg(test)]

@@ -9,9 +9,12 @@
 //! keep each job's start-up (fitted from the jobs' wall times against their item counts) under a
 //! few percent of its work. Output is printed whole per job, in input order through a bounded
 //! [`Reorder`] buffer when asked. The halt policy, the job log and the exit status follow GNU
-//! parallel. One thread runs the jobs: it `poll`s every job's output pipe (then its pidfd) and
+//! parallel. One thread runs the jobs: it `poll`s every job's output pipe and pidfd and
 //! refills a slot as soon as a job has been reaped, with `wait4` on that job's own pid only
-//! (never `waitpid(-1)`), so the runner can live inside a larger program.
+//! (never `waitpid(-1)`), so the runner can live inside a larger program. A job ends when its
+//! process exits, not when its output pipe closes: a background child that keeps the pipe
+//! open (`sh -c 'server & echo started'`) holds the slot for at most [`OUTPUT_LINGER`] more
+//! (what it writes meanwhile is kept), and a job that has exited never times out.
 //!
 //! ```
 //! use amorsize::process::{Runner, WriteSink};
@@ -56,6 +59,11 @@ use std::time::{Duration, Instant};
 
 /// How long jobs get to exit after SIGTERM (timeout, halt, forwarded signal) before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a job that has exited keeps its slot while a child it left in the background
+/// still holds its output open: what the child writes meanwhile is kept; then the job ends and
+/// its pipe is closed (later writes get EPIPE). Timeouts no longer apply once it has exited.
+pub const OUTPUT_LINGER: Duration = Duration::from_secs(1);
 
 /// How long `--batch auto` runs its two probe jobs alone, while neither has finished, before it
 /// starts one-item jobs beside them (the other slots should not wait longer for items that may
@@ -362,6 +370,9 @@ pub struct RunSummary {
     pub failed: u64,
     /// Of the failed jobs, those killed by `--timeout`.
     pub timed_out: u64,
+    /// Jobs that `--halt now` killed once the failure limit was reached (not counted as
+    /// failed: they did not fail on their own).
+    pub killed_by_halt: u64,
     /// Reruns made by `--retries`.
     pub retried: u64,
     /// Items processed (a batch job counts all its items).
@@ -395,14 +406,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Jobs finished (succeeded + failed).
+    /// Jobs finished (succeeded + failed + killed by `--halt now`).
     ///
     /// ```
-    /// let s = amorsize::process::RunSummary { succeeded: 2, failed: 1, ..Default::default() };
-    /// assert_eq!(s.jobs(), 3);
+    /// let s = amorsize::process::RunSummary { succeeded: 2, failed: 1, killed_by_halt: 1,
+    ///     ..Default::default() };
+    /// assert_eq!(s.jobs(), 4);
     /// ```
     pub fn jobs(&self) -> u64 {
-        self.succeeded + self.failed
+        self.succeeded + self.failed + self.killed_by_halt
     }
 
     /// The exit status ([`exit_code`]): 0, failures up to 100, 101, or 128 + signal.
@@ -428,6 +440,9 @@ impl fmt::Display for RunSummary {
         )?;
         if self.timed_out > 0 {
             write!(f, " ({} timed out)", self.timed_out)?;
+        }
+        if self.killed_by_halt > 0 {
+            write!(f, ", {} killed by --halt", self.killed_by_halt)?;
         }
         if self.retried > 0 {
             write!(f, ", {} reruns", self.retried)?;
@@ -652,6 +667,22 @@ impl RunnerBuilder {
             return Err(Error::invalid_config(
                 "timeout",
                 "must be greater than zero",
+            ));
+        }
+        let batching = match self.batch {
+            BatchPolicy::Fixed(n) => n > 1,
+            BatchPolicy::Auto => true,
+        };
+        if batching && template.shell_script_uses_item() {
+            return Err(Error::invalid_config(
+                "batch",
+                format!(
+                    "the item is inside the script of `{} -c`: with several items per job the \
+                     shell would run the script for the first item only and skip the others; \
+                     pass the items as the script's arguments instead, as in \
+                     sh -c 'for f; do gzip \"$f\"; done' sh {{}}",
+                    template.program()
+                ),
             ));
         }
         let argv0 = self.command[0].clone();
@@ -882,6 +913,10 @@ struct Running {
     buf: Vec<u8>,
     /// Readable once it has exited (None where pidfds are not available).
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// Reaped while its output was still open: when, and its status and usage.
+    exited: Option<(Instant, i32, libc::rusage)>,
+    /// Signalled by `--halt now` after another job's failure.
+    halted: bool,
     /// Whether `output` is non-blocking (then a wake-up drains it).
     nonblocking: bool,
 }
@@ -891,7 +926,7 @@ struct Running {
 enum Watch {
     /// A job's output pipe.
     Output(i32),
-    /// A job's pidfd (watched once its output has ended).
+    /// A job's pidfd (readable once the job has exited).
     Exit(i32),
     /// The input thread's wake-up.
     Input,
@@ -1174,10 +1209,14 @@ impl State<'_> {
             if let Some(o) = &r.output {
                 fds.push(pollfd(o.as_raw_fd()));
                 watch.push(Watch::Output(pid));
-            } else if let Some(p) = &r.pidfd {
+            }
+            // The exit is watched with the output: a job ends when its process exits, even
+            // while a child it left in the background holds the pipe open (for at most
+            // OUTPUT_LINGER more).
+            if let (Some(p), None) = (&r.pidfd, &r.exited) {
                 fds.push(pollfd(p.as_raw_fd()));
                 watch.push(Watch::Exit(pid));
-            } else {
+            } else if r.output.is_none() {
                 timeout = 1; // no pidfd: look again shortly whether it has exited
             }
         }
@@ -1233,14 +1272,26 @@ impl State<'_> {
                         if !open {
                             r.output = None;
                             // Most jobs have exited by the time their output ends.
-                            if let Some((status, usage)) = spawn::try_wait4(pid) {
+                            if let Some((_, status, usage)) = r.exited {
+                                ended.push((pid, status, usage));
+                            } else if let Some((status, usage)) = spawn::try_wait4(pid) {
                                 ended.push((pid, status, usage));
                             }
                         }
                     }
                     Watch::Exit(pid) => {
+                        // Already reaped above, when its output ended in this same round.
+                        if ended.iter().any(|e| e.0 == pid) {
+                            continue;
+                        }
                         let (status, usage) = spawn::wait4(pid);
-                        ended.push((pid, status, usage));
+                        match self.running.get_mut(&pid) {
+                            // A child still holds the output open: it may linger a little.
+                            Some(r) if r.output.is_some() => {
+                                r.exited = Some((Instant::now(), status, usage));
+                            }
+                            _ => ended.push((pid, status, usage)),
+                        }
                     }
                 }
             }
@@ -1252,6 +1303,15 @@ impl State<'_> {
                     if let Some((status, usage)) = spawn::try_wait4(pid) {
                         ended.push((pid, status, usage));
                     }
+                }
+            }
+        }
+        // Jobs that exited and whose output a background child has held open long enough.
+        let now = Instant::now();
+        for (&pid, r) in &self.running {
+            if let Some((at, status, usage)) = r.exited {
+                if now >= at + OUTPUT_LINGER && !ended.iter().any(|e| e.0 == pid) {
+                    ended.push((pid, status, usage));
                 }
             }
         }
@@ -1298,7 +1358,7 @@ impl State<'_> {
                     spawn::signal_group(*pid, libc::SIGKILL);
                     r.kill_at = Some(now + KILL_GRACE);
                 }
-            } else if r.deadline.is_some_and(|d| now >= d) {
+            } else if r.exited.is_none() && r.deadline.is_some_and(|d| now >= d) {
                 r.timed_out = true;
                 spawn::signal_group(*pid, libc::SIGTERM);
                 r.kill_at = Some(now + KILL_GRACE);
@@ -1491,13 +1551,20 @@ impl State<'_> {
                 job,
                 argv,
                 started_at: spawned.started_at,
-                deadline: self.runner.b.timeout.map(|t| spawned.started + t),
+                // A timeout too long to add to the clock is no deadline at all.
+                deadline: self
+                    .runner
+                    .b
+                    .timeout
+                    .and_then(|t| spawned.started.checked_add(t)),
                 timed_out: false,
                 kill_at: None,
                 started: spawned.started,
                 output: Some(spawned.output),
                 buf: Vec::new(),
                 pidfd,
+                exited: None,
+                halted: false,
                 nonblocking,
             },
         );
@@ -1523,6 +1590,8 @@ impl State<'_> {
             output: None,
             buf: Vec::new(),
             pidfd: None,
+            exited: None,
+            halted: false,
             nonblocking: false,
         };
         self.complete(r, f);
@@ -1533,12 +1602,19 @@ impl State<'_> {
         let Some(mut r) = self.running.remove(&pid) else {
             return;
         };
-        let f = spawn::finished(
-            std::mem::take(&mut r.buf),
-            status,
-            usage,
-            r.started.elapsed(),
-        );
+        // Exited with its pipe still open past OUTPUT_LINGER: take what the pipe holds (all
+        // the job wrote before it exited is there) without waiting for the pipe to close, then
+        // close it (a background child that still writes gets EPIPE).
+        if let Some(mut o) = r.output.take() {
+            if r.nonblocking || spawn::set_nonblocking(&o).is_ok() {
+                spawn::drain(&mut o, &mut r.buf);
+            }
+        }
+        // Its wall time ends when it exited, not when its output did.
+        let wall = r
+            .exited
+            .map_or_else(|| r.started.elapsed(), |(at, ..)| at - r.started);
+        let f = spawn::finished(std::mem::take(&mut r.buf), status, usage, wall);
         let now = self.start.elapsed();
         self.controller.observe(
             now,
@@ -1582,6 +1658,8 @@ impl State<'_> {
         self.summary.max_batch = self.summary.max_batch.max(r.job.items.len());
         if ok {
             self.summary.succeeded += 1;
+        } else if r.halted {
+            self.summary.killed_by_halt += 1;
         } else {
             self.summary.failed += 1;
             if r.timed_out {
@@ -1619,6 +1697,9 @@ impl State<'_> {
                 HaltAction::KillRunning => {
                     self.summary.halted = true;
                     self.stop_starting = true;
+                    for r in self.running.values_mut() {
+                        r.halted = true;
+                    }
                     self.kill_all(libc::SIGTERM);
                 }
             }

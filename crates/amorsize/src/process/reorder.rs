@@ -47,14 +47,15 @@ impl<T> Reorder<T> {
         self.capacity
     }
 
-    /// Whether job `seq` may start: its output will have room (`seq < next + capacity`).
+    /// Whether job `seq` may start: its output will have room (`seq < next + capacity`, the sum
+    /// saturating at `u64::MAX`).
     ///
     /// ```
     /// let r = amorsize::process::Reorder::<u8>::new(2);
     /// assert!(r.can_start(2) && !r.can_start(3));
     /// ```
     pub fn can_start(&self, seq: u64) -> bool {
-        seq < self.next + self.capacity as u64
+        seq < self.next.saturating_add(self.capacity as u64)
     }
 
     /// Files the result of job `seq` and returns every result now printable, in order.

@@ -266,6 +266,17 @@ pub(crate) fn read_some(output: &mut File, buf: &mut Vec<u8>, nonblocking: bool)
     true
 }
 
+/// Reads everything a non-blocking output pipe holds now, until its end or until it is empty
+/// (a writer that still holds it open is not waited for).
+pub(crate) fn drain(output: &mut File, buf: &mut Vec<u8>) {
+    loop {
+        let before = buf.len();
+        if !read_some(output, buf, true) || buf.len() == before {
+            return;
+        }
+    }
+}
+
 /// Lets the input thread wake the main loop's `poll` when an item arrives, but only while
 /// the main loop says it is waiting for one (an eventfd; None where eventfd is missing).
 #[derive(Debug)]

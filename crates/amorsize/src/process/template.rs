@@ -111,6 +111,46 @@ impl Template {
         render(&self.args[0], "", 0)
     }
 
+    /// Whether the program is a shell run with `-c` (or a flag group holding `c`, such as
+    /// `-ec`) whose script refers to the item. Several items per job cannot work then: the
+    /// script argument would be repeated once per item, and the shell runs only the first
+    /// (the others become `$0`, `$1`, …), so batching refuses such a command.
+    ///
+    /// ```
+    /// use amorsize::process::Template;
+    /// assert!(Template::parse(&["sh", "-c", "gzip {}"])?.shell_script_uses_item());
+    /// assert!(Template::parse(&["/bin/bash", "-ec", "echo {.}"])?.shell_script_uses_item());
+    /// // The items as the script's arguments: fine.
+    /// assert!(!Template::parse(&["sh", "-c", r#"gzip "$@""#, "sh", "{}"])?.shell_script_uses_item());
+    /// assert!(!Template::parse(&["sh", "script.sh", "{}"])?.shell_script_uses_item());
+    /// assert!(!Template::parse(&["gzip", "-c", "{}"])?.shell_script_uses_item());
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn shell_script_uses_item(&self) -> bool {
+        const SHELLS: [&str; 10] = [
+            "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "fish",
+        ];
+        let program = self.program();
+        if !SHELLS.contains(&basename(&program)) {
+            return false;
+        }
+        for (i, arg) in self.args.iter().enumerate().skip(1) {
+            let [Piece::Lit(flag)] = arg.as_slice() else {
+                return false;
+            };
+            if !flag.starts_with('-') || flag == "-" || flag.starts_with("--") {
+                return false;
+            }
+            if flag[1..].contains('c') {
+                return self
+                    .args
+                    .get(i + 1)
+                    .is_some_and(|script| script.iter().any(Piece::uses_item));
+            }
+        }
+        false
+    }
+
     /// Whether any argument refers to the item (`{}`, `{.}`, `{/}`, `{//}`, `{/.}`).
     ///
     /// ```
