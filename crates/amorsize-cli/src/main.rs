@@ -35,10 +35,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            eprintln!("amorsize: {}", one_line(&e.to_string()));
+            return ExitCode::from(255);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 255 } else { 0 };
+            // --help, --version: clap's own text on stdout.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(0);
         }
     };
     let code = match cli.command {
@@ -48,4 +52,33 @@ fn main() -> ExitCode {
         Command::Chunks(a) => chunks::main(a),
     };
     ExitCode::from(code)
+}
+
+/// clap's error as one line: the message and its tip, without the usage block and the pointer
+/// to `--help` (a bad argument is reported in one line, like every other error).
+fn one_line(rendered: &str) -> String {
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .map(|l| l.strip_prefix("tip: ").unwrap_or(l))
+        .collect();
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let rendered = "error: unexpected argument '-1' found\n\n  tip: to pass '-1' as a value, \
+                        use '-- -1'\n\nUsage: amorsize run [OPTIONS] [COMMAND]...\n\nFor more \
+                        information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "unexpected argument '-1' found; to pass '-1' as a value, use '-- -1'"
+        );
+    }
 }

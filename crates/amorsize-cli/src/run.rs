@@ -165,7 +165,7 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     } else {
         Separator::Newline
     };
-    let input_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let input_error: Arc<Mutex<Option<amorsize::Error>>> = Arc::default();
     let items: Box<dyn Iterator<Item = String> + Send> = match (inline_items, &args.arg_file) {
         (Some(items), _) => {
             let owned: Vec<String> = items.to_vec();
@@ -206,11 +206,11 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     let result = runner.run(items, &mut sink);
     sink.finish();
     let summary = result?;
-    if let Some(e) = input_error.lock().ok().and_then(|g| g.clone()) {
+    if let Some(e) = input_error.lock().ok().and_then(|mut g| g.take()) {
         if !args.quiet {
             eprintln!("amorsize run: {summary}");
         }
-        return Err(amorsize::Error::invalid_input("input", e));
+        return Err(e);
     }
     if !args.quiet {
         if args.json {
@@ -232,13 +232,13 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
 /// Passes items through until the first read error, which it records and stops at.
 fn checked(
     items: impl Iterator<Item = amorsize::Result<String>> + Send,
-    error: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<amorsize::Error>>>,
 ) -> impl Iterator<Item = String> + Send {
     items.map_while(move |r| match r {
         Ok(s) => Some(s),
         Err(e) => {
             if let Ok(mut g) = error.lock() {
-                *g = Some(e.to_string());
+                *g = Some(e);
             }
             None
         }

@@ -346,6 +346,9 @@ fn bad_arguments_exit_255_with_one_line_naming_the_problem() {
         (vec!["-j", "0", "echo", ":::", "a"], "jobs"),
         (vec!["--halt", "sometimes", "echo", ":::", "a"], "halt"),
         (vec!["--timeout", "fast", "echo", ":::", "a"], "timeout"),
+        // Errors of the argument parser are one line too (no usage block).
+        (vec!["-j", "-1", "echo", ":::", "a"], "'-1'"),
+        (vec!["--retries", "x", "echo", ":::", "a"], "--retries"),
         // Batched, the script would run for the first item of each job only.
         (
             vec!["--batch", "auto", "sh", "-c", "echo {}", ":::", "a", "b"],
@@ -361,6 +364,7 @@ fn bad_arguments_exit_255_with_one_line_naming_the_problem() {
         assert!(out.stdout.is_empty(), "{args:?} ran something");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
     // The items as the script's arguments batch fine, every item once.
     let out = run()
@@ -579,4 +583,18 @@ fn a_reader_that_goes_away_ends_the_run_quietly_with_141() {
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
+}
+
+#[test]
+fn an_item_that_is_not_utf8_is_named_once() {
+    let out = run()
+        .args(["-k", "echo"])
+        .write_stdin(b"a\n\xff\n".to_vec())
+        .assert()
+        .code(255)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("input item 2: it is not valid UTF-8"), "{err}");
+    assert_eq!(err.matches("invalid input").count(), 1, "{err}");
 }

@@ -323,3 +323,22 @@ fn a_job_ends_when_its_process_exits_though_a_background_child_holds_its_output(
         vec!["started a\n", "started b\n", "started c\n"]
     );
 }
+
+#[test]
+fn a_script_without_a_shebang_line_runs_with_bin_sh() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("amorsize-noshebang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("greet");
+    std::fs::write(&script, "echo hello \"$1\"\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = Runner::builder([script.to_str().unwrap(), "{}"])
+        .keep_order(true)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["a", "b"]), &mut rec).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((s.succeeded, s.failed), (2, 0), "{:?}", rec.warnings);
+    assert_eq!(rec.outputs, ["hello a\n", "hello b\n"]);
+}

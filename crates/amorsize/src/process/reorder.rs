@@ -1,6 +1,8 @@
 //! The ordered output buffer of `-k`: finished jobs wait here until every earlier job has been
 //! printed. It holds at most `capacity` jobs; the runner starts no job that would not fit
-//! (back-pressure), so memory stays bounded however slow the first job is.
+//! (back-pressure), so the number of jobs held stays bounded however slow the first job is.
+//! Their output is held in memory whole: jobs that print hundreds of megabytes each, under
+//! `-k`, need that much memory per held job (GNU parallel spools output to files instead).
 
 use std::collections::BTreeMap;
 

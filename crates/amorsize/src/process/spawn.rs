@@ -100,8 +100,22 @@ fn pipe() -> std::io::Result<(File, OwnedFd)> {
 }
 
 /// Starts `program` (resolved path; `argv0` is what the job sees as its name) in a new process
-/// group, with stdout and stderr into one pipe.
+/// group, with stdout and stderr into one pipe. An executable the kernel cannot run itself
+/// (`ENOEXEC`: a script without a `#!` line) runs with `/bin/sh`, as `execvp`, xargs and GNU
+/// parallel do.
 pub(crate) fn spawn(program: &Path, argv0: &str, args: &[String]) -> std::io::Result<Spawned> {
+    match spawn_direct(program, argv0, args) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+            let mut sh_args = Vec::with_capacity(args.len() + 1);
+            sh_args.push(program.to_string_lossy().into_owned());
+            sh_args.extend(args.iter().cloned());
+            spawn_direct(Path::new("/bin/sh"), "sh", &sh_args)
+        }
+        r => r,
+    }
+}
+
+fn spawn_direct(program: &Path, argv0: &str, args: &[String]) -> std::io::Result<Spawned> {
     let (read, write) = pipe()?;
     let write2 = write.try_clone()?;
     let started_at = SystemTime::now();
