@@ -43,7 +43,7 @@ pub struct Args {
     /// Items are NUL-separated (as `find -print0` writes them).
     #[arg(short = '0', long = "null")]
     null: bool,
-    /// Read items from FILE instead of stdin.
+    /// Read items from FILE instead of stdin (`-` is stdin).
     #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
     arg_file: Option<PathBuf>,
     /// Write one tab-separated line per job (GNU parallel's columns) to FILE.
@@ -146,6 +146,16 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     }
     let runner = builder.build()?;
 
+    // The argument file is opened before anything else happens (--explain included), so that
+    // an unreadable one is an error before any job runs; `-` is stdin, as in GNU parallel.
+    let arg_file = match &args.arg_file {
+        Some(path) if path.as_os_str() != "-" => Some(
+            std::fs::File::open(path)
+                .map_err(|e| amorsize::Error::io(format!("cannot read {}", path.display()), e))?,
+        ),
+        _ => None,
+    };
+
     if args.explain {
         let plan = runner.explain(inline_items.unwrap_or(&[]));
         if args.json {
@@ -171,18 +181,24 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
             let owned: Vec<String> = items.to_vec();
             Box::new(owned.into_iter())
         }
-        (None, Some(path)) => {
-            let f = std::fs::File::open(path)
-                .map_err(|e| amorsize::Error::io(format!("cannot read {}", path.display()), e))?;
+        (None, _) if arg_file.is_some() => {
+            let f = arg_file.expect("checked above");
             Box::new(checked(
                 read_items(std::io::BufReader::new(f), sep),
                 input_error.clone(),
             ))
         }
-        (None, None) => Box::new(checked(
-            read_items(std::io::BufReader::new(std::io::stdin()), sep),
-            input_error.clone(),
-        )),
+        (None, _) => {
+            if !args.quiet && std::io::stdin().is_terminal() {
+                eprintln!(
+                    "amorsize run: reading items from the terminal, one per line; end with Ctrl-D"
+                );
+            }
+            Box::new(checked(
+                read_items(std::io::BufReader::new(std::io::stdin()), sep),
+                input_error.clone(),
+            ))
+        }
     };
 
     // SIGHUP too: the jobs run in process groups of their own, so a closed terminal reaches

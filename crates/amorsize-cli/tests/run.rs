@@ -524,6 +524,21 @@ fn unreadable_arg_file_is_an_error_but_a_readable_one_works() {
         .success()
         .stdout("p\nq\n");
     assert!(!Path::new("/no/such/items").exists());
+    // `-a -` is stdin, as in GNU parallel.
+    run()
+        .args(["-k", "-a", "-", "echo"])
+        .write_stdin("r\ns\n")
+        .assert()
+        .success()
+        .stdout("r\ns\n");
+    // --explain checks the file too (it reads no item, but a plan for a missing input would
+    // run nothing useful).
+    run()
+        .args(["--explain", "-a", "/no/such/items", "echo"])
+        .assert()
+        .code(255)
+        .stdout("")
+        .stderr(predicate::str::contains("/no/such/items"));
 }
 
 #[test]

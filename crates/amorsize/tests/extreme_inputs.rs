@@ -196,31 +196,29 @@ fn imap_unordered_with_usize_max_batch_does_not_panic() {
 
 // ---- process
 
-#[test]
-fn runner_with_duration_max_timeout_runs() {
-    let r = Runner::builder(["true"])
-        .jobs(1)
-        .timeout(Duration::MAX)
+/// Runs `true` once under the runner `b` builds, which must succeed.
+fn runs_true_once(b: amorsize::process::RunnerBuilder) {
+    let s = b
         .build()
-        .unwrap();
-    let s = r
+        .unwrap()
         .run(vec!["a".to_string()], &mut WriteSink::new(std::io::sink()))
         .unwrap();
     assert_eq!((s.succeeded, s.failed), (1, 0));
 }
 
 #[test]
+fn runner_with_duration_max_timeout_runs() {
+    runs_true_once(Runner::builder(["true"]).jobs(1).timeout(Duration::MAX));
+}
+
+#[test]
 fn runner_with_usize_max_reorder_capacity_runs() {
-    let r = Runner::builder(["true"])
-        .jobs(1)
-        .keep_order(true)
-        .reorder_capacity(usize::MAX)
-        .build()
-        .unwrap();
-    let s = r
-        .run(vec!["a".to_string()], &mut WriteSink::new(std::io::sink()))
-        .unwrap();
-    assert_eq!((s.succeeded, s.failed), (1, 0));
+    runs_true_once(
+        Runner::builder(["true"])
+            .jobs(1)
+            .keep_order(true)
+            .reorder_capacity(usize::MAX),
+    );
 }
 
 #[test]
