@@ -42,9 +42,9 @@ fn call_site_memory_reuses_what_it_learned_and_checks_the_cost() {
     assert_eq!(s1.sampled, s0.sampled);
 
     // A call site that pays (blocking work): the first call samples, the next ones reuse.
-    // (1 ms sleeps: a remembered site is forgotten when a call's cost is off by 2×, and
-    // shorter sleeps can overrun that much on a loaded machine.)
-    let f = sleepy(1_000);
+    // (5 ms sleeps, jobs of ~75 ms: a remembered site is forgotten when a call's time per
+    // item is off by 2×, which a stall of the virtual machine can cause in a short job.)
+    let f = sleepy(5_000);
     assert_eq!(par_map(&items, &f).unwrap(), expected);
     let s2 = stats();
     assert_eq!(s2.sampled, s1.sampled + 1);
@@ -55,10 +55,10 @@ fn call_site_memory_reuses_what_it_learned_and_checks_the_cost() {
     assert_eq!(s3.probed, s2.probed + 2, "{s2:?} -> {s3:?}");
     assert_eq!(s3.sampled, s2.sampled);
 
-    // The same closure type with a cost 20× higher (same function, same type name). The site's
+    // The same closure type with a cost 10× higher (same function, same type name). The site's
     // items are long and its plan parallel, so the call runs the remembered plan at once; the
     // pool's measurements show the cost is off, and the site is forgotten: the next call samples.
-    let g = sleepy(20_000);
+    let g = sleepy(50_000);
     assert_eq!(par_map(&items, &g).unwrap(), expected);
     let s4 = stats();
     assert_eq!(s4.probed, s3.probed + 1, "{s3:?} -> {s4:?}");
