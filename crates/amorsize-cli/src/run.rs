@@ -3,9 +3,10 @@
 //! `amorsize::process`.
 
 use amorsize::process::{
-    read_items, split_command_and_args, BatchPolicy, HaltPolicy, JobResult, Jobs, Progress, Runner,
-    Separator, Sink, StopFlag, DEFAULT_REORDER_CAPACITY,
+    read_os_items, split_command_and_args, BatchPolicy, HaltPolicy, JobResult, Jobs, Progress,
+    Runner, Separator, Sink, StopFlag, DEFAULT_REORDER_CAPACITY,
 };
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -176,15 +177,16 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
         Separator::Newline
     };
     let input_error: Arc<Mutex<Option<amorsize::Error>>> = Arc::default();
-    let items: Box<dyn Iterator<Item = String> + Send> = match (inline_items, &args.arg_file) {
+    // Items are bytes (file names need not be UTF-8); `:::` items come as text.
+    let items: Box<dyn Iterator<Item = OsString> + Send> = match (inline_items, &args.arg_file) {
         (Some(items), _) => {
             let owned: Vec<String> = items.to_vec();
-            Box::new(owned.into_iter())
+            Box::new(owned.into_iter().map(OsString::from))
         }
         (None, _) if arg_file.is_some() => {
             let f = arg_file.expect("checked above");
             Box::new(checked(
-                read_items(std::io::BufReader::new(f), sep),
+                read_os_items(std::io::BufReader::new(f), sep),
                 input_error.clone(),
             ))
         }
@@ -195,7 +197,7 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
                 );
             }
             Box::new(checked(
-                read_items(std::io::BufReader::new(std::io::stdin()), sep),
+                read_os_items(std::io::BufReader::new(std::io::stdin()), sep),
                 input_error.clone(),
             ))
         }
@@ -247,9 +249,9 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
 
 /// Passes items through until the first read error, which it records and stops at.
 fn checked(
-    items: impl Iterator<Item = amorsize::Result<String>> + Send,
+    items: impl Iterator<Item = amorsize::Result<OsString>> + Send,
     error: Arc<Mutex<Option<amorsize::Error>>>,
-) -> impl Iterator<Item = String> + Send {
+) -> impl Iterator<Item = OsString> + Send {
     items.map_while(move |r| match r {
         Ok(s) => Some(s),
         Err(e) => {

@@ -342,3 +342,19 @@ fn a_script_without_a_shebang_line_runs_with_bin_sh() {
     assert_eq!((s.succeeded, s.failed), (2, 0), "{:?}", rec.warnings);
     assert_eq!(rec.outputs, ["hello a\n", "hello b\n"]);
 }
+
+#[test]
+fn items_of_any_bytes_reach_the_command_unchanged() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    // Not UTF-8 (Latin-1 é): a valid Linux file name.
+    let item = OsString::from_vec(b"caf\xe9.txt".to_vec());
+    let r = Runner::builder(["printf", "%s|", "{}", "{.}"])
+        .keep_order(true)
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let s = r.run(vec![item], &mut WriteSink::new(&mut out)).unwrap();
+    assert_eq!((s.succeeded, s.failed), (1, 0));
+    assert_eq!(out, b"caf\xe9.txt|caf\xe9|");
+}

@@ -53,6 +53,29 @@ pub fn read_items<R: BufRead>(reader: R, sep: Separator) -> impl Iterator<Item =
     })
 }
 
+/// [`read_items`] for items of any bytes (file names need not be UTF-8 on Linux): each item
+/// as an `OsString`; only a read error is an `Err`. This is what `amorsize run` reads.
+///
+/// ```
+/// use amorsize::process::{read_os_items, Separator};
+/// use std::os::unix::ffi::OsStrExt;
+/// let items: Vec<_> = read_os_items(&b"a\n\xff.txt\n"[..], Separator::Newline)
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(items[0], "a");
+/// assert_eq!(items[1].as_bytes(), b"\xff.txt");
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn read_os_items<R: BufRead>(
+    reader: R,
+    sep: Separator,
+) -> impl Iterator<Item = Result<std::ffi::OsString>> {
+    use std::os::unix::ffi::OsStringExt;
+    reader.split(sep.byte()).enumerate().map(|(i, r)| match r {
+        Ok(bytes) => Ok(std::ffi::OsString::from_vec(bytes)),
+        Err(e) => Err(Error::io(format!("reading input item {}", i + 1), e)),
+    })
+}
+
 /// Splits the words after the program into the command and the `:::` items: returns
 /// `(command, Some(items))` when `:::` is present. A second `:::` is rejected (combinations of
 /// input sources are not supported).

@@ -38,7 +38,7 @@ pub mod template;
 pub use batch::BatchPolicy;
 pub use controller::{Controller, ControllerConfig, MemorySample, Observation, Reason};
 pub use halt::{exit_code, HaltAction, HaltPolicy, HaltWhen};
-pub use input::{read_items, split_command_and_args, Separator};
+pub use input::{read_items, read_os_items, split_command_and_args, Separator};
 pub use joblog::{JoblogEntry, JOBLOG_HEADER};
 pub use reorder::{Reorder, DEFAULT_REORDER_CAPACITY};
 pub use spawn::{measure_spawn_cost, resolve_program};
@@ -49,6 +49,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 use serde::Serialize;
 use spawn::{Finished, Spawned};
 use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -894,7 +895,7 @@ fn load_average() -> Option<f64> {
 #[derive(Debug)]
 struct Job {
     seq: u64,
-    items: Vec<String>,
+    items: Vec<OsString>,
     tries: u32,
 }
 
@@ -919,6 +920,14 @@ struct Running {
     halted: bool,
     /// Whether `output` is non-blocking (then a wake-up drains it).
     nonblocking: bool,
+}
+
+/// A command line as text, for the job log, the sink and messages (bytes that are not UTF-8
+/// shown as U+FFFD; the job itself got them as they are).
+fn shown(argv: &[OsString]) -> Vec<String> {
+    argv.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// What a descriptor in the main loop's poll set belongs to.
@@ -1024,7 +1033,9 @@ impl Runner {
     }
 
     /// Runs the command over `items` (streamed: at most a bounded number are read ahead),
-    /// sending each job's output to `sink`. Zero-length items are skipped with a warning.
+    /// sending each job's output to `sink`. Items are `String`s or any bytes (`OsString`: a
+    /// file name need not be UTF-8), passed to the command as they are. Zero-length items are
+    /// skipped with a warning.
     /// Returns the summary; `Err` only for amorsize's own failures (the job log cannot be
     /// written, the sink fails, a thread cannot start) — jobs are never left running.
     ///
@@ -1039,7 +1050,8 @@ impl Runner {
     /// ```
     pub fn run<I>(&self, items: I, sink: &mut dyn Sink) -> Result<RunSummary>
     where
-        I: IntoIterator<Item = String>,
+        I: IntoIterator,
+        I::Item: Into<OsString>,
         I::IntoIter: Send + 'static,
     {
         let joblog = match &self.b.joblog {
@@ -1052,7 +1064,7 @@ impl Runner {
                 Some(std::io::BufWriter::new(f))
             }
         };
-        let (item_tx, item_rx) = bounded::<String>(INPUT_QUEUE);
+        let (item_tx, item_rx) = bounded::<OsString>(INPUT_QUEUE);
         let iter = items.into_iter();
         let wake = Arc::new(spawn::Wake::new());
         let input_wake = Arc::clone(&wake);
@@ -1060,7 +1072,7 @@ impl Runner {
             .name("amorsize-input".into())
             .spawn(move || {
                 for item in iter {
-                    if item_tx.send(item).is_err() {
+                    if item_tx.send(item.into()).is_err() {
                         break;
                     }
                     input_wake.notify();
@@ -1126,8 +1138,8 @@ struct State<'a> {
     reorder: Reorder<(JobResult, Vec<u8>)>,
     running: HashMap<i32, Running>,
     retry: VecDeque<Job>,
-    pending: Option<String>,
-    input: Receiver<String>,
+    pending: Option<OsString>,
+    input: Receiver<OsString>,
     input_done: bool,
     wake: Arc<spawn::Wake>,
     next_seq: u64,
@@ -1321,7 +1333,7 @@ impl State<'_> {
     }
 
     /// An item read from the input while waiting.
-    fn accept_item(&mut self, item: String) {
+    fn accept_item(&mut self, item: OsString) {
         if item.is_empty() {
             self.skip_empty();
         } else {
@@ -1381,7 +1393,7 @@ impl State<'_> {
 
     /// The next non-empty item, blocking up to `wait` (None: wait until one arrives or the
     /// input ends).
-    fn next_item(&mut self, wait: Option<Duration>) -> Option<String> {
+    fn next_item(&mut self, wait: Option<Duration>) -> Option<OsString> {
         if let Some(p) = self.pending.take() {
             return Some(p);
         }
@@ -1515,11 +1527,11 @@ impl State<'_> {
     }
 
     fn start_job(&mut self, job: Job) {
-        let argv = self.runner.template.expand(&job.items, job.seq);
+        let argv = self.runner.template.expand_os(&job.items, job.seq);
         let resolved;
         let program = match &self.runner.program {
             Some(p) => p.as_path(),
-            None => match resolve_program(&argv[0]) {
+            None => match resolve_program(&argv[0].to_string_lossy()) {
                 Ok(p) => {
                     resolved = p;
                     resolved.as_path()
@@ -1534,13 +1546,17 @@ impl State<'_> {
         let spawned: Spawned = match spawn::spawn(program, &argv[0], &argv[1..]) {
             Ok(s) => s,
             Err(e) => {
-                self.sink
-                    .warning(&format!("job {}: cannot start {}: {e}", job.seq, argv[0]));
+                self.sink.warning(&format!(
+                    "job {}: cannot start {}: {e}",
+                    job.seq,
+                    argv[0].to_string_lossy()
+                ));
                 self.failed_to_start(job, argv, 126);
                 return;
             }
         };
         let pid = spawned.pid;
+        let argv = shown(&argv);
         let pidfd = spawn::pidfd_open(pid);
         // Non-blocking, so that a wake-up drains all the output there is; if that fails, one
         // read per wake-up still works.
@@ -1571,7 +1587,8 @@ impl State<'_> {
         self.summary.max_concurrency = self.summary.max_concurrency.max(self.running.len());
     }
 
-    fn failed_to_start(&mut self, job: Job, argv: Vec<String>, exit: i32) {
+    fn failed_to_start(&mut self, job: Job, argv: Vec<OsString>, exit: i32) {
+        let argv = shown(&argv);
         let f = Finished {
             output: Vec::new(),
             exit,

@@ -103,26 +103,34 @@ fn pipe() -> std::io::Result<(File, OwnedFd)> {
 /// group, with stdout and stderr into one pipe. An executable the kernel cannot run itself
 /// (`ENOEXEC`: a script without a `#!` line) runs with `/bin/sh`, as `execvp`, xargs and GNU
 /// parallel do.
-pub(crate) fn spawn(program: &Path, argv0: &str, args: &[String]) -> std::io::Result<Spawned> {
+pub(crate) fn spawn(
+    program: &Path,
+    argv0: &OsStr,
+    args: &[std::ffi::OsString],
+) -> std::io::Result<Spawned> {
     match spawn_direct(program, argv0, args) {
         Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
             let mut sh_args = Vec::with_capacity(args.len() + 1);
-            sh_args.push(program.to_string_lossy().into_owned());
+            sh_args.push(program.as_os_str().to_os_string());
             sh_args.extend(args.iter().cloned());
-            spawn_direct(Path::new("/bin/sh"), "sh", &sh_args)
+            spawn_direct(Path::new("/bin/sh"), OsStr::new("sh"), &sh_args)
         }
         r => r,
     }
 }
 
-fn spawn_direct(program: &Path, argv0: &str, args: &[String]) -> std::io::Result<Spawned> {
+fn spawn_direct(
+    program: &Path,
+    argv0: &OsStr,
+    args: &[std::ffi::OsString],
+) -> std::io::Result<Spawned> {
     let (read, write) = pipe()?;
     let write2 = write.try_clone()?;
     let started_at = SystemTime::now();
     let started = Instant::now();
     let child = {
         let mut cmd = Command::new(program);
-        cmd.arg0(OsStr::new(argv0))
+        cmd.arg0(argv0)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(write))
@@ -398,7 +406,8 @@ pub fn measure_spawn_cost() -> Result<Duration> {
     let program = resolve_program("true")?;
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
-        let job = spawn(&program, "true", &[]).map_err(|e| Error::io("spawning `true`", e))?;
+        let job = spawn(&program, OsStr::new("true"), &[])
+            .map_err(|e| Error::io("spawning `true`", e))?;
         let f = collect(job);
         times.push(f.wall);
     }
@@ -410,6 +419,10 @@ pub fn measure_spawn_cost() -> Result<Duration> {
 mod tests {
     use super::*;
 
+    fn os(args: &[String]) -> Vec<std::ffi::OsString> {
+        args.iter().map(Into::into).collect()
+    }
+
     #[test]
     fn output_of_both_streams_is_collected_and_status_decoded() {
         let sh = resolve_program("sh").unwrap();
@@ -417,7 +430,7 @@ mod tests {
             "-c".to_string(),
             "echo out; echo err >&2; exit 3".to_string(),
         ];
-        let f = collect(spawn(&sh, "sh", &args).unwrap());
+        let f = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
         assert_eq!(String::from_utf8_lossy(&f.output), "out\nerr\n");
         assert_eq!((f.exit, f.signal), (3, 0));
     }
@@ -426,7 +439,7 @@ mod tests {
     fn killed_job_reports_its_signal() {
         let sh = resolve_program("sh").unwrap();
         let args = vec!["-c".to_string(), "kill -9 $$".to_string()];
-        let f = collect(spawn(&sh, "sh", &args).unwrap());
+        let f = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
         assert_eq!((f.exit, f.signal), (-1, 9));
     }
 
@@ -437,7 +450,7 @@ mod tests {
             "-c".to_string(),
             "ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/$$/stat".to_string(),
         ];
-        let job = spawn(&sh, "sh", &args).unwrap();
+        let job = spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap();
         let pid = job.pid;
         let f = collect(job);
         assert_eq!(String::from_utf8_lossy(&f.output).trim(), pid.to_string());

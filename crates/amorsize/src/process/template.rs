@@ -8,6 +8,8 @@
 //! (GNU parallel's `-X` "context replace").
 
 use crate::{Error, Result};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// One piece of an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +110,7 @@ impl Template {
     /// # Ok::<(), amorsize::Error>(())
     /// ```
     pub fn program(&self) -> String {
-        render(&self.args[0], "", 0)
+        String::from_utf8_lossy(&render(&self.args[0], b"", 0)).into_owned()
     }
 
     /// Whether the program is a shell run with `-c` (or a flag group holding `c`, such as
@@ -174,7 +176,7 @@ impl Template {
         self.args
             .iter()
             .filter(|a| !a.iter().any(Piece::uses_item))
-            .map(|a| render(a, "", 0).len() + 1 + std::mem::size_of::<usize>())
+            .map(|a| render(a, b"", 0).len() + 1 + std::mem::size_of::<usize>())
             .sum()
     }
 
@@ -185,7 +187,8 @@ impl Template {
     /// assert_eq!(t.item_bytes("abc"), 3 + 1 + 8);
     /// # Ok::<(), amorsize::Error>(())
     /// ```
-    pub fn item_bytes(&self, item: &str) -> usize {
+    pub fn item_bytes<S: AsRef<OsStr> + ?Sized>(&self, item: &S) -> usize {
+        let item = item.as_ref().as_bytes();
         if !self.uses_item {
             return item.len() + 1 + std::mem::size_of::<usize>();
         }
@@ -207,37 +210,88 @@ impl Template {
     /// # Ok::<(), amorsize::Error>(())
     /// ```
     pub fn expand<S: AsRef<str>>(&self, items: &[S], seq: u64) -> Vec<String> {
+        let items: Vec<&OsStr> = items.iter().map(|i| OsStr::new(i.as_ref())).collect();
+        // Text in, text out: the placeholders cut items only at ASCII `/` and `.`.
+        self.expand_os(&items, seq)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// [`expand`](Self::expand) for items of any bytes (file names need not be UTF-8 on
+    /// Linux): the placeholders work on bytes, cutting at `/` and `.`.
+    ///
+    /// ```
+    /// use amorsize::process::Template;
+    /// use std::ffi::OsString;
+    /// use std::os::unix::ffi::OsStringExt;
+    /// let t = Template::parse(&["gzip", "{.}"])?;
+    /// let item = OsString::from_vec(b"caf\xe9.txt".to_vec()); // Latin-1, not UTF-8
+    /// let argv = t.expand_os(&[item], 1);
+    /// assert_eq!(argv[1], OsString::from_vec(b"caf\xe9".to_vec()));
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn expand_os<S: AsRef<OsStr>>(&self, items: &[S], seq: u64) -> Vec<OsString> {
         let mut out = Vec::with_capacity(self.args.len() + items.len());
         for arg in &self.args {
             if arg.iter().any(Piece::uses_item) {
                 for item in items {
-                    out.push(render(arg, item.as_ref(), seq));
+                    out.push(OsString::from_vec(render(
+                        arg,
+                        item.as_ref().as_bytes(),
+                        seq,
+                    )));
                 }
             } else {
-                out.push(render(arg, "", seq));
+                out.push(OsString::from_vec(render(arg, b"", seq)));
             }
         }
         if !self.uses_item {
-            out.extend(items.iter().map(|i| i.as_ref().to_string()));
+            out.extend(items.iter().map(|i| i.as_ref().to_os_string()));
         }
         out
     }
 }
 
-fn render(arg: &[Piece], item: &str, seq: u64) -> String {
-    let mut s = String::new();
+fn render(arg: &[Piece], item: &[u8], seq: u64) -> Vec<u8> {
+    let mut s = Vec::new();
     for p in arg {
         match p {
-            Piece::Lit(l) => s.push_str(l),
-            Piece::Item => s.push_str(item),
-            Piece::NoExt => s.push_str(without_extension(item)),
-            Piece::Base => s.push_str(basename(item)),
-            Piece::Dir => s.push_str(&dirname(item)),
-            Piece::BaseNoExt => s.push_str(without_extension(basename(item))),
-            Piece::Seq => s.push_str(&seq.to_string()),
+            Piece::Lit(l) => s.extend_from_slice(l.as_bytes()),
+            Piece::Item => s.extend_from_slice(item),
+            Piece::NoExt => s.extend_from_slice(without_extension_bytes(item)),
+            Piece::Base => s.extend_from_slice(basename_bytes(item)),
+            Piece::Dir => s.extend_from_slice(dirname_bytes(item)),
+            Piece::BaseNoExt => s.extend_from_slice(without_extension_bytes(basename_bytes(item))),
+            Piece::Seq => s.extend_from_slice(seq.to_string().as_bytes()),
         }
     }
     s
+}
+
+/// [`without_extension`] on bytes: a prefix of `item`.
+fn without_extension_bytes(item: &[u8]) -> &[u8] {
+    let base_start = item.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    match item[base_start..].iter().rposition(|&b| b == b'.') {
+        Some(0) | None => item,
+        Some(dot) => &item[..base_start + dot],
+    }
+}
+
+/// [`basename`] on bytes: a suffix of `item`.
+fn basename_bytes(item: &[u8]) -> &[u8] {
+    item.iter()
+        .rposition(|&b| b == b'/')
+        .map_or(item, |i| &item[i + 1..])
+}
+
+/// [`dirname`] on bytes: a prefix of `item`, or `.`, or `/`.
+fn dirname_bytes(item: &[u8]) -> &[u8] {
+    match item.iter().rposition(|&b| b == b'/') {
+        None => b".",
+        Some(0) => b"/",
+        Some(i) => &item[..i],
+    }
 }
 
 /// The item without its extension (`{.}`): `dir/a.tar.gz` → `dir/a.tar`; a leading dot of the
@@ -249,11 +303,8 @@ fn render(arg: &[Piece], item: &str, seq: u64) -> String {
 /// assert_eq!(without_extension("dir.d/README"), "dir.d/README");
 /// ```
 pub fn without_extension(item: &str) -> &str {
-    let base_start = item.rfind('/').map_or(0, |i| i + 1);
-    match item[base_start..].rfind('.') {
-        Some(0) | None => item,
-        Some(dot) => &item[..base_start + dot],
-    }
+    // A prefix that ends before an ASCII `.`: a character boundary.
+    &item[..without_extension_bytes(item.as_bytes()).len()]
 }
 
 /// The basename (`{/}`): the text after the last `/`.
@@ -262,7 +313,8 @@ pub fn without_extension(item: &str) -> &str {
 /// assert_eq!(amorsize::process::template::basename("a/b/c.txt"), "c.txt");
 /// ```
 pub fn basename(item: &str) -> &str {
-    item.rfind('/').map_or(item, |i| &item[i + 1..])
+    // A suffix that starts after an ASCII `/`: a character boundary.
+    &item[item.len() - basename_bytes(item.as_bytes()).len()..]
 }
 
 /// The dirname (`{//}`): the text before the last `/`, `/` for a root entry, `.` without a `/`.
@@ -274,11 +326,7 @@ pub fn basename(item: &str) -> &str {
 /// assert_eq!(dirname("/c.txt"), "/");
 /// ```
 pub fn dirname(item: &str) -> String {
-    match item.rfind('/') {
-        None => ".".to_string(),
-        Some(0) => "/".to_string(),
-        Some(i) => item[..i].to_string(),
-    }
+    String::from_utf8_lossy(dirname_bytes(item.as_bytes())).into_owned()
 }
 
 #[cfg(test)]
