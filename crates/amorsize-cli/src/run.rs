@@ -178,19 +178,16 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     };
     let input_error: Arc<Mutex<Option<amorsize::Error>>> = Arc::default();
     // Items are bytes (file names need not be UTF-8); `:::` items come as text.
-    let items: Box<dyn Iterator<Item = OsString> + Send> = match (inline_items, &args.arg_file) {
+    let items: Box<dyn Iterator<Item = OsString> + Send> = match (inline_items, arg_file) {
         (Some(items), _) => {
             let owned: Vec<String> = items.to_vec();
             Box::new(owned.into_iter().map(OsString::from))
         }
-        (None, _) if arg_file.is_some() => {
-            let f = arg_file.expect("checked above");
-            Box::new(checked(
-                read_os_items(std::io::BufReader::new(f), sep),
-                input_error.clone(),
-            ))
-        }
-        (None, _) => {
+        (None, Some(f)) => Box::new(checked(
+            read_os_items(std::io::BufReader::new(f), sep),
+            input_error.clone(),
+        )),
+        (None, None) => {
             if !args.quiet && std::io::stdin().is_terminal() {
                 eprintln!(
                     "amorsize run: reading items from the terminal, one per line; end with Ctrl-D"

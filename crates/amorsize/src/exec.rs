@@ -401,11 +401,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     prefix: Vec<R>,
 ) -> Result<Vec<R>> {
     let n = items.len();
-    let max = opt
-        .sample_settings_for(&current_costs())
-        .max_workers
-        .min(n)
-        .max(1);
+    let max = opt.sample_settings_for().max_workers.min(n).max(1);
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - prefix.len();
@@ -457,7 +453,7 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     probe: Option<sample::Sample<R>>,
 ) -> Result<Vec<R>> {
     let n = items.len();
-    let settings = opt.sample_settings_for(&current_costs());
+    let settings = opt.sample_settings_for();
     let s = match probe {
         None => sample::measure(items, f, &settings)?,
         Some(p) => sample::resume(items, f, &settings, p)?,

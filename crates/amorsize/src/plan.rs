@@ -602,13 +602,13 @@ impl Optimizer {
 
     /// Sample settings that also know how parallel the run could be on this machine, so the
     /// sample stops early when it would cost a large share of a short parallel run.
-    pub(crate) fn sample_settings_for(&self, _costs: &Costs) -> SampleSettings {
+    pub(crate) fn sample_settings_for(&self) -> SampleSettings {
         let cores = system::info().cores.effective.max(1);
         SampleSettings {
             cores,
             max_workers: self
                 .max_workers
-                .unwrap_or(cores.saturating_mul(4).max(64))
+                .unwrap_or(default_max_workers(cores))
                 .min(MAX_WORKERS),
             ..self.sample_settings()
         }
@@ -655,8 +655,9 @@ impl Optimizer {
         f: F,
     ) -> Result<Plan> {
         self.validate()?;
-        let costs = crate::exec::costs();
-        let s = sample::measure(items, &f, &self.sample_settings_for(&costs))?;
+        // Calibrate now (a few ms), so that the plan below uses the measured costs.
+        let _ = crate::exec::costs();
+        let s = sample::measure(items, &f, &self.sample_settings_for())?;
         Ok(self.plan_from(items.len(), &s.stats))
     }
 
@@ -770,8 +771,7 @@ pub fn decide(
     }
 
     // ---- How many workers may take part.
-    let default_max = cores.saturating_mul(4).max(64);
-    let mut cap = settings.max_workers.unwrap_or(default_max);
+    let mut cap = settings.max_workers.unwrap_or(default_max_workers(cores));
     let mut bound = |cap: &mut usize, limit: usize, why: String| {
         let limit = limit.max(1);
         if limit < *cap {
@@ -955,6 +955,12 @@ pub fn decide(
         diagnostics,
         settings: settings.clone(),
     }
+}
+
+/// The most workers a plan may use when `max_workers` is not set: 4 per effective core, at
+/// least 64 (blocking work on a small machine still gets many threads).
+fn default_max_workers(cores: usize) -> usize {
+    cores.saturating_mul(4).max(64)
 }
 
 /// Worker counts worth evaluating up to `cap`: every count up to 64, then powers of two, and

@@ -45,11 +45,10 @@ impl Separator {
 /// # Ok::<(), amorsize::Error>(())
 /// ```
 pub fn read_items<R: BufRead>(reader: R, sep: Separator) -> impl Iterator<Item = Result<String>> {
-    reader.split(sep.byte()).enumerate().map(|(i, r)| match r {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+    read_os_items(reader, sep).enumerate().map(|(i, r)| {
+        r?.into_string().map_err(|_| {
             Error::invalid_input(format!("input item {}", i + 1), "it is not valid UTF-8")
-        }),
-        Err(e) => Err(Error::io(format!("reading input item {}", i + 1), e)),
+        })
     })
 }
 
