@@ -233,7 +233,7 @@ fn main() {
             parallel: vec!["-j", "2", "-X", "true"],
         },
     ];
-    if let Some(py) = on_path("python3") {
+    if on_path("python3").is_some() {
         const SCRIPT: &str = "import json, sys; print(len(json.dumps(sys.argv[1:])))";
         workloads.push(Workload {
             name: "300 x python3, batched",
@@ -251,7 +251,6 @@ fn main() {
             // -q: parallel runs commands through a shell; quote the script for it.
             parallel: vec!["-j", "2", "-X", "-q", "python3", "-c", SCRIPT],
         });
-        let _ = py;
     } else {
         println!("python3 not found: the slow-start workload is skipped");
     }
