@@ -27,7 +27,7 @@ enum Command {
     /// Print what the machine offers: cores, memory, pressure, measured costs.
     Sysinfo(sysinfo::Args),
     /// Run a command over many inputs with the concurrency (and batching) picked by measurement.
-    Run(run::Args),
+    Run(Box<run::Args>),
     /// Recommend a chunk shape for an n-dimensional array.
     Chunks(chunks::Args),
 }
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Demo(a) => demo::main(a),
         Command::Sysinfo(a) => sysinfo::main(a),
-        Command::Run(a) => run::main(a),
+        Command::Run(a) => run::main(*a),
         Command::Chunks(a) => chunks::main(a),
     };
     ExitCode::from(code)

@@ -3,8 +3,8 @@
 //! `amorsize::process`.
 
 use amorsize::process::{
-    read_os_items, split_command_and_args, BatchPolicy, HaltPolicy, JobResult, Jobs, Progress,
-    Runner, Separator, Sink, StopFlag, DEFAULT_REORDER_CAPACITY,
+    read_os_items, split_command_and_args, BatchPolicy, HaltPolicy, JobOutput, JobResult, Jobs,
+    Progress, Runner, Separator, Sink, StopFlag, DEFAULT_REORDER_CAPACITY,
 };
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -41,6 +41,13 @@ pub struct Args {
     /// that buffer is full).
     #[arg(short = 'k', long = "keep-order")]
     keep_order: bool,
+    /// The job output held in memory at most, in all (e.g. 64M, 1G; 0 spools everything);
+    /// past it, a job's output goes to an unlinked temporary file until it is printed.
+    #[arg(long, default_value = "64M", value_name = "SIZE")]
+    output_memory: String,
+    /// The directory for those temporary files (default: $TMPDIR, else /tmp).
+    #[arg(long, value_name = "DIR")]
+    tmpdir: Option<PathBuf>,
     /// Items are NUL-separated (as `find -print0` writes them).
     #[arg(short = '0', long = "null")]
     null: bool,
@@ -130,6 +137,7 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
         .batch(batch)
         .keep_order(args.keep_order)
         .reorder_capacity(DEFAULT_REORDER_CAPACITY)
+        .output_memory(amorsize::process::parse_size(&args.output_memory)?)
         .halt(halt)
         .retries(args.retries)
         .stop_flag(stop.clone());
@@ -141,6 +149,9 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     }
     if let Some(j) = &args.joblog {
         builder = builder.joblog(j);
+    }
+    if let Some(d) = &args.tmpdir {
+        builder = builder.spool_dir(d);
     }
     if let Some(items) = inline_items {
         builder = builder.total_items(items.len() as u64);
@@ -306,14 +317,14 @@ impl CliSink {
 }
 
 impl Sink for CliSink {
-    fn output(&mut self, _job: &JobResult, output: &[u8]) -> std::io::Result<()> {
+    fn output(&mut self, _job: &JobResult, output: &JobOutput) -> std::io::Result<()> {
         if output.is_empty() {
             return Ok(());
         }
         let out = &mut self.out;
         let write = || {
             let mut lock = out.lock();
-            lock.write_all(output)?;
+            output.write_to(&mut lock)?;
             lock.flush()
         };
         match &self.bar {

@@ -610,3 +610,56 @@ fn items_that_are_not_utf8_are_passed_as_they_are() {
         .success()
         .stdout(b"a\ncaf\xe9\n".to_vec());
 }
+
+#[test]
+fn output_past_the_memory_budget_is_spooled_and_printed_in_order() {
+    // Four jobs of 0.6–1.2 MB with a 64 KiB budget: most of it goes through spool files.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run()
+        .args(["-k", "-j", "4", "--output-memory", "64K", "--tmpdir"])
+        .arg(dir.path())
+        .args([
+            "--json", "seq", ":::", "100000", "150000", "120000", "180000",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let expected: String = [100_000, 150_000, 120_000, 180_000]
+        .iter()
+        .flat_map(|&n| (1..=n).map(|i| format!("{i}\n")))
+        .collect();
+    assert!(out.stdout == expected.as_bytes(), "the output differs");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(summary["spooled_jobs"].as_u64().unwrap() >= 1, "{summary}");
+    // The spool files were unlinked as they were made.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_output_memory_and_tmpdir_are_one_line_errors() {
+    run()
+        .args(["--output-memory", "lots", "echo", ":::", "a"])
+        .assert()
+        .code(255)
+        .stdout("")
+        .stderr(predicate::str::contains("lots").and(predicate::str::contains("64M")));
+    run()
+        .args(["--tmpdir", "/no/such/dir", "echo", ":::", "a"])
+        .assert()
+        .code(255)
+        .stdout("")
+        .stderr(predicate::str::contains("/no/such/dir is not a directory"));
+    let plan = run()
+        .args(["--explain", "--output-memory", "8M", "echo"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&plan).contains("held in memory up to 8.0 MiB"),
+        "{}",
+        String::from_utf8_lossy(&plan)
+    );
+}

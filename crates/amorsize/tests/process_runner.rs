@@ -1,7 +1,9 @@
 //! Library-level tests of `process::Runner` with real processes: ordering, back-pressure,
 //! streaming, halt, retries and the summary. Bounded waits only turn hangs into failures.
 
-use amorsize::process::{BatchPolicy, HaltPolicy, HaltWhen, JobResult, Runner, Sink, WriteSink};
+use amorsize::process::{
+    BatchPolicy, HaltPolicy, HaltWhen, JobOutput, JobResult, Runner, Sink, WriteSink,
+};
 use std::time::{Duration, Instant};
 
 #[derive(Default)]
@@ -12,10 +14,10 @@ struct Record {
 }
 
 impl Sink for Record {
-    fn output(&mut self, job: &JobResult, output: &[u8]) -> std::io::Result<()> {
+    fn output(&mut self, job: &JobResult, output: &JobOutput) -> std::io::Result<()> {
         self.jobs.push(job.clone());
         self.outputs
-            .push(String::from_utf8_lossy(output).into_owned());
+            .push(String::from_utf8_lossy(&output.to_vec()?).into_owned());
         Ok(())
     }
     fn warning(&mut self, message: &str) {
@@ -357,4 +359,119 @@ fn items_of_any_bytes_reach_the_command_unchanged() {
     let s = r.run(vec![item], &mut WriteSink::new(&mut out)).unwrap();
     assert_eq!((s.succeeded, s.failed), (1, 0));
     assert_eq!(out, b"caf\xe9.txt|caf\xe9|");
+}
+
+/// What `seq n` prints.
+fn seq_output(n: usize) -> String {
+    (1..=n).map(|i| format!("{i}\n")).collect()
+}
+
+/// Job k prints `seq` of 200,000 + k × 100,000 numbers (1.3–2.2 MB); job 1 waits first, so
+/// under `-k` the others finish and wait for it.
+const BIG_OUTPUT: &str = "[ $1 = 1 ] && sleep 0.3; seq $(( 200000 + $1 * 100000 ))";
+
+#[test]
+fn keep_order_output_past_the_memory_budget_is_spooled_and_printed_whole() {
+    const BUDGET: usize = 1 << 20;
+    let r = Runner::builder(["sh", "-c", BIG_OUTPUT, "sh", "{}"])
+        .jobs(4)
+        .keep_order(true)
+        .output_memory(BUDGET)
+        .build()
+        .unwrap();
+    let ks: Vec<String> = (1..=8).map(|k| k.to_string()).collect();
+    let mut out = Vec::new();
+    let s = r.run(ks, &mut WriteSink::new(&mut out)).unwrap();
+    assert_eq!((s.succeeded, s.failed), (8, 0));
+    let expected: String = (1..=8).map(|k| seq_output(200_000 + k * 100_000)).collect();
+    assert!(out == expected.as_bytes(), "the output differs");
+    // 8 jobs wrote 14 MB; the run held at most the budget plus one read of a pipe (at most
+    // 1 MiB, the size a chatty job's pipe is grown to, and the 64 KiB read-ahead).
+    assert!(s.spooled_jobs >= 4, "{s:?}");
+    assert!(
+        s.output_memory_peak <= (BUDGET + (1 << 20) + (64 << 10)) as u64,
+        "{s:?}"
+    );
+    assert!(s.to_string().contains("spooled to disk"), "{s}");
+}
+
+#[test]
+fn spooled_output_reaches_the_sink_whole_per_job_without_keep_order() {
+    let r = Runner::builder(["sh", "-c", BIG_OUTPUT, "sh", "{}"])
+        .jobs(4)
+        .output_memory(0)
+        .build()
+        .unwrap();
+    let mut rec = Record::default();
+    let s = r.run(items(&["1", "2", "3", "4", "5"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed, s.spooled_jobs), (5, 0, 5));
+    assert_eq!(rec.outputs.len(), 5);
+    for (job, output) in rec.jobs.iter().zip(&rec.outputs) {
+        let k: usize = job.command.last().unwrap().parse().unwrap();
+        assert!(*output == seq_output(200_000 + k * 100_000), "job {k}");
+    }
+}
+
+#[test]
+fn a_spool_directory_that_goes_away_loses_no_output_and_warns_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Runner::builder(["seq", "{}"])
+        .jobs(2)
+        .keep_order(true)
+        .output_memory(0)
+        .spool_dir(dir.path())
+        .build()
+        .unwrap();
+    drop(dir); // removed after the check in build
+    let mut rec = Record::default();
+    let s = r.run(items(&["3", "2", "4"]), &mut rec).unwrap();
+    assert_eq!((s.succeeded, s.failed, s.spooled_jobs), (3, 0, 0));
+    assert_eq!(rec.outputs, ["1\n2\n3\n", "1\n2\n", "1\n2\n3\n4\n"]);
+    let spool_warnings = rec
+        .warnings
+        .iter()
+        .filter(|w| w.contains("cannot spool"))
+        .count();
+    assert_eq!(spool_warnings, 1, "{:?}", rec.warnings);
+    let e = Runner::builder(["true"])
+        .spool_dir("/nonexistent-amorsize-dir")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("not a directory"), "{e}");
+}
+
+#[test]
+fn the_job_log_has_each_job_as_it_ends() {
+    // Job "b" waits for a marker that the test makes only once the job log shows job "a":
+    // a log written only at the end of the run would leave "b" waiting until its timeout.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("jobs.tsv");
+    let marker = dir.path().join("go");
+    let script = format!(
+        "[ {{}} = a ] && exit 0; i=0; while [ ! -e {} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; [ -e {} ]",
+        marker.display(),
+        marker.display()
+    );
+    let r = Runner::builder(["sh", "-c", script.as_str()])
+        .jobs(2)
+        .joblog(&log)
+        .build()
+        .unwrap();
+    let run =
+        std::thread::spawn(move || r.run(items(&["a", "b"]), &mut WriteSink::new(std::io::sink())));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = false;
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= 2 {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(&marker, "").unwrap();
+    let s = run.join().unwrap().unwrap();
+    assert!(seen, "job a's line was not in the log while job b ran");
+    assert_eq!((s.succeeded, s.failed), (2, 0));
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
 }

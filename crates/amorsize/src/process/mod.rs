@@ -8,7 +8,8 @@
 //! measurements into the concurrency; with `--batch auto` the pure fit and sizing in [`batch`]
 //! keep each job's start-up (fitted from the jobs' wall times against their item counts) under a
 //! few percent of its work. Output is printed whole per job, in input order through a bounded
-//! [`Reorder`] buffer when asked. The halt policy, the job log and the exit status follow GNU
+//! [`Reorder`] buffer when asked; the output held meanwhile stays in memory up to a budget and is
+//! spooled to temporary files past it ([`JobOutput`]). The halt policy, the job log and the exit status follow GNU
 //! parallel. One thread runs the jobs: it `poll`s every job's output pipe and pidfd and
 //! refills a slot as soon as a job has been reaped, with `wait4` on that job's own pid only
 //! (never `waitpid(-1)`), so the runner can live inside a larger program. A job ends when its
@@ -33,6 +34,7 @@ mod input;
 mod joblog;
 mod reorder;
 mod spawn;
+mod spool;
 pub mod template;
 
 pub use batch::BatchPolicy;
@@ -42,6 +44,7 @@ pub use input::{read_items, read_os_items, split_command_and_args, Separator};
 pub use joblog::{JoblogEntry, JOBLOG_HEADER};
 pub use reorder::{Reorder, DEFAULT_REORDER_CAPACITY};
 pub use spawn::{measure_spawn_cost, resolve_program};
+pub use spool::{JobOutput, DEFAULT_OUTPUT_MEMORY};
 pub use template::Template;
 
 use crate::{Error, Result};
@@ -184,6 +187,51 @@ impl std::str::FromStr for BatchPolicy {
     }
 }
 
+/// Parses a size in bytes such as `64M`, `512K`, `1.5G`, `4096` (K, M, G, T are powers of 1024;
+/// a trailing `B` or `iB` is allowed: `64MiB`, `64MB`).
+///
+/// ```
+/// use amorsize::process::parse_size;
+/// assert_eq!(parse_size("64M")?, 64 << 20);
+/// assert_eq!(parse_size("1.5KiB")?, 1536);
+/// assert_eq!(parse_size("0")?, 0);
+/// assert!(parse_size("lots").is_err());
+/// assert!(parse_size("-1K").is_err());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn parse_size(s: &str) -> Result<usize> {
+    let bad = || {
+        Error::invalid_config(
+            "size",
+            format!("`{s}`: expected a size such as 4096, 512K, 64M or 1G"),
+        )
+    };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim_start();
+    let unit = unit
+        .strip_suffix("iB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(unit);
+    let scale = match unit.to_ascii_uppercase().as_str() {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = (n * scale).round();
+    if !bytes.is_finite() || bytes < 0.0 || bytes > usize::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as usize)
+}
+
 /// Parses a duration such as `2s`, `500ms`, `1.5m`, `1h` or a bare number of seconds.
 ///
 /// ```
@@ -224,10 +272,10 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
 /// One finished job, as the [`Sink`] sees it.
 ///
 /// ```
-/// use amorsize::process::{JobResult, Runner, Sink};
+/// use amorsize::process::{JobOutput, JobResult, Runner, Sink};
 /// struct Count(usize);
 /// impl Sink for Count {
-///     fn output(&mut self, job: &JobResult, _out: &[u8]) -> std::io::Result<()> {
+///     fn output(&mut self, job: &JobResult, _out: &JobOutput) -> std::io::Result<()> {
 ///         assert!(job.succeeded());
 ///         self.0 += 1;
 ///         Ok(())
@@ -297,13 +345,14 @@ pub struct Progress {
 }
 
 /// Where a run's output, warnings and progress go. Outputs arrive whole, one job at a time
-/// (in input order with `keep_order`).
+/// (in input order with `keep_order`); a large one may come back from its spool file
+/// ([`JobOutput::write_to`] streams it either way).
 ///
 /// ```
-/// use amorsize::process::{JobResult, Sink};
+/// use amorsize::process::{JobOutput, JobResult, Sink};
 /// struct Quiet;
 /// impl Sink for Quiet {
-///     fn output(&mut self, _job: &JobResult, _out: &[u8]) -> std::io::Result<()> { Ok(()) }
+///     fn output(&mut self, _job: &JobResult, _out: &JobOutput) -> std::io::Result<()> { Ok(()) }
 /// }
 /// let s: &mut dyn Sink = &mut Quiet;
 /// s.warning("ignored");
@@ -311,7 +360,7 @@ pub struct Progress {
 pub trait Sink {
     /// A job's complete output (stdout and stderr together). An error (e.g. a closed pipe)
     /// stops the run: running jobs are killed and `run` returns the error.
-    fn output(&mut self, job: &JobResult, output: &[u8]) -> std::io::Result<()>;
+    fn output(&mut self, job: &JobResult, output: &JobOutput) -> std::io::Result<()>;
     /// A warning for a person (e.g. an empty item was skipped). Default: ignored.
     fn warning(&mut self, _message: &str) {}
     /// Progress after every finished job. Default: ignored.
@@ -344,8 +393,8 @@ impl<W: Write> WriteSink<W> {
 }
 
 impl<W: Write> Sink for WriteSink<W> {
-    fn output(&mut self, _job: &JobResult, output: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(output)?;
+    fn output(&mut self, _job: &JobResult, output: &JobOutput) -> std::io::Result<()> {
+        output.write_to(&mut self.out)?;
         self.out.flush()
     }
     fn warning(&mut self, message: &str) {
@@ -404,6 +453,12 @@ pub struct RunSummary {
     pub startup_secs: Option<f64>,
     /// Work per item in seconds, from the same fit.
     pub work_per_item_secs: Option<f64>,
+    /// Jobs whose output was spooled to a temporary file (the run's held output passed its
+    /// memory budget).
+    pub spooled_jobs: u64,
+    /// The most job output held in memory at once, in bytes (within the budget plus one read
+    /// of a pipe, unless spooling failed).
+    pub output_memory_peak: u64,
 }
 
 impl RunSummary {
@@ -471,6 +526,14 @@ impl fmt::Display for RunSummary {
                 w * 1e6
             )?;
         }
+        if self.spooled_jobs > 0 {
+            write!(
+                f,
+                "; output of {} jobs spooled to disk (at most {:.1} MiB held in memory)",
+                self.spooled_jobs,
+                self.output_memory_peak as f64 / (1u64 << 20) as f64
+            )?;
+        }
         if self.halted {
             write!(f, "; halted by --halt")?;
         }
@@ -502,6 +565,8 @@ pub struct RunnerBuilder {
     stop: StopFlag,
     total: Option<u64>,
     max_jobs: Option<usize>,
+    output_memory: usize,
+    spool_dir: Option<PathBuf>,
 }
 
 impl RunnerBuilder {
@@ -572,7 +637,38 @@ impl RunnerBuilder {
         self
     }
 
-    /// `--joblog FILE`.
+    /// The job output the run may hold in memory, in bytes (default
+    /// [`DEFAULT_OUTPUT_MEMORY`]): the output of running jobs, and under `-k` of finished jobs
+    /// waiting for an earlier one. Past it, a job's output is spooled to a temporary file. 0
+    /// spools every job's output.
+    ///
+    /// ```
+    /// use amorsize::process::{Runner, WriteSink};
+    /// let r = Runner::builder(["seq", "{}"]).keep_order(true).output_memory(0).build()?;
+    /// let mut out = Vec::new();
+    /// let s = r.run(["3", "2"].map(String::from), &mut WriteSink::new(&mut out))?;
+    /// assert_eq!(out, b"1\n2\n3\n1\n2\n");
+    /// assert_eq!(s.spooled_jobs, 2);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn output_memory(mut self, bytes: usize) -> Self {
+        self.output_memory = bytes;
+        self
+    }
+
+    /// The directory for spool files (`--tmpdir`; default: `$TMPDIR`, else `/tmp`). The files
+    /// are unlinked as they are made.
+    ///
+    /// ```
+    /// let _ = amorsize::process::Runner::builder(["true"]).spool_dir(std::env::temp_dir()).build()?;
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// `--joblog FILE`: one line per job, written as the job ends.
     ///
     /// ```
     /// let _ = amorsize::process::Runner::builder(["true"]).joblog("/tmp/jobs.tsv").build()?;
@@ -664,6 +760,14 @@ impl RunnerBuilder {
         if self.max_jobs == Some(0) {
             return Err(Error::invalid_config("max_jobs", "must be at least 1"));
         }
+        if let Some(d) = &self.spool_dir {
+            if !d.is_dir() {
+                return Err(Error::invalid_config(
+                    "spool_dir",
+                    format!("{} is not a directory", d.display()),
+                ));
+            }
+        }
         if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::invalid_config(
                 "timeout",
@@ -701,10 +805,12 @@ impl RunnerBuilder {
             cfg.max = m;
             cfg.cores = cfg.cores.min(m);
         }
+        let spool_dir = self.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         Ok(Runner {
             template,
             program,
             cfg,
+            spool_dir,
             b: self,
         })
     }
@@ -724,6 +830,7 @@ pub struct Runner {
     template: Template,
     program: Option<PathBuf>,
     cfg: ControllerConfig,
+    spool_dir: PathBuf,
     b: RunnerBuilder,
 }
 
@@ -774,6 +881,10 @@ pub struct Explain {
     pub keep_order: bool,
     /// Reorder buffer capacity (jobs).
     pub reorder_capacity: usize,
+    /// The job output held in memory at most (bytes) before it is spooled.
+    pub output_memory: usize,
+    /// Where spool files go.
+    pub spool_dir: String,
     /// The halt policy.
     pub halt: HaltPolicy,
     /// The per-job time limit in seconds.
@@ -874,6 +985,12 @@ impl fmt::Display for Explain {
         } else {
             writeln!(f, "  output:       each job whole, as it finishes")?;
         }
+        writeln!(
+            f,
+            "                held in memory up to {:.1} MiB in all, spooled to {} past it",
+            self.output_memory as f64 / (1u64 << 20) as f64,
+            self.spool_dir
+        )?;
         writeln!(f, "  halt:         {}", self.halt)?;
         if let Some(t) = self.timeout_secs {
             writeln!(f, "  timeout:      {t} s per job")?;
@@ -911,7 +1028,7 @@ struct Running {
     /// The read end of its output pipe; None once the output has ended.
     output: Option<std::fs::File>,
     /// Its output so far.
-    buf: Vec<u8>,
+    out: JobOutput,
     /// Readable once it has exited (None where pidfds are not available).
     pidfd: Option<std::os::fd::OwnedFd>,
     /// Reaped while its output was still open: when, and its status and usage.
@@ -964,6 +1081,8 @@ impl Runner {
             stop: StopFlag::new(),
             total: None,
             max_jobs: None,
+            output_memory: DEFAULT_OUTPUT_MEMORY,
+            spool_dir: None,
         }
     }
 
@@ -1018,6 +1137,8 @@ impl Runner {
                 .or((!items.is_empty()).then_some(items.len() as u64)),
             keep_order: self.b.keep_order,
             reorder_capacity: self.b.reorder_capacity,
+            output_memory: self.b.output_memory,
+            spool_dir: self.spool_dir.display().to_string(),
             halt: self.b.halt,
             timeout_secs: self.b.timeout.map(|t| t.as_secs_f64()),
             retries: self.b.retries,
@@ -1087,6 +1208,8 @@ impl Runner {
             joblog,
             controller: self.start_controller(),
             reorder: Reorder::new(self.b.reorder_capacity),
+            held: spool::Budget::new(self.b.output_memory),
+            scratch: Vec::new(),
             running: HashMap::new(),
             retry: VecDeque::new(),
             pending: None,
@@ -1119,6 +1242,8 @@ impl Runner {
         } else {
             0.0
         };
+        summary.spooled_jobs = st.held.spooled_jobs;
+        summary.output_memory_peak = st.held.peak as u64;
         if let Some(cost) = st.fit.estimate() {
             summary.startup_secs = Some(cost.startup.as_secs_f64());
             summary.work_per_item_secs = Some(cost.per_item.as_secs_f64());
@@ -1135,7 +1260,11 @@ struct State<'a> {
     sink: &'a mut dyn Sink,
     joblog: Option<std::io::BufWriter<std::fs::File>>,
     controller: Controller,
-    reorder: Reorder<(JobResult, Vec<u8>)>,
+    reorder: Reorder<(JobResult, JobOutput)>,
+    /// The job output held in memory, against the budget.
+    held: spool::Budget,
+    /// Where a job's pipe is read into before its bytes join the job's output.
+    scratch: Vec<u8>,
     running: HashMap<i32, Running>,
     retry: VecDeque<Job>,
     pending: Option<OsString>,
@@ -1271,15 +1400,20 @@ impl State<'_> {
                         let Some(r) = self.running.get_mut(&pid) else {
                             continue;
                         };
-                        let before = r.buf.len();
+                        let len = r.out.len();
+                        self.scratch.clear();
                         let open = match r.output.as_mut() {
-                            Some(o) => spawn::read_some(o, &mut r.buf, r.nonblocking),
+                            Some(o) => spawn::read_some(o, &mut self.scratch, r.nonblocking),
                             None => false,
                         };
-                        if open && before < 64 * 1024 && r.buf.len() >= 64 * 1024 {
+                        let got = r.out.push(&self.scratch);
+                        if open && len < 64 * 1024 && r.out.len() >= 64 * 1024 {
                             if let Some(o) = &r.output {
                                 spawn::grow_pipe(o);
                             }
+                        }
+                        if let Some(why) = self.held.grew(&mut r.out, got, &self.runner.spool_dir) {
+                            self.sink.warning(&why);
                         }
                         if !open {
                             r.output = None;
@@ -1577,7 +1711,7 @@ impl State<'_> {
                 kill_at: None,
                 started: spawned.started,
                 output: Some(spawned.output),
-                buf: Vec::new(),
+                out: JobOutput::default(),
                 pidfd,
                 exited: None,
                 halted: false,
@@ -1590,7 +1724,6 @@ impl State<'_> {
     fn failed_to_start(&mut self, job: Job, argv: Vec<OsString>, exit: i32) {
         let argv = shown(&argv);
         let f = Finished {
-            output: Vec::new(),
             exit,
             signal: 0,
             wall: Duration::ZERO,
@@ -1605,7 +1738,7 @@ impl State<'_> {
             kill_at: None,
             started: Instant::now(),
             output: None,
-            buf: Vec::new(),
+            out: JobOutput::default(),
             pidfd: None,
             exited: None,
             halted: false,
@@ -1624,14 +1757,19 @@ impl State<'_> {
         // close it (a background child that still writes gets EPIPE).
         if let Some(mut o) = r.output.take() {
             if r.nonblocking || spawn::set_nonblocking(&o).is_ok() {
-                spawn::drain(&mut o, &mut r.buf);
+                self.scratch.clear();
+                spawn::drain(&mut o, &mut self.scratch);
+                let got = r.out.push(&self.scratch);
+                if let Some(why) = self.held.grew(&mut r.out, got, &self.runner.spool_dir) {
+                    self.sink.warning(&why);
+                }
             }
         }
         // Its wall time ends when it exited, not when its output did.
         let wall = r
             .exited
             .map_or_else(|| r.started.elapsed(), |(at, ..)| at - r.started);
-        let f = spawn::finished(std::mem::take(&mut r.buf), status, usage, wall);
+        let f = spawn::finished(status, usage, wall);
         let now = self.start.elapsed();
         self.controller.observe(
             now,
@@ -1654,6 +1792,8 @@ impl State<'_> {
     fn complete(&mut self, r: Running, f: Finished) {
         let ok = f.exit == 0 && f.signal == 0 && !r.timed_out;
         if !ok && r.job.tries <= self.runner.b.retries && !self.stop_starting {
+            // The failed try's output is dropped (GNU parallel prints the last try's only).
+            self.held.released(&r.out);
             self.summary.retried += 1;
             self.retry.push_back(Job {
                 tries: r.job.tries + 1,
@@ -1688,21 +1828,23 @@ impl State<'_> {
                 seq: result.seq,
                 start: r.started_at,
                 runtime: f.wall,
-                received: f.output.len() as u64,
+                received: r.out.len(),
                 exit: f.exit,
                 signal: f.signal,
                 command: result.command.clone(),
             };
-            if let Err(e) = writeln!(log, "{}", entry.line()) {
+            // Flushed per job, as GNU parallel writes it: `tail -f` shows each job as it
+            // ends, and a write error (a full disk) stops the run at once.
+            if let Err(e) = writeln!(log, "{}", entry.line()).and_then(|()| log.flush()) {
                 self.abort(Error::io("writing the job log", e));
             }
         }
         if self.runner.b.keep_order {
-            for (job, out) in self.reorder.push(result.seq, (result, f.output)) {
+            for (job, out) in self.reorder.push(result.seq, (result, r.out)) {
                 self.emit(&job, &out);
             }
         } else {
-            self.emit(&result, &f.output);
+            self.emit(&result, &r.out);
         }
         if !ok {
             match self.runner.b.halt.check(self.summary.failed) {
@@ -1733,7 +1875,8 @@ impl State<'_> {
         self.sink.progress(&p);
     }
 
-    fn emit(&mut self, job: &JobResult, out: &[u8]) {
+    fn emit(&mut self, job: &JobResult, out: &JobOutput) {
+        self.held.released(out);
         if self.error.is_some() {
             return;
         }

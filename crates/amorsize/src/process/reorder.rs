@@ -1,8 +1,9 @@
 //! The ordered output buffer of `-k`: finished jobs wait here until every earlier job has been
 //! printed. It holds at most `capacity` jobs; the runner starts no job that would not fit
 //! (back-pressure), so the number of jobs held stays bounded however slow the first job is.
-//! Their output is held in memory whole: jobs that print hundreds of megabytes each, under
-//! `-k`, need that much memory per held job (GNU parallel spools output to files instead).
+//! The bytes they hold are bounded too: the runner keeps each job's output in a
+//! [`JobOutput`](super::JobOutput), which goes to a temporary file once the run's held output
+//! passes its memory budget.
 
 use std::collections::BTreeMap;
 

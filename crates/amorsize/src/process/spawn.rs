@@ -80,7 +80,6 @@ pub(crate) struct Spawned {
 /// How a finished job ended.
 #[derive(Debug, Clone)]
 pub(crate) struct Finished {
-    pub output: Vec<u8>,
     /// Exit code, or -1 when killed by a signal.
     pub exit: i32,
     /// The signal that ended it, 0 if none.
@@ -151,22 +150,17 @@ fn spawn_direct(
 }
 
 /// Reads the job's output to the end, then reaps it with `wait4`.
-pub(crate) fn collect(mut job: Spawned) -> Finished {
+pub(crate) fn collect(mut job: Spawned) -> (Vec<u8>, Finished) {
     let mut output = Vec::new();
     // A read error (should not happen on a pipe) just ends the output.
     let _ = job.output.read_to_end(&mut output);
     drop(job.output);
     let (status, usage) = wait4(job.pid);
-    finished(output, status, &usage, job.started.elapsed())
+    (output, finished(status, &usage, job.started.elapsed()))
 }
 
 /// Decodes a `wait4` status and rusage into a [`Finished`].
-pub(crate) fn finished(
-    output: Vec<u8>,
-    status: i32,
-    usage: &libc::rusage,
-    wall: Duration,
-) -> Finished {
+pub(crate) fn finished(status: i32, usage: &libc::rusage, wall: Duration) -> Finished {
     let (exit, signal) = if libc::WIFEXITED(status) {
         (libc::WEXITSTATUS(status), 0)
     } else if libc::WIFSIGNALED(status) {
@@ -178,7 +172,6 @@ pub(crate) fn finished(
         |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
     let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
     Finished {
-        output,
         exit,
         signal,
         wall,
@@ -408,7 +401,7 @@ pub fn measure_spawn_cost() -> Result<Duration> {
     for _ in 0..RUNS {
         let job = spawn(&program, OsStr::new("true"), &[])
             .map_err(|e| Error::io("spawning `true`", e))?;
-        let f = collect(job);
+        let (_, f) = collect(job);
         times.push(f.wall);
     }
     times.sort();
@@ -430,8 +423,8 @@ mod tests {
             "-c".to_string(),
             "echo out; echo err >&2; exit 3".to_string(),
         ];
-        let f = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
-        assert_eq!(String::from_utf8_lossy(&f.output), "out\nerr\n");
+        let (output, f) = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
+        assert_eq!(String::from_utf8_lossy(&output), "out\nerr\n");
         assert_eq!((f.exit, f.signal), (3, 0));
     }
 
@@ -439,7 +432,7 @@ mod tests {
     fn killed_job_reports_its_signal() {
         let sh = resolve_program("sh").unwrap();
         let args = vec!["-c".to_string(), "kill -9 $$".to_string()];
-        let f = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
+        let (_, f) = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
         assert_eq!((f.exit, f.signal), (-1, 9));
     }
 
@@ -452,8 +445,8 @@ mod tests {
         ];
         let job = spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap();
         let pid = job.pid;
-        let f = collect(job);
-        assert_eq!(String::from_utf8_lossy(&f.output).trim(), pid.to_string());
+        let (output, _) = collect(job);
+        assert_eq!(String::from_utf8_lossy(&output).trim(), pid.to_string());
     }
 
     #[test]

@@ -1,0 +1,300 @@
+//! A job's output while it is held: from the moment the job starts until the sink has it (as
+//! the job ends, or later under `-k` while an earlier job still runs).
+//!
+//! This module owns where that output lives. It stays in memory while the run's held output
+//! (the running jobs' and the reorder buffer's together) is within the run's budget
+//! ([`DEFAULT_OUTPUT_MEMORY`], `RunnerBuilder::output_memory`); a job whose output grows past
+//! it is spooled: what it holds goes to an unlinked temporary file (in `$TMPDIR`, else `/tmp`;
+//! nothing is left behind, even after a crash), and so does what it writes later. Memory then
+//! stays within the budget plus one read of a pipe (1 MiB), however many jobs print however
+//! much, as GNU parallel's files keep it. The sink gets the output whole and in order either way
+//! ([`JobOutput::write_to`]).
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// The default budget for the output a run holds in memory: 64 MiB.
+pub const DEFAULT_OUTPUT_MEMORY: usize = 64 << 20;
+
+/// One job's output (stdout and stderr together, as the job wrote them): the first
+/// [`spooled`](JobOutput::spooled) bytes in a temporary file, the rest in memory.
+///
+/// The part in memory is kept as the pieces the job's pipe gave, each allocated to its size, so
+/// the memory it takes is its length (a growing vector could take twice that).
+///
+/// ```
+/// use amorsize::process::JobOutput;
+/// let out = JobOutput::from(b"hello\n".to_vec());
+/// assert_eq!(out.len(), 6);
+/// let mut printed = Vec::new();
+/// out.write_to(&mut printed)?;
+/// assert_eq!(printed, b"hello\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct JobOutput {
+    /// The spooled part: its first `spooled` bytes (a failed write may have left more).
+    file: Option<File>,
+    spooled: u64,
+    /// What follows the spooled part, in the pieces it was read in.
+    mem: Vec<Vec<u8>>,
+    /// The bytes in `mem`.
+    mem_len: usize,
+}
+
+impl From<Vec<u8>> for JobOutput {
+    /// An output held in memory.
+    ///
+    /// ```
+    /// let out = amorsize::process::JobOutput::from(vec![1, 2, 3]);
+    /// assert_eq!(out.in_memory(), 3);
+    /// ```
+    fn from(bytes: Vec<u8>) -> Self {
+        let mut out = JobOutput::default();
+        if !bytes.is_empty() {
+            out.mem_len = bytes.len();
+            out.mem.push(bytes);
+        }
+        out
+    }
+}
+
+impl JobOutput {
+    /// Its length in bytes.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::process::JobOutput::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.spooled + self.mem_len as u64
+    }
+
+    /// Whether the job wrote nothing.
+    ///
+    /// ```
+    /// assert!(amorsize::process::JobOutput::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes that went to the temporary file.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::process::JobOutput::from(vec![0; 9]).spooled(), 0);
+    /// ```
+    pub fn spooled(&self) -> u64 {
+        self.spooled
+    }
+
+    /// Bytes held in memory.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::process::JobOutput::from(vec![0; 9]).in_memory(), 9);
+    /// ```
+    pub fn in_memory(&self) -> usize {
+        self.mem_len
+    }
+
+    /// Writes the whole output to `w`, in order (the spooled part read back from its file);
+    /// returns the bytes written.
+    ///
+    /// ```
+    /// let mut v = Vec::new();
+    /// assert_eq!(amorsize::process::JobOutput::from(b"ab".to_vec()).write_to(&mut v)?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_to(&self, w: &mut dyn Write) -> io::Result<u64> {
+        let mut n = 0;
+        if let Some(mut f) = self.file.as_ref() {
+            f.seek(SeekFrom::Start(0))?;
+            let mut part = io::Read::take(f, self.spooled);
+            n = io::copy(&mut part, w)?;
+            if n != self.spooled {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the spool file of a job's output holds {n} of its {} bytes",
+                        self.spooled
+                    ),
+                ));
+            }
+        }
+        for piece in &self.mem {
+            w.write_all(piece)?;
+        }
+        Ok(n + self.mem_len as u64)
+    }
+
+    /// The whole output in one vector (read back from the file if it was spooled).
+    ///
+    /// ```
+    /// let out = amorsize::process::JobOutput::from(b"x".to_vec());
+    /// assert_eq!(out.to_vec()?, b"x");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
+        let mut v = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
+        self.write_to(&mut v)?;
+        Ok(v)
+    }
+
+    /// Appends what the job wrote (one read of its pipe) as a piece of its own size; returns
+    /// the bytes of memory it takes.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
+        if bytes.is_empty() {
+            return 0;
+        }
+        self.mem.push(bytes.to_vec());
+        self.mem_len += bytes.len();
+        bytes.len()
+    }
+
+    /// Moves what is in memory to the spool file (made in `dir` on first use) and returns the
+    /// bytes that freed. On an error nothing is lost: the bytes stay in memory, and the file's
+    /// valid part is unchanged (the next spill writes over whatever a failed one left).
+    pub(crate) fn spill(&mut self, dir: &Path) -> io::Result<usize> {
+        if self.mem.is_empty() {
+            return Ok(0);
+        }
+        if self.file.is_none() {
+            self.file = Some(tempfile::tempfile_in(dir)?);
+        }
+        let f = self.file.as_mut().expect("the spool file was just made");
+        f.seek(SeekFrom::Start(self.spooled))?;
+        // One write for many small pieces, a write per piece for large ones.
+        let mut w = io::BufWriter::with_capacity(64 << 10, &*f);
+        for piece in &self.mem {
+            w.write_all(piece)?;
+        }
+        w.flush()?;
+        drop(w);
+        let freed = self.mem_len;
+        self.spooled += freed as u64;
+        self.mem = Vec::new();
+        self.mem_len = 0;
+        Ok(freed)
+    }
+}
+
+/// The run's account of held output: the bytes in memory, the budget, the peak, and whether
+/// spooling still works.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub limit: usize,
+    pub held: usize,
+    pub peak: usize,
+    pub spooled_jobs: u64,
+    /// Set by the first failed spill (a full disk, no temporary directory): output then stays
+    /// in memory, and the run warns once.
+    pub broken: Option<String>,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Self {
+        Budget {
+            limit,
+            held: 0,
+            peak: 0,
+            spooled_jobs: 0,
+            broken: None,
+        }
+    }
+
+    /// `out` grew by `grew` bytes in memory: counts them, and spools `out` when the run now
+    /// holds more than its budget. Returns the error of a spill that failed (the first one
+    /// only: after it, output stays in memory).
+    pub(crate) fn grew(&mut self, out: &mut JobOutput, grew: usize, dir: &Path) -> Option<String> {
+        self.held = self.held.saturating_add(grew);
+        self.peak = self.peak.max(self.held);
+        if self.held <= self.limit || self.broken.is_some() {
+            return None;
+        }
+        let first = out.spooled == 0;
+        match out.spill(dir) {
+            Ok(freed) => {
+                self.held = self.held.saturating_sub(freed);
+                if first && freed > 0 {
+                    self.spooled_jobs += 1;
+                }
+                None
+            }
+            Err(e) => {
+                let why = format!(
+                    "cannot spool job output to {}: {e}; output is held in memory from now on",
+                    dir.display()
+                );
+                self.broken = Some(why.clone());
+                Some(why)
+            }
+        }
+    }
+
+    /// `out` has gone to the sink (or was dropped): its memory is no longer held.
+    pub(crate) fn released(&mut self, out: &JobOutput) {
+        self.held = self.held.saturating_sub(out.in_memory());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spilled_output_reads_back_whole_and_in_order() {
+        let dir = std::env::temp_dir();
+        let mut out = JobOutput::default();
+        let mut expected = Vec::new();
+        for k in 0..5u8 {
+            let part = vec![b'a' + k; 1000 + k as usize];
+            assert_eq!(out.push(&part), part.len());
+            expected.extend_from_slice(&part);
+            if k % 2 == 1 {
+                assert_eq!(out.spill(&dir).unwrap(), 2 * 1000 + 2 * k as usize - 1);
+                assert_eq!(out.in_memory(), 0);
+            }
+        }
+        assert_eq!(out.len(), expected.len() as u64);
+        assert!(out.spooled() > 0 && out.in_memory() > 0);
+        assert_eq!(out.to_vec().unwrap(), expected);
+        // Reading it twice gives the same bytes (the file is read from its start each time).
+        assert_eq!(out.to_vec().unwrap(), expected);
+    }
+
+    #[test]
+    fn budget_spools_the_output_that_passes_it_and_keeps_the_account() {
+        let dir = std::env::temp_dir();
+        let mut b = Budget::new(100);
+        let mut small = JobOutput::default();
+        let grew = small.push(&[1; 60]);
+        assert!(b.grew(&mut small, grew, &dir).is_none());
+        assert_eq!((b.held, small.spooled()), (60, 0));
+        let mut big = JobOutput::default();
+        let grew = big.push(&[2; 50]);
+        assert!(b.grew(&mut big, grew, &dir).is_none());
+        // 110 > 100: the job that grew went to disk.
+        assert_eq!((b.held, big.spooled(), b.spooled_jobs), (60, 50, 1));
+        assert_eq!(b.peak, 110);
+        let grew = big.push(&[3; 70]);
+        assert!(b.grew(&mut big, grew, &dir).is_none());
+        assert_eq!((b.held, big.spooled(), b.spooled_jobs), (60, 120, 1));
+        b.released(&small);
+        assert_eq!(b.held, 0);
+    }
+
+    #[test]
+    fn a_spool_that_cannot_be_made_loses_nothing_and_is_reported_once() {
+        let missing = Path::new("/nonexistent-amorsize-spool-dir/sub");
+        let mut b = Budget::new(10);
+        let mut out = JobOutput::default();
+        let grew = out.push(b"0123456789abc");
+        let why = b.grew(&mut out, grew, missing).expect("the spill fails");
+        assert!(why.contains("nonexistent-amorsize-spool-dir"), "{why}");
+        assert_eq!(out.to_vec().unwrap(), b"0123456789abc");
+        let grew = out.push(b"def");
+        assert!(b.grew(&mut out, grew, missing).is_none(), "reported once");
+        assert_eq!(out.to_vec().unwrap(), b"0123456789abcdef");
+        assert_eq!(b.held, 16);
+    }
+}
