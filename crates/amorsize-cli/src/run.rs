@@ -109,6 +109,9 @@ pub fn main(args: Args) -> u8 {
 }
 
 fn run(args: Args) -> Result<u8, amorsize::Error> {
+    // Jobs hold descriptors (a pipe, a pidfd) and so do spool files: allow what the system's
+    // hard limit allows, not the common soft limit of 1024.
+    amorsize::process::raise_open_file_limit();
     let (command, inline_items) = split_command_and_args(&args.command)?;
     if command.is_empty() {
         return Err(amorsize::Error::invalid_input(

@@ -663,3 +663,38 @@ fn bad_output_memory_and_tmpdir_are_one_line_errors() {
         String::from_utf8_lossy(&plan)
     );
 }
+
+#[test]
+fn spool_files_stop_short_of_the_open_file_limit_and_no_job_fails() {
+    // Under a hard limit of 100 open files with -j 4, at most 100 - 64 - 16 = 20 spool files
+    // may be open. Job 1 waits until job 120 has run, so under -k the 119 others finish and are
+    // held: 20 spool, the rest stay in memory, and no job is starved of the descriptors it
+    // needs to start (without the cap, 119 spool files would take them all: 31 jobs failed).
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("job-120-ran");
+    let script = format!(
+        "if [ $1 = 1 ]; then i=0; while [ ! -e {m} ] && [ $i -lt 3000 ]; do sleep 0.01; \
+         i=$((i+1)); done; fi; seq $1; if [ $1 = 120 ]; then touch {m}; fi",
+        m = marker.display()
+    );
+    let bin = assert_cmd::cargo::cargo_bin("amorsize");
+    let out = Command::new("sh")
+        .timeout(Duration::from_secs(60))
+        .args([
+            "-c",
+            "ulimit -n 100 && exec \"$0\" run -k -j 4 --output-memory 0 sh -c \"$1\" sh {} ::: $(seq 120)",
+        ])
+        .arg(&bin)
+        .arg(&script)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let expected: String = (1..=120)
+        .flat_map(|n| (1..=n).map(|i| format!("{i}\n")))
+        .collect();
+    assert!(out.stdout == expected.as_bytes(), "the output differs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("open-file limit"), "{stderr}");
+    assert!(!stderr.contains("cannot"), "{stderr}");
+}

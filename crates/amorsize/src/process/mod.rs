@@ -44,7 +44,7 @@ pub use input::{read_items, read_os_items, split_command_and_args, Separator};
 pub use joblog::{JoblogEntry, JOBLOG_HEADER};
 pub use reorder::{Reorder, DEFAULT_REORDER_CAPACITY};
 pub use spawn::{measure_spawn_cost, resolve_program};
-pub use spool::{JobOutput, DEFAULT_OUTPUT_MEMORY};
+pub use spool::{max_spool_files, raise_open_file_limit, JobOutput, DEFAULT_OUTPUT_MEMORY};
 pub use template::Template;
 
 use crate::{Error, Result};
@@ -1208,7 +1208,18 @@ impl Runner {
             joblog,
             controller: self.start_controller(),
             reorder: Reorder::new(self.b.reorder_capacity),
-            held: spool::Budget::new(self.b.output_memory),
+            held: spool::Budget::new(
+                self.b.output_memory,
+                spool::open_file_limit().map_or(usize::MAX, |l| {
+                    spool::max_spool_files(
+                        l,
+                        match self.b.jobs {
+                            Jobs::Fixed(n) => n,
+                            Jobs::Auto => self.cfg.max,
+                        },
+                    )
+                }),
+            ),
             scratch: Vec::new(),
             running: HashMap::new(),
             retry: VecDeque::new(),

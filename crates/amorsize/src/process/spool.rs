@@ -9,6 +9,12 @@
 //! stays within the budget plus one read of a pipe (1 MiB), however many jobs print however
 //! much, as GNU parallel's files keep it. The sink gets the output whole and in order either way
 //! ([`JobOutput::write_to`]).
+//!
+//! Each spooled job holds a descriptor until it is printed, so a run opens no more spool files
+//! than the open-file limit leaves room for beside its jobs ([`max_spool_files`]); past that,
+//! and when a spool file cannot be made or written (a full disk), output stays in memory and the
+//! run warns once. Nothing is lost either way. `amorsize run` raises the soft open-file limit to
+//! the hard one first ([`raise_open_file_limit`]).
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -16,6 +22,61 @@ use std::path::Path;
 
 /// The default budget for the output a run holds in memory: 64 MiB.
 pub const DEFAULT_OUTPUT_MEMORY: usize = 64 << 20;
+
+/// How many spool files a run may keep open at once, given the soft limit on open files and
+/// the most jobs it runs at once: what is left after 4 descriptors per job (its pipe's two ends
+/// while it starts, its pidfd, and one to spare) and 64 for the rest of the process. Past it a
+/// job's output stays in memory: a spool file must never take the descriptor a new job needs.
+///
+/// ```
+/// use amorsize::process::max_spool_files;
+/// assert_eq!(max_spool_files(1024, 8), 1024 - 64 - 32);
+/// assert_eq!(max_spool_files(1024, 512), 0);     // -j 512 under the common soft limit
+/// assert_eq!(max_spool_files(u64::MAX, 512), usize::MAX - 64 - 2048); // no limit
+/// ```
+pub fn max_spool_files(open_file_limit: u64, max_jobs: usize) -> usize {
+    let limit = usize::try_from(open_file_limit).unwrap_or(usize::MAX);
+    limit
+        .saturating_sub(64)
+        .saturating_sub(max_jobs.saturating_mul(4))
+}
+
+/// The soft limit on open files (`RLIMIT_NOFILE`), if the system tells it.
+pub(crate) fn open_file_limit() -> Option<u64> {
+    // SAFETY: rlimit is plain old data; getrlimit writes it.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a local rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return None;
+    }
+    Some(if r.rlim_cur == libc::RLIM_INFINITY {
+        u64::MAX
+    } else {
+        r.rlim_cur as u64
+    })
+}
+
+/// Raises the soft limit on open files to the hard limit (as a program that may hold many
+/// jobs and spool files at once should at its start; the hard limit is often far higher than
+/// the soft one, 1024); returns the soft limit in force afterwards. A library should leave this
+/// to the program: it changes the whole process.
+///
+/// ```
+/// let now = amorsize::process::raise_open_file_limit().unwrap();
+/// assert!(now >= 64);
+/// ```
+pub fn raise_open_file_limit() -> Option<u64> {
+    // SAFETY: rlimit is plain old data; getrlimit writes it.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+    open_file_limit()
+}
 
 /// One job's output (stdout and stderr together, as the job wrote them): the first
 /// [`spooled`](JobOutput::spooled) bytes in a temporary file, the rest in memory.
@@ -41,6 +102,13 @@ pub struct JobOutput {
     mem: Vec<Vec<u8>>,
     /// The bytes in `mem`.
     mem_len: usize,
+}
+
+impl JobOutput {
+    /// Whether it has a spool file open.
+    pub(crate) fn has_file(&self) -> bool {
+        self.file.is_some()
+    }
 }
 
 impl From<Vec<u8>> for JobOutput {
@@ -186,18 +254,26 @@ pub(crate) struct Budget {
     pub held: usize,
     pub peak: usize,
     pub spooled_jobs: u64,
+    /// Spool files open now, and the most the run may have (see [`max_spool_files`]).
+    pub files: usize,
+    pub max_files: usize,
+    /// Whether the run was told that `max_files` was reached.
+    pub files_capped: bool,
     /// Set by the first failed spill (a full disk, no temporary directory): output then stays
     /// in memory, and the run warns once.
     pub broken: Option<String>,
 }
 
 impl Budget {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, max_files: usize) -> Self {
         Budget {
             limit,
             held: 0,
             peak: 0,
             spooled_jobs: 0,
+            files: 0,
+            max_files,
+            files_capped: false,
             broken: None,
         }
     }
@@ -211,11 +287,23 @@ impl Budget {
         if self.held <= self.limit || self.broken.is_some() {
             return None;
         }
-        let first = out.spooled == 0;
+        let new_file = !out.has_file();
+        if new_file && self.files >= self.max_files {
+            if self.files_capped {
+                return None;
+            }
+            self.files_capped = true;
+            return Some(format!(
+                "{} spool files are open, the most the open-file limit leaves room for beside \
+                 the jobs; the output of further jobs is held in memory until it is printed",
+                self.files
+            ));
+        }
         match out.spill(dir) {
             Ok(freed) => {
                 self.held = self.held.saturating_sub(freed);
-                if first && freed > 0 {
+                if new_file && out.has_file() {
+                    self.files += 1;
                     self.spooled_jobs += 1;
                 }
                 None
@@ -234,6 +322,9 @@ impl Budget {
     /// `out` has gone to the sink (or was dropped): its memory is no longer held.
     pub(crate) fn released(&mut self, out: &JobOutput) {
         self.held = self.held.saturating_sub(out.in_memory());
+        if out.has_file() {
+            self.files = self.files.saturating_sub(1);
+        }
     }
 }
 
@@ -265,7 +356,7 @@ mod tests {
     #[test]
     fn budget_spools_the_output_that_passes_it_and_keeps_the_account() {
         let dir = std::env::temp_dir();
-        let mut b = Budget::new(100);
+        let mut b = Budget::new(100, 10);
         let mut small = JobOutput::default();
         let grew = small.push(&[1; 60]);
         assert!(b.grew(&mut small, grew, &dir).is_none());
@@ -279,14 +370,47 @@ mod tests {
         let grew = big.push(&[3; 70]);
         assert!(b.grew(&mut big, grew, &dir).is_none());
         assert_eq!((b.held, big.spooled(), b.spooled_jobs), (60, 120, 1));
+        assert_eq!(b.files, 1);
         b.released(&small);
         assert_eq!(b.held, 0);
+        b.released(&big);
+        assert_eq!(b.files, 0);
+    }
+
+    #[test]
+    fn past_the_spool_file_cap_output_stays_in_memory_and_it_is_said_once() {
+        let dir = std::env::temp_dir();
+        let mut b = Budget::new(0, 1);
+        let mut first = JobOutput::default();
+        let grew = first.push(b"aaaa");
+        assert!(b.grew(&mut first, grew, &dir).is_none());
+        assert_eq!((first.spooled(), b.files), (4, 1));
+        let mut second = JobOutput::default();
+        let grew = second.push(b"bb");
+        let why = b
+            .grew(&mut second, grew, &dir)
+            .expect("the cap is reported");
+        assert!(why.contains("open-file limit"), "{why}");
+        assert_eq!((second.spooled(), second.in_memory(), b.held), (0, 2, 2));
+        let grew = second.push(b"c");
+        assert!(b.grew(&mut second, grew, &dir).is_none(), "said once");
+        // A job that already has its file goes on spooling.
+        let grew = first.push(b"dd");
+        assert!(b.grew(&mut first, grew, &dir).is_none());
+        assert_eq!(first.spooled(), 6);
+        // Once the first is printed, its file is closed and the next job may spool.
+        b.released(&first);
+        assert_eq!(b.files, 0);
+        let grew = second.push(b"e");
+        assert!(b.grew(&mut second, grew, &dir).is_none());
+        assert_eq!((second.spooled(), b.files), (4, 1));
+        assert_eq!(second.to_vec().unwrap(), b"bbce");
     }
 
     #[test]
     fn a_spool_that_cannot_be_made_loses_nothing_and_is_reported_once() {
         let missing = Path::new("/nonexistent-amorsize-spool-dir/sub");
-        let mut b = Budget::new(10);
+        let mut b = Budget::new(10, 10);
         let mut out = JobOutput::default();
         let grew = out.push(b"0123456789abc");
         let why = b.grew(&mut out, grew, missing).expect("the spill fails");
