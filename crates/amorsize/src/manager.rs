@@ -7,7 +7,10 @@
 //!   size when one exists (the most recently returned one) and creates one otherwise;
 //!   [`PoolManager::get_new`] always creates one;
 //! - a [`PoolHandle`] lends its pool to one user at a time and gives it back on drop, so
-//!   concurrent users never share a pool;
+//!   concurrent users never share a pool; an `imap` iterator made on a handle counts as a user
+//!   until it is dropped, even when the handle is gone first (`m.get(2)?.imap(..)`): its pool
+//!   is neither lent again nor shut down under it — a pool the manager lets go of meanwhile
+//!   (expired, cleared, shut down) ends when that iterator does;
 //! - a pool idle for at least the idle timeout (default 300 s) is shut down lazily, on the next
 //!   `get`, `get_new`, `stats` or `clear_idle` call; no background thread is needed
 //!   ([`is_expired`] is the pure rule);
@@ -57,6 +60,17 @@ trait ManagedPool: Send + 'static {
         Self: Sized;
     fn alive(&self) -> bool;
     fn stop(&self);
+    /// Still used by something the lease did not cover (an imap iterator made on the handle,
+    /// which outlives it): not to be lent again, and not to be stopped under its user.
+    fn busy(&self) -> bool;
+}
+
+/// Ends a pool the manager lets go of: stopped now, or — when an iterator still uses it —
+/// only dropped, so that its threads end when that iterator's driver lets go of it.
+fn retire<P: ManagedPool>(entry: Entry<P>) {
+    if !entry.pool.busy() {
+        entry.pool.stop();
+    }
 }
 
 impl ManagedPool for AdaptivePool {
@@ -68,6 +82,9 @@ impl ManagedPool for AdaptivePool {
     }
     fn stop(&self) {
         self.shutdown()
+    }
+    fn busy(&self) -> bool {
+        self.has_iterators()
     }
 }
 
@@ -106,7 +123,7 @@ impl<P: ManagedPool> Doomed<P> {
     fn finish(self) -> usize {
         let n = self.0.len();
         for e in self.0 {
-            e.pool.stop();
+            retire(e);
         }
         n
     }
@@ -180,7 +197,14 @@ impl<P: ManagedPool> Core<P> {
             if reuse {
                 if let Some(list) = st.idle.get_mut(&workers) {
                     // Most recently returned first: the warmest pool, and the older ones expire.
-                    while let Some(idle) = list.pop() {
+                    // One an iterator still uses is passed over (it stays idle).
+                    let mut i = list.len();
+                    while i > 0 {
+                        i -= 1;
+                        if list[i].entry.pool.busy() {
+                            continue;
+                        }
+                        let idle = list.remove(i);
                         if idle.entry.pool.alive() {
                             found = Some(idle.entry);
                             break;
@@ -234,7 +258,7 @@ impl<P: ManagedPool> Core<P> {
         st.active = st.active.saturating_sub(1);
         if st.shut_down || !keep {
             drop(st);
-            entry.pool.stop();
+            retire(entry);
             return;
         }
         st.idle.entry(entry.workers).or_default().push(Idle {
@@ -641,6 +665,9 @@ mod tests {
         }
         fn stop(&self) {
             self.stopped.store(true, Ordering::SeqCst);
+        }
+        fn busy(&self) -> bool {
+            false
         }
     }
 

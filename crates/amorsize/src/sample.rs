@@ -711,7 +711,10 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
             .unwrap_or(Duration::MAX),
             None => Duration::ZERO,
         };
-        let (m, out) = timed_run(items, &f, pos, len, expected)?;
+        let (m, out) = match timed_run(items, &f, pos, len, expected) {
+            Ok(r) => r,
+            Err(e) => return Err(first_panic(items, &f, &taken, pos, e)),
+        };
         insert_run(&mut taken, &mut results, pos, out);
         // A run shorter than the clock can time well sets a longer run length; while the run
         // length can still grow, such a run is a warm-up, left out of the statistics (its
@@ -752,6 +755,45 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         stats,
         results,
     })
+}
+
+/// The sample met a panic at item `k` (`e`) in a run that started at `run_start`; it runs items
+/// spread over the input, so an item before `k` that it has not run may fail too. Runs those
+/// (and only those: no item runs twice) in order, as the plain loop would have, and returns the
+/// first failure: the error names the first failing item.
+fn first_panic<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: &F,
+    taken: &[(usize, usize)],
+    run_start: usize,
+    e: Error,
+) -> Error {
+    let Error::TaskPanicked { index: k, .. } = e else {
+        return e;
+    };
+    // What ran: the runs taken, and the failing run up to the panic.
+    let mut ran = taken.to_vec();
+    ran.push((run_start, k));
+    ran.sort_unstable();
+    // The gaps before k between them.
+    let mut gaps = Vec::new();
+    let mut cursor = 0;
+    for &(s, end) in &ran {
+        if s >= k {
+            break;
+        }
+        gaps.push((cursor, s));
+        cursor = cursor.max(end);
+    }
+    gaps.push((cursor, k));
+    for (start, end) in gaps.into_iter().filter(|(s, e)| s < e) {
+        for (j, item) in items[start..end].iter().enumerate() {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| drop(f(item)))) {
+                return Error::from_panic(start + j, p);
+            }
+        }
+    }
+    e
 }
 
 fn first_gap(taken: &[(usize, usize)], n: usize) -> usize {
@@ -990,5 +1032,66 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_panic_names_the_first_failing_item_and_runs_no_item_twice() {
+        // Every item from 300 on fails; the sample starts in the middle (500), in runs of
+        // several cheap items. The error must name 300, and the items before it that the
+        // sample had not run are run once each to find it, none of them twice.
+        let items: Vec<usize> = (0..1000).collect();
+        let calls: Vec<AtomicUsize> = (0..items.len()).map(|_| AtomicUsize::new(0)).collect();
+        let e = measure(
+            &items,
+            |&i| {
+                calls[i].fetch_add(1, Ordering::Relaxed);
+                if i >= 300 {
+                    panic!("bad {i}")
+                }
+                i
+            },
+            &SampleSettings::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::TaskPanicked { index: 300, .. }), "{e:?}");
+        assert!(calls.iter().all(|c| c.load(Ordering::Relaxed) <= 1));
+        assert!(calls[..300].iter().all(|c| c.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn the_search_for_an_earlier_failure_skips_what_ran() {
+        // Runs 100..110 was taken; the failing run started at 200 and panicked at 205.
+        let items: Vec<usize> = (0..300).collect();
+        let calls: Vec<AtomicUsize> = (0..items.len()).map(|_| AtomicUsize::new(0)).collect();
+        let f = |&i: &usize| {
+            calls[i].fetch_add(1, Ordering::Relaxed);
+            if i >= 150 {
+                panic!("bad")
+            }
+        };
+        let e = first_panic(
+            &items,
+            &f,
+            &[(100, 110)],
+            200,
+            Error::from_panic(205, Box::new("x")),
+        );
+        assert!(matches!(e, Error::TaskPanicked { index: 150, .. }), "{e:?}");
+        let ran: Vec<usize> = (0..300)
+            .filter(|&i| calls[i].load(Ordering::Relaxed) > 0)
+            .collect();
+        let expected: Vec<usize> = (0..100).chain(110..=150).collect();
+        assert_eq!(ran, expected);
+        // Nothing fails before the panic: the error stands, and the failing run's items before
+        // it (200..205) are not run again.
+        let again = AtomicUsize::new(0);
+        let ok = |&i: &usize| {
+            if (200..205).contains(&i) {
+                again.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let e = first_panic(&items, &ok, &[], 200, Error::from_panic(205, Box::new("x")));
+        assert!(matches!(e, Error::TaskPanicked { index: 205, .. }), "{e:?}");
+        assert_eq!(again.load(Ordering::Relaxed), 0);
     }
 }

@@ -2,7 +2,9 @@
 //! 3,000 × `true`; 300 × `sleep 0.02`; 200 × gzip of 1 MB files; 3,000 × `true` with batching;
 //! and, when `python3` is on the PATH, a fifth: 300 items batched into a command that starts
 //! slowly (a Python interpreter, ~20–40 ms before it reads its arguments), where the batch size
-//! depends on telling the command's start-up from its work per item.
+//! depends on telling the command's start-up from its work per item. A sixth is the other side
+//! of batching: 200 items batched into a shell loop that works a few milliseconds per item, where
+//! putting every item into one command line (as `xargs` without `-n` does) uses one core.
 //!
 //! Runs are interleaved in the suite's order ([`interleave_order`]: amorsize, xargs, parallel,
 //! then parallel, xargs, amorsize, then xargs, parallel, amorsize, …) so that the machine's
@@ -233,6 +235,26 @@ fn main() {
             parallel: vec!["-j", "2", "-X", "true"],
         },
     ];
+    {
+        // A few milliseconds of shell arithmetic per item (5,000 iterations; ~5–10 ms here).
+        const SCRIPT: &str =
+            "for f; do i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; echo $f; done";
+        workloads.push(Workload {
+            name: "200 x 5k-step sh loop, batched",
+            stdin: (1..=200)
+                .flat_map(|i| format!("{i}\n").into_bytes())
+                .collect(),
+            tools: vec![
+                tool(
+                    "amorsize",
+                    &amorsize,
+                    &["run", "-q", "--batch", "auto", "sh", "-c", SCRIPT, "sh"],
+                ),
+                tool("xargs", &xargs, &["-P", "2", "sh", "-c", SCRIPT, "sh"]),
+            ],
+            parallel: vec!["-j", "2", "-X", "-q", "sh", "-c", SCRIPT, "sh"],
+        });
+    }
     if on_path("python3").is_some() {
         const SCRIPT: &str = "import json, sys; print(len(json.dumps(sys.argv[1:])))";
         workloads.push(Workload {

@@ -436,6 +436,20 @@ impl AdaptivePool {
         self.inner.pool.shutdown();
     }
 
+    /// Whether an [`imap`](Self::imap) or [`imap_unordered`](Self::imap_unordered) iterator
+    /// made on this pool still runs (its driver shares the pool).
+    ///
+    /// ```
+    /// let p = amorsize::AdaptivePool::new(2).unwrap();
+    /// let it = p.imap(0..10, |x| x + 1);
+    /// assert!(p.has_iterators());
+    /// drop(it);
+    /// assert!(!p.has_iterators());
+    /// ```
+    pub fn has_iterators(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
+
     /// Accepts no more work: later calls fail with [`Error::PoolClosed`]; a running call
     /// finishes normally. The threads are joined when the pool is dropped or shut down.
     ///
@@ -486,8 +500,12 @@ impl AdaptivePool {
     ///
     /// Memory bound: at most `3 × imap_batch` results exist at once (one batch being
     /// computed, one queued, one being handed out) plus one batch of inputs, however slowly
-    /// the reader reads. A panic yields one `Err(TaskPanicked)` (index in the whole input)
-    /// and ends the iterator; dropping the iterator cancels the work and joins the driver.
+    /// the reader reads. A panic of `f` yields one `Err(TaskPanicked)` (index in the whole
+    /// input) and ends the iterator; a panic of the input iterator `iter` (pulled on the driver)
+    /// is raised again in the reader, after the results of the items before it. Dropping the
+    /// iterator cancels the work and joins the driver, unless the driver is waiting in `iter`'s
+    /// `next` (a channel, a socket): then it is left to end as soon as `iter` yields, and the
+    /// drop returns at once.
     ///
     /// ```
     /// let p = amorsize::AdaptivePool::new(2).unwrap();

@@ -6,9 +6,63 @@ use super::adaptive::Inner;
 use super::CancelToken;
 use crate::{Error, Result};
 use crossbeam_channel::{bounded, unbounded, Receiver};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+
+/// A panic payload of the input iterator, raised again in the reader.
+type Payload = Box<dyn Any + Send>;
+
+/// Pulls up to `batch` inputs on the driver. A panic of the input iterator is caught: the items
+/// pulled before it are returned with the payload, to be run and then re-raised in the reader.
+/// `pulling` is set while the driver may block in the input (see [`Driver`]); None: the
+/// iterator was dropped meanwhile, pull nothing.
+fn pull<It: Iterator>(
+    iter: &mut It,
+    batch: usize,
+    pulling: &AtomicBool,
+    token: &CancelToken,
+) -> Option<(Vec<It::Item>, Option<Payload>)> {
+    pulling.store(true, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+    if token.is_cancelled() {
+        pulling.store(false, Ordering::SeqCst);
+        return None;
+    }
+    let mut items = Vec::new();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        for x in iter.by_ref().take(batch) {
+            items.push(x);
+        }
+    }));
+    pulling.store(false, Ordering::SeqCst);
+    Some((items, r.err()))
+}
+
+/// The driver thread of an imap, as its iterator's `Drop` sees it: cancelled, then joined —
+/// unless it is blocked in the input iterator's `next` (a channel, a socket), which no cancel
+/// reaches: then it is left to end by itself when the input yields (it pulls no more after
+/// that), so that dropping the iterator never hangs.
+struct Driver {
+    handle: Option<JoinHandle<()>>,
+    pulling: Arc<AtomicBool>,
+}
+
+impl Driver {
+    fn finish(&mut self, cancel: &CancelToken) {
+        cancel.cancel();
+        fence(Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            // The driver sets `pulling` before it checks the token and pulls: if it is not set
+            // here, the driver will see the cancel before its next pull.
+            if !self.pulling.load(Ordering::SeqCst) {
+                let _ = h.join();
+            }
+        }
+    }
+}
 
 fn offset(e: Error, base: usize) -> Error {
     match e {
@@ -34,12 +88,20 @@ fn spawn_driver(f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle
 /// assert_eq!(it.next().unwrap().unwrap(), 10);
 /// ```
 pub struct Imap<R> {
-    rx: Option<Receiver<Result<Vec<R>>>>,
+    rx: Option<Receiver<Batch<R>>>,
     current: std::vec::IntoIter<R>,
     pending_error: Option<Error>,
+    /// The input iterator's panic, raised once the results before it are read.
+    pending_panic: Option<Payload>,
     done: bool,
     cancel: CancelToken,
-    driver: Option<JoinHandle<()>>,
+    driver: Driver,
+}
+
+/// What the ordered driver sends: a batch's results, or the input iterator's panic.
+enum Batch<R> {
+    Results(Result<Vec<R>>),
+    InputPanicked(Payload),
 }
 
 impl<R> std::fmt::Debug for Imap<R> {
@@ -58,30 +120,42 @@ where
     R: Send + 'static,
     F: Fn(&T) -> R + Send + Sync + 'static,
 {
-    let (tx, rx) = bounded::<Result<Vec<R>>>(1);
+    let (tx, rx) = bounded::<Batch<R>>(1);
     let cancel = inner.terminate.child();
     let token = cancel.clone();
     let batch = inner.imap_batch;
     let nested = super::in_worker();
+    let pulling = Arc::new(AtomicBool::new(false));
+    let flag = pulling.clone();
     let driver = spawn_driver(move || {
         let mut base = 0usize;
         loop {
-            let items: Vec<T> = iter.by_ref().take(batch).collect();
-            if items.is_empty() {
+            let Some((items, panicked)) = pull(&mut iter, batch, &flag, &token) else {
+                break;
+            };
+            // Fewer than a batch: the input ended (or panicked).
+            let full = items.len() == batch;
+            if !items.is_empty() {
+                let r = inner
+                    .run(items.len(), |i| f(&items[i]), token.clone(), false, nested)
+                    .map_err(|e| offset(e, base));
+                let failed = r.is_err();
+                base += items.len();
+                drop(items);
+                if tx.send(Batch::Results(r)).is_err() || failed {
+                    break;
+                }
+            }
+            if let Some(p) = panicked {
+                let _ = tx.send(Batch::InputPanicked(p));
                 break;
             }
-            let r = inner
-                .run(items.len(), |i| f(&items[i]), token.clone(), false, nested)
-                .map_err(|e| offset(e, base));
-            let failed = r.is_err();
-            base += items.len();
-            drop(items);
-            if tx.send(r).is_err() || failed {
+            if !full {
                 break;
             }
         }
     });
-    let (driver, pending_error) = match driver {
+    let (handle, pending_error) = match driver {
         Ok(h) => (Some(h), None),
         Err(e) => (None, Some(Error::Spawn(e.to_string()))),
     };
@@ -89,9 +163,10 @@ where
         rx: Some(rx),
         current: Vec::new().into_iter(),
         pending_error,
+        pending_panic: None,
         done: false,
         cancel,
-        driver,
+        driver: Driver { handle, pulling },
     }
 }
 
@@ -109,12 +184,17 @@ impl<R> Iterator for Imap<R> {
                 self.done = true;
                 return Some(Err(e));
             }
+            if let Some(p) = self.pending_panic.take() {
+                self.done = true;
+                resume_unwind(p);
+            }
             match self.rx.as_ref().map(|rx| rx.recv()) {
-                Some(Ok(Ok(v))) => self.current = v.into_iter(),
-                Some(Ok(Err(e))) => {
+                Some(Ok(Batch::Results(Ok(v)))) => self.current = v.into_iter(),
+                Some(Ok(Batch::Results(Err(e)))) => {
                     self.done = true;
                     return Some(Err(e));
                 }
+                Some(Ok(Batch::InputPanicked(p))) => self.pending_panic = Some(p),
                 _ => {
                     self.done = true;
                     return None;
@@ -126,11 +206,8 @@ impl<R> Iterator for Imap<R> {
 
 impl<R> Drop for Imap<R> {
     fn drop(&mut self) {
-        self.cancel.cancel();
         drop(self.rx.take());
-        if let Some(h) = self.driver.take() {
-            let _ = h.join();
-        }
+        self.driver.finish(&self.cancel);
     }
 }
 
@@ -181,12 +258,18 @@ impl Credits {
 /// assert_eq!(n, 10);
 /// ```
 pub struct ImapUnordered<R> {
-    rx: Option<Receiver<Result<R>>>,
+    rx: Option<Receiver<Item<R>>>,
     credits: Arc<Credits>,
     pending_error: Option<Error>,
     done: bool,
     cancel: CancelToken,
-    driver: Option<JoinHandle<()>>,
+    driver: Driver,
+}
+
+/// What the unordered driver sends: a result, or the input iterator's panic.
+enum Item<R> {
+    Result(Result<R>),
+    InputPanicked(Payload),
 }
 
 impl<R> std::fmt::Debug for ImapUnordered<R> {
@@ -207,7 +290,7 @@ where
     let batch = inner.imap_batch;
     // Unbounded channel: the credits bound what is in it (at most 2 × batch results, saturating
     // at usize::MAX).
-    let (tx, rx) = unbounded::<Result<R>>();
+    let (tx, rx) = unbounded::<Item<R>>();
     let credits = Arc::new(Credits {
         avail: Mutex::new(batch.saturating_mul(2)),
         ..Credits::default()
@@ -216,35 +299,50 @@ where
     let nested = super::in_worker();
     let cancel = inner.terminate.child();
     let token = cancel.clone();
+    let pulling = Arc::new(AtomicBool::new(false));
+    let flag = pulling.clone();
     let driver = spawn_driver(move || {
         let mut base = 0usize;
         loop {
-            let items: Vec<T> = iter.by_ref().take(batch).collect();
-            if items.is_empty() || !cr.acquire(items.len()) {
+            let Some((items, panicked)) = pull(&mut iter, batch, &flag, &token) else {
+                break;
+            };
+            // Fewer than a batch: the input ended (or panicked).
+            let full = items.len() == batch;
+            if !items.is_empty() {
+                if !cr.acquire(items.len()) {
+                    break;
+                }
+                let r = inner
+                    .run(
+                        items.len(),
+                        |i| {
+                            // The reader is gone: skip the rest.
+                            if !token.is_cancelled() {
+                                let _ = tx.send(Item::Result(Ok(f(&items[i]))));
+                            }
+                        },
+                        token.clone(),
+                        false,
+                        nested,
+                    )
+                    .map_err(|e| offset(e, base));
+                base += items.len();
+                if let Err(e) = r {
+                    let _ = tx.send(Item::Result(Err(e)));
+                    break;
+                }
+            }
+            if let Some(p) = panicked {
+                let _ = tx.send(Item::InputPanicked(p));
                 break;
             }
-            let r = inner
-                .run(
-                    items.len(),
-                    |i| {
-                        // The reader is gone: skip the rest.
-                        if !token.is_cancelled() {
-                            let _ = tx.send(Ok(f(&items[i])));
-                        }
-                    },
-                    token.clone(),
-                    false,
-                    nested,
-                )
-                .map_err(|e| offset(e, base));
-            base += items.len();
-            if let Err(e) = r {
-                let _ = tx.send(Err(e));
+            if !full {
                 break;
             }
         }
     });
-    let (driver, pending_error) = match driver {
+    let (handle, pending_error) = match driver {
         Ok(h) => (Some(h), None),
         Err(e) => (None, Some(Error::Spawn(e.to_string()))),
     };
@@ -254,7 +352,7 @@ where
         pending_error,
         done: false,
         cancel,
-        driver,
+        driver: Driver { handle, pulling },
     }
 }
 
@@ -269,13 +367,17 @@ impl<R> Iterator for ImapUnordered<R> {
             return Some(Err(e));
         }
         match self.rx.as_ref().map(|rx| rx.recv()) {
-            Some(Ok(Ok(r))) => {
+            Some(Ok(Item::Result(Ok(r)))) => {
                 self.credits.release(1);
                 Some(Ok(r))
             }
-            Some(Ok(Err(e))) => {
+            Some(Ok(Item::Result(Err(e)))) => {
                 self.done = true;
                 Some(Err(e))
+            }
+            Some(Ok(Item::InputPanicked(p))) => {
+                self.done = true;
+                resume_unwind(p)
             }
             _ => {
                 self.done = true;
@@ -287,11 +389,8 @@ impl<R> Iterator for ImapUnordered<R> {
 
 impl<R> Drop for ImapUnordered<R> {
     fn drop(&mut self) {
-        self.cancel.cancel();
         self.credits.close();
         drop(self.rx.take());
-        if let Some(h) = self.driver.take() {
-            let _ = h.join();
-        }
+        self.driver.finish(&self.cancel);
     }
 }

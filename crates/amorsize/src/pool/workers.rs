@@ -117,6 +117,9 @@ struct Shared {
     entered_epoch: Box<[AtomicU64]>,
     /// Workers that have started (reached their wait loop).
     started: AtomicUsize,
+    /// Workers that have ended (after a shutdown), and which.
+    exited: AtomicUsize,
+    gone: Box<[AtomicBool]>,
 }
 
 // SAFETY: `job` is written only by the caller that holds the pool's job lock, while the latch
@@ -159,6 +162,18 @@ impl Shared {
                 Err(now) => s = now,
             }
         }
+    }
+
+    /// Whether every worker thread has entered the job of state `s` or has ended.
+    fn all_entered_or_gone(&self, s: u64) -> bool {
+        let n = self.threads.get().map_or(0, |t| t.len());
+        (0..n).all(|t| {
+            self.gone.get(t).is_some_and(|g| g.load(Ordering::Acquire))
+                || self
+                    .entered_epoch
+                    .get(t)
+                    .is_some_and(|e| e.load(Ordering::Acquire) == epoch(s))
+        })
     }
 
     /// Leaves the job; wakes the caller when it may be waiting for us.
@@ -282,9 +297,9 @@ fn worker_main(shared: Arc<Shared>, t: usize) {
             budget,
         );
         budget = SPIN_BUDGET;
-        if shared.shutdown.load(Ordering::Acquire) {
-            return;
-        }
+        let shutting_down = shared.shutdown.load(Ordering::Acquire);
+        // After a shutdown a job still open for this worker is run first: a broadcast waits
+        // for every worker, and the shutdown may have come from inside it.
         if let Some((slot, job)) = shared.try_enter(&mut last_epoch) {
             if let Some(e) = shared.entered_epoch.get(t) {
                 e.store(last_epoch, Ordering::Release);
@@ -297,6 +312,13 @@ fn worker_main(shared: Arc<Shared>, t: usize) {
             // balanced (and the thread alive) should the bookkeeping ever panic.
             let _ = catch_unwind(AssertUnwindSafe(|| run(slot)));
             shared.leave(&job.caller);
+        }
+        if shutting_down {
+            if let Some(g) = shared.gone.get(t) {
+                g.store(true, Ordering::Release);
+            }
+            shared.exited.fetch_add(1, Ordering::AcqRel);
+            return;
         }
     }
 }
@@ -319,7 +341,13 @@ impl Drop for CloseGuard<'_> {
         wait_until(
             || {
                 let s = sh.state.load(Ordering::Acquire);
-                active(s) == 0 && (!self.all || entered(s) >= self.cap)
+                // A worker that ended without entering (a shutdown just before the job
+                // opened) never will: a broadcast stops waiting for it once every worker has
+                // entered or ended (and fails, see `run_parallel`).
+                active(s) == 0
+                    && (!self.all
+                        || entered(s) >= self.cap
+                        || (sh.exited.load(Ordering::Acquire) > 0 && sh.all_entered_or_gone(s)))
             },
             if self.all {
                 BROADCAST_CALLER_BUDGET
@@ -410,6 +438,8 @@ impl ThreadPool {
             clocks: (1..workers).map(|_| AtomicI64::new(-1)).collect(),
             entered_epoch: (1..workers).map(|_| AtomicU64::new(0)).collect(),
             started: AtomicUsize::new(0),
+            exited: AtomicUsize::new(0),
+            gone: (1..workers).map(|_| AtomicBool::new(false)).collect(),
         });
         let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(workers - 1);
         let mut spawn_error = None;
@@ -821,6 +851,11 @@ impl ThreadPool {
             run(0);
         }
         drop(guard);
+        // A broadcast that some worker never entered (it ended in a shutdown that raced with
+        // the job's start) did not run everywhere.
+        if all && entered(sh.state.load(Ordering::Acquire)) < cap as u64 {
+            return Err(Error::PoolShutDown);
+        }
         Ok(())
     }
 }
