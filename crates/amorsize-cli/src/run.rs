@@ -109,9 +109,6 @@ pub fn main(args: Args) -> u8 {
 }
 
 fn run(args: Args) -> Result<u8, amorsize::Error> {
-    // Jobs hold descriptors (a pipe, a pidfd) and so do spool files: allow what the system's
-    // hard limit allows, not the common soft limit of 1024.
-    amorsize::process::raise_open_file_limit();
     let (command, inline_items) = split_command_and_args(&args.command)?;
     if command.is_empty() {
         return Err(amorsize::Error::invalid_input(
@@ -215,12 +212,16 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     };
 
     // SIGHUP too: the jobs run in process groups of their own, so a closed terminal reaches
-    // them only through amorsize.
+    // them only through amorsize. A signal ignored when amorsize started (`nohup`, a script's
+    // background job) stays ignored, as the user asked.
     for sig in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
+        if amorsize::process::signal_is_ignored(sig) {
+            continue;
+        }
         signal_hook::flag::register_usize(sig, stop.atomic(), sig as usize)
             .map_err(|e| amorsize::Error::io("installing the signal handler", e))?;
     }

@@ -43,8 +43,8 @@ pub use halt::{exit_code, HaltAction, HaltPolicy, HaltWhen};
 pub use input::{read_items, read_os_items, split_command_and_args, Separator};
 pub use joblog::{JoblogEntry, JOBLOG_HEADER};
 pub use reorder::{Reorder, DEFAULT_REORDER_CAPACITY};
-pub use spawn::{measure_spawn_cost, resolve_program};
-pub use spool::{max_spool_files, raise_open_file_limit, JobOutput, DEFAULT_OUTPUT_MEMORY};
+pub use spawn::{measure_spawn_cost, resolve_program, signal_is_ignored};
+pub use spool::{max_spool_files, JobOutput, DEFAULT_OUTPUT_MEMORY};
 pub use template::Template;
 
 use crate::{Error, Result};
@@ -459,6 +459,9 @@ pub struct RunSummary {
     /// The most job output held in memory at once, in bytes (within the budget plus one read
     /// of a pipe, unless spooling failed).
     pub output_memory_peak: u64,
+    /// Whether a job had to wait for file descriptors (the open-file limit bounded how many
+    /// jobs ran at once).
+    pub fd_limited: bool,
 }
 
 impl RunSummary {
@@ -1158,7 +1161,10 @@ impl Runner {
     /// file name need not be UTF-8), passed to the command as they are. Zero-length items are
     /// skipped with a warning.
     /// Returns the summary; `Err` only for amorsize's own failures (the job log cannot be
-    /// written, the sink fails, a thread cannot start) — jobs are never left running.
+    /// written, the sink fails, a thread cannot start) — jobs are never left running: a job
+    /// told to stop (timeout, halt, a forwarded signal) has its whole process group killed
+    /// after [`KILL_GRACE`], even the children that outlive it. A SIGCHLD the process inherited
+    /// ignored is set back to its default first (while ignored, no job could be reaped).
     ///
     /// ```
     /// use amorsize::process::{Runner, WriteSink};
@@ -1185,6 +1191,7 @@ impl Runner {
                 Some(std::io::BufWriter::new(f))
             }
         };
+        spawn::reset_ignored_sigchld();
         let (item_tx, item_rx) = bounded::<OsString>(INPUT_QUEUE);
         let iter = items.into_iter();
         let wake = Arc::new(spawn::Wake::new());
@@ -1221,6 +1228,8 @@ impl Runner {
                 }),
             ),
             scratch: Vec::new(),
+            lingering: Vec::new(),
+            fd_starved: false,
             running: HashMap::new(),
             retry: VecDeque::new(),
             pending: None,
@@ -1239,8 +1248,9 @@ impl Runner {
             error: None,
         };
         st.summary.start_concurrency = st.controller.concurrency();
-        st.summary.max_concurrency = st.controller.concurrency();
-        st.main_loop()?;
+        let result = st.main_loop();
+        st.end_lingering_groups();
+        result?;
         if let Some(j) = st.joblog.as_mut() {
             j.flush().map_err(|e| Error::io("writing the job log", e))?;
         }
@@ -1276,6 +1286,11 @@ struct State<'a> {
     held: spool::Budget,
     /// Where a job's pipe is read into before its bytes join the job's output.
     scratch: Vec<u8>,
+    /// Process groups of signalled jobs whose leader has ended, with when the rest of the group
+    /// gets SIGKILL (a child that ignores SIGTERM must not outlive the run).
+    lingering: Vec<(i32, Instant)>,
+    /// A job could not start for want of file descriptors: no job starts until one ends.
+    fd_starved: bool,
     running: HashMap<i32, Running>,
     retry: VecDeque<Job>,
     pending: Option<OsString>,
@@ -1303,7 +1318,10 @@ impl State<'_> {
             self.check_deadlines();
             self.sample_memory();
             // Start jobs while there is room.
-            while !self.stop_starting && self.running.len() < self.controller.concurrency() {
+            while !self.stop_starting
+                && !self.fd_starved
+                && self.running.len() < self.controller.concurrency()
+            {
                 if self.runner.b.keep_order
                     && !self.reorder.can_start(self.next_seq)
                     && self.retry.is_empty()
@@ -1509,6 +1527,16 @@ impl State<'_> {
 
     fn check_deadlines(&mut self) {
         let now = Instant::now();
+        self.lingering.retain(|&(pgid, kill_at)| {
+            if !spawn::group_alive(pgid) {
+                return false;
+            }
+            if now >= kill_at {
+                spawn::signal_group(pgid, libc::SIGKILL);
+                return false;
+            }
+            true
+        });
         for (pid, r) in self.running.iter_mut() {
             if let Some(k) = r.kill_at {
                 if now >= k {
@@ -1520,6 +1548,19 @@ impl State<'_> {
                 spawn::signal_group(*pid, libc::SIGTERM);
                 r.kill_at = Some(now + KILL_GRACE);
             }
+        }
+    }
+
+    /// At the end of the run: what is left of signalled jobs' process groups gets the rest of
+    /// its grace period (polled), then SIGKILL. Nothing of a job that was told to stop outlives
+    /// the run.
+    fn end_lingering_groups(&mut self) {
+        while !self.lingering.is_empty() {
+            self.check_deadlines();
+            if self.lingering.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -1690,6 +1731,25 @@ impl State<'_> {
         };
         let spawned: Spawned = match spawn::spawn(program, &argv[0], &argv[1..]) {
             Ok(s) => s,
+            // Out of file descriptors (the open-file limit, with many jobs running): the job
+            // waits for one of them to end instead of failing, as GNU parallel runs fewer jobs.
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                    && !self.running.is_empty() =>
+            {
+                if !self.summary.fd_limited {
+                    self.summary.fd_limited = true;
+                    self.sink.warning(&format!(
+                        "job {}: out of file descriptors with {} jobs running ({e}); \
+                         running fewer jobs at once",
+                        job.seq,
+                        self.running.len()
+                    ));
+                }
+                self.fd_starved = true;
+                self.retry.push_front(job);
+                return;
+            }
             Err(e) => {
                 self.sink.warning(&format!(
                     "job {}: cannot start {}: {e}",
@@ -1763,6 +1823,14 @@ impl State<'_> {
         let Some(mut r) = self.running.remove(&pid) else {
             return;
         };
+        self.fd_starved = false;
+        // Told to stop (timeout, halt, a forwarded signal): the rest of its process group
+        // (a child that ignores SIGTERM) gets SIGKILL when the grace period ends.
+        if let Some(kill_at) = r.kill_at {
+            if spawn::group_alive(pid) {
+                self.lingering.push((pid, kill_at));
+            }
+        }
         // Exited with its pipe still open past OUTPUT_LINGER: take what the pipe holds (all
         // the job wrote before it exited is there) without waiting for the pipe to close, then
         // close it (a background child that still writes gets EPIPE).

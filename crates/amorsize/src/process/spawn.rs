@@ -376,6 +376,56 @@ pub(crate) fn wait4(pid: i32) -> (i32, libc::rusage) {
     }
 }
 
+/// Whether `signal` is ignored in this process (`nohup` ignores SIGHUP; a shell ignores
+/// SIGINT for background jobs of a script). A program that forwards signals should leave such
+/// a signal ignored, as the user asked (GNU make's convention).
+///
+/// ```
+/// // SAFETY (of the example): setting a signal's disposition in this one-thread example.
+/// unsafe { libc::signal(libc::SIGUSR1, libc::SIG_IGN) };
+/// assert!(amorsize::process::signal_is_ignored(libc::SIGUSR1));
+/// unsafe { libc::signal(libc::SIGUSR1, libc::SIG_DFL) };
+/// assert!(!amorsize::process::signal_is_ignored(libc::SIGUSR1));
+/// ```
+pub fn signal_is_ignored(signal: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Sets SIGCHLD back to its default when the process inherited it ignored (a parent may pass
+/// SIG_IGN on through exec): while ignored, the kernel reaps children itself, `wait4` finds
+/// none, and every job would look failed. Returns whether it changed anything.
+pub(crate) fn reset_ignored_sigchld() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) != 0 {
+            return false;
+        }
+        if old.sa_sigaction != libc::SIG_IGN {
+            return false;
+        }
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut dfl.sa_mask);
+        libc::sigaction(libc::SIGCHLD, &dfl, std::ptr::null_mut()) == 0
+    }
+}
+
+/// Whether any process of the group `pgid` is still alive (zombies aside, once reaped).
+pub(crate) fn group_alive(pgid: i32) -> bool {
+    if pgid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks; a negative pid names a group.
+    let r = unsafe { libc::kill(-pgid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// Sends `signal` to the process group `pgid` (the job and everything it started).
 pub(crate) fn signal_group(pgid: i32, signal: i32) {
     if pgid > 0 {

@@ -13,8 +13,7 @@
 //! Each spooled job holds a descriptor until it is printed, so a run opens no more spool files
 //! than the open-file limit leaves room for beside its jobs ([`max_spool_files`]); past that,
 //! and when a spool file cannot be made or written (a full disk), output stays in memory and the
-//! run warns once. Nothing is lost either way. `amorsize run` raises the soft open-file limit to
-//! the hard one first ([`raise_open_file_limit`]).
+//! run warns once. Nothing is lost either way.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -54,28 +53,6 @@ pub(crate) fn open_file_limit() -> Option<u64> {
     } else {
         r.rlim_cur as u64
     })
-}
-
-/// Raises the soft limit on open files to the hard limit (as a program that may hold many
-/// jobs and spool files at once should at its start; the hard limit is often far higher than
-/// the soft one, 1024); returns the soft limit in force afterwards. A library should leave this
-/// to the program: it changes the whole process.
-///
-/// ```
-/// let now = amorsize::process::raise_open_file_limit().unwrap();
-/// assert!(now >= 64);
-/// ```
-pub fn raise_open_file_limit() -> Option<u64> {
-    // SAFETY: rlimit is plain old data; getrlimit writes it.
-    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers to a local rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-    }
-    open_file_limit()
 }
 
 /// One job's output (stdout and stderr together, as the job wrote them): the first
