@@ -698,3 +698,22 @@ fn spool_files_stop_short_of_the_open_file_limit_and_no_job_fails() {
     assert!(stderr.contains("open-file limit"), "{stderr}");
     assert!(!stderr.contains("cannot"), "{stderr}");
 }
+
+#[test]
+fn an_item_too_long_for_one_argument_fails_alone_in_a_batch() {
+    // Linux refuses any single argument of 128 KiB or more (E2BIG). Such an item gets a job of
+    // its own, so the short items around it still run.
+    let long = "x".repeat(128 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let items = dir.path().join("items");
+    std::fs::write(&items, format!("a\n{long}\nb\nc\n")).unwrap();
+    let out = run()
+        .args(["-k", "--batch", "10", "-j", "1", "-a"])
+        .arg(&items)
+        .args(["sh", "-c", "for f; do echo ${#f}; done", "sh"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(stdout_lines(&out.stdout), vec!["1", "1", "1"]);
+}

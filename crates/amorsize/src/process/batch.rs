@@ -247,6 +247,12 @@ impl StartupFit {
     }
 }
 
+/// The longest single argument Linux passes to a new process (`MAX_ARG_STRLEN`, 32 pages of
+/// 4 KiB, the terminating NUL included). An item at least this long cannot be passed at all; a
+/// batch puts it in a job of its own, so that its failure does not take the items batched
+/// with it along.
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+
 /// The system's limit on the bytes of arguments plus environment of a new process
 /// (`sysconf(_SC_ARG_MAX)`) less the current environment and 4 KiB of headroom.
 ///

@@ -1684,7 +1684,12 @@ impl State<'_> {
         } else {
             Duration::ZERO
         }))?;
-        let limit = self.batch_limit();
+        let too_long = |item: &OsString| item.len() >= batch::MAX_ARG_STRLEN;
+        let limit = if too_long(&first) {
+            1
+        } else {
+            self.batch_limit()
+        };
         let mut items = vec![first];
         if limit > 1 {
             let t = &self.runner.template;
@@ -1695,7 +1700,7 @@ impl State<'_> {
                     break;
                 };
                 let b = t.item_bytes(&next);
-                if used + b > arg_limit {
+                if used + b > arg_limit || too_long(&next) {
                     self.pending = Some(next);
                     break;
                 }
