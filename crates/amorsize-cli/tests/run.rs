@@ -1,7 +1,10 @@
 //! Integration tests of `amorsize run` with real processes (echo, sh -c, false, sleep, true).
 //! No test depends on speed: waits are bounded only to turn a hang into a failure.
 
+mod common;
+
 use assert_cmd::Command;
+use common::alive;
 use predicates::prelude::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -419,19 +422,6 @@ fn explain_runs_nothing() {
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(v["start_concurrency"], 3);
     assert_eq!(v["first_command"][1], "a");
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie is not alive: it has exited.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
 }
 
 fn wait_for_files(paths: &[std::path::PathBuf]) {

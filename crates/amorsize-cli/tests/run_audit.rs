@@ -2,7 +2,10 @@
 //! failed on the code as audited (stop 12) and passes since its fix. Waits are bounded only to turn a hang into a
 //! failure; no test depends on speed.
 
+mod common;
+
 use assert_cmd::Command;
+use common::alive;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,19 +31,6 @@ fn run() -> Command {
 
 fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("amorsize")
-}
-
-/// Whether `pid` is a live process (a zombie has exited).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
 }
 
 /// Waits (bounded) for a file with content, and returns the content.
@@ -120,6 +110,13 @@ fn dies_soon(pid: i32) -> bool {
     true
 }
 
+/// The pid of the job's TERM-ignoring background child (written by the job), and a guard
+/// that kills it should the test fail.
+fn background_child(dir: &Path) -> (i32, KillOnDrop) {
+    let bg: i32 = wait_for_file(&dir.join("bg.pid")).trim().parse().unwrap();
+    (bg, KillOnDrop(bg))
+}
+
 #[test]
 fn sigterm_leaves_no_process_of_a_job_behind() {
     // `amorsize run sh -c '(trap "" TERM; sleep 30) & sleep 30' ::: x`, then SIGTERM:
@@ -134,11 +131,7 @@ fn sigterm_leaves_no_process_of_a_job_behind() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let bg: i32 = wait_for_file(&dir.path().join("bg.pid"))
-        .trim()
-        .parse()
-        .unwrap();
-    let _guard = KillOnDrop(bg);
+    let (bg, _guard) = background_child(dir.path());
     assert!(alive(bg));
     unsafe { libc_kill(child.id() as i32, SIGTERM) };
     let status = wait_exit(&mut child, Duration::from_secs(30)).expect("amorsize did not exit");
@@ -160,11 +153,7 @@ fn timeout_leaves_no_process_of_a_job_behind() {
         .args(job_with_a_term_ignoring_child(dir.path()))
         .output()
         .unwrap();
-    let bg: i32 = wait_for_file(&dir.path().join("bg.pid"))
-        .trim()
-        .parse()
-        .unwrap();
-    let _guard = KillOnDrop(bg);
+    let (bg, _guard) = background_child(dir.path());
     assert_eq!(
         out.status.code(),
         Some(1),

@@ -235,44 +235,50 @@ fn main() {
             parallel: vec!["-j", "2", "-X", "true"],
         },
     ];
-    {
-        // A few milliseconds of shell arithmetic per item (5,000 iterations; ~5–10 ms here).
-        const SCRIPT: &str =
-            "for f; do i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; echo $f; done";
-        workloads.push(Workload {
-            name: "200 x 5k-step sh loop, batched",
-            stdin: (1..=200)
+    // `n` numbered items batched into `cmd`: amorsize picks the batch size, xargs puts as
+    // many items into one command line as fit, GNU parallel -X spreads them over its slots.
+    let batched = |name: &'static str, n: usize, cmd: &[&'static str]| {
+        let with = |head: &[&'static str]| -> Vec<&'static str> {
+            head.iter().chain(cmd).copied().collect()
+        };
+        Workload {
+            name,
+            stdin: (1..=n)
                 .flat_map(|i| format!("{i}\n").into_bytes())
                 .collect(),
             tools: vec![
                 tool(
                     "amorsize",
                     &amorsize,
-                    &["run", "-q", "--batch", "auto", "sh", "-c", SCRIPT, "sh"],
+                    &with(&["run", "-q", "--batch", "auto"]),
                 ),
-                tool("xargs", &xargs, &["-P", "2", "sh", "-c", SCRIPT, "sh"]),
-            ],
-            parallel: vec!["-j", "2", "-X", "-q", "sh", "-c", SCRIPT, "sh"],
-        });
-    }
-    if on_path("python3").is_some() {
-        const SCRIPT: &str = "import json, sys; print(len(json.dumps(sys.argv[1:])))";
-        workloads.push(Workload {
-            name: "300 x python3, batched",
-            stdin: (1..=300)
-                .flat_map(|i| format!("{i}\n").into_bytes())
-                .collect(),
-            tools: vec![
-                tool(
-                    "amorsize",
-                    &amorsize,
-                    &["run", "-q", "--batch", "auto", "python3", "-c", SCRIPT],
-                ),
-                tool("xargs", &xargs, &["-P", "2", "python3", "-c", SCRIPT]),
+                tool("xargs", &xargs, &with(&["-P", "2"])),
             ],
             // -q: parallel runs commands through a shell; quote the script for it.
-            parallel: vec!["-j", "2", "-X", "-q", "python3", "-c", SCRIPT],
-        });
+            parallel: with(&["-j", "2", "-X", "-q"]),
+        }
+    };
+    // A few milliseconds of shell arithmetic per item (5,000 iterations; ~5–10 ms here).
+    workloads.push(batched(
+        "200 x 5k-step sh loop, batched",
+        200,
+        &[
+            "sh",
+            "-c",
+            "for f; do i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; echo $f; done",
+            "sh",
+        ],
+    ));
+    if on_path("python3").is_some() {
+        workloads.push(batched(
+            "300 x python3, batched",
+            300,
+            &[
+                "python3",
+                "-c",
+                "import json, sys; print(len(json.dumps(sys.argv[1:])))",
+            ],
+        ));
     } else {
         println!("python3 not found: the slow-start workload is skipped");
     }
