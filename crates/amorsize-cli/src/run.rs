@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Placeholders: {} item, {.} without extension, {/} basename, {//} dirname, \
-{/.} basename without extension, {#} job number; with none, the item is appended.\n\
+{/.} basename without extension, {#} job number; with none of the item's (all but {#}), the item is appended.\n\
 Items come from stdin (one per line, or NUL-separated with -0), from --arg-file, or after :::.\n\
 Exit status: 0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed; \
 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (forwarded to the running jobs); 255 an error \
