@@ -135,11 +135,21 @@ impl ChunkGrid {
 
     /// Index ranges of chunk `i` along each axis (row-major numbering).
     ///
+    /// # Panics
+    /// When `i >= self.len()`, as indexing a slice out of bounds does (it used to wrap around
+    /// to another chunk's ranges).
+    ///
     /// ```
     /// let g = amorsize::array::ChunkGrid::new(&[5, 5], &[2, 5]).unwrap();
     /// assert_eq!(g.block_ranges(2), vec![4..5, 0..5]);
+    /// assert!(std::panic::catch_unwind(|| g.block_ranges(3)).is_err());
     /// ```
     pub fn block_ranges(&self, i: usize) -> Vec<Range<usize>> {
+        assert!(
+            i < self.len(),
+            "chunk index {i} out of range for a grid of {} chunks",
+            self.len()
+        );
         let mut rest = i;
         let mut ranges = vec![0..0; self.shape.len()];
         for ax in (0..self.shape.len()).rev() {
@@ -152,6 +162,9 @@ impl ChunkGrid {
     }
 
     /// Shape of chunk `i`.
+    ///
+    /// # Panics
+    /// When `i >= self.len()`.
     ///
     /// ```
     /// let g = amorsize::array::ChunkGrid::new(&[5], &[2]).unwrap();
@@ -486,12 +499,20 @@ impl<'e> Runner<'e> {
             .as_ref()
             .map(|r| Ok(r.budget_bytes))
             .unwrap_or_else(|| self.budget());
+        // The recommendation plans with the same model admission uses: the measured one, with
+        // the caller's lower bound on `k` (without it, chunks recommended from RSS readings,
+        // where k stays 1, would not fit the budget the next run admits against).
+        let mut model_stats = stats.clone();
+        if let Some(k) = self.opts.amplification {
+            model_stats.peak_model.k = model_stats.peak_model.k.max(k);
+            model_stats.peak_model.measured = model_stats.peak_model.measured.max(1);
+        }
         let rec = budget.and_then(|b| {
             self.recommender().recommend_with_budget(
                 b,
                 &self.shape,
                 self.element_size,
-                Some(&stats),
+                Some(&model_stats),
             )
         });
         let (recommended_chunks, reasons) = match rec {
