@@ -577,15 +577,21 @@ macro_rules! exec_setters {
         /// (default: the engine's setting, else the machine's budget, see
         /// [`crate::array::machine_budget`]).
         ///
+        /// A budget of 0 is an `InvalidConfig` error when the array runs (it used to become 1
+        /// byte silently, and every block ran alone as oversized).
+        ///
         /// ```
         /// let a = ndarray::Array1::<f64>::ones(1000);
         /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[100]).unwrap()
         ///     .budget_bytes(1600);
         /// c.map_blocks(|b| b.to_owned()).unwrap();
         /// assert_eq!(c.profile().last_run.unwrap().budget_bytes, 1600);
+        /// let zero = amorsize::array::ChunkedArray::with_chunks(a.view(), &[100]).unwrap()
+        ///     .budget_bytes(0);
+        /// assert!(zero.map_blocks(|b| b.to_owned()).is_err());
         /// ```
         pub fn budget_bytes(mut self, bytes: u64) -> Self {
-            self.runner.opts.budget_bytes = Some(bytes.max(1));
+            self.runner.opts.budget_bytes = Some(bytes);
             self
         }
 
