@@ -194,18 +194,21 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
             let owned: Vec<String> = items.to_vec();
             Box::new(owned.into_iter().map(OsString::from))
         }
-        (None, Some(f)) => Box::new(checked(
-            read_os_items(std::io::BufReader::new(f), sep),
-            input_error.clone(),
-        )),
-        (None, None) => {
-            if !args.quiet && std::io::stdin().is_terminal() {
-                eprintln!(
-                    "amorsize run: reading items from the terminal, one per line; end with Ctrl-D"
-                );
-            }
+        (None, file) => {
+            let source: Box<dyn std::io::Read + Send> = match file {
+                Some(f) => Box::new(f),
+                None => {
+                    if !args.quiet && std::io::stdin().is_terminal() {
+                        eprintln!(
+                            "amorsize run: reading items from the terminal, one per line; end \
+                             with Ctrl-D"
+                        );
+                    }
+                    Box::new(std::io::stdin())
+                }
+            };
             Box::new(checked(
-                read_os_items(std::io::BufReader::new(std::io::stdin()), sep),
+                read_os_items(std::io::BufReader::new(source), sep),
                 input_error.clone(),
             ))
         }

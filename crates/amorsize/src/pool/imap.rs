@@ -74,10 +74,58 @@ fn offset(e: Error, base: usize) -> Error {
     }
 }
 
-fn spawn_driver(f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
+/// The driver's loop, the same for both iterators: pulls batches of `batch` inputs and hands
+/// each non-empty one to `run` (which says whether to go on), then the input iterator's panic,
+/// if any, to `panicked`. It ends at the end of the input, at a panic, when `run` says so, or
+/// when the iterator was dropped.
+fn drive<It: Iterator>(
+    mut iter: It,
+    batch: usize,
+    pulling: &AtomicBool,
+    token: &CancelToken,
+    mut run: impl FnMut(Vec<It::Item>) -> bool,
+    panicked: impl FnOnce(Payload),
+) {
+    while let Some((items, panic)) = pull(&mut iter, batch, pulling, token) {
+        // Fewer than a batch: the input ended (or panicked).
+        let full = items.len() == batch;
+        if !items.is_empty() && !run(items) {
+            return;
+        }
+        if let Some(p) = panic {
+            panicked(p);
+            return;
+        }
+        if !full {
+            return;
+        }
+    }
+}
+
+/// Starts the driver thread, which runs `body` with the driver's `pulling` flag. A thread
+/// that cannot start is the iterator's one item: an error.
+fn start_driver(body: impl FnOnce(&AtomicBool) + Send + 'static) -> (Driver, Option<Error>) {
+    let pulling = Arc::new(AtomicBool::new(false));
+    let flag = pulling.clone();
+    let spawned = std::thread::Builder::new()
         .name("amorsize-imap".into())
-        .spawn(f)
+        .spawn(move || body(&flag));
+    match spawned {
+        Ok(h) => (
+            Driver {
+                handle: Some(h),
+                pulling,
+            },
+            None,
+        ),
+        Err(e) => (
+            Driver {
+                handle: None,
+                pulling,
+            },
+            Some(Error::Spawn(e.to_string())),
+        ),
+    }
 }
 
 /// The ordered lazy iterator returned by [`AdaptivePool::imap`](super::AdaptivePool::imap).
@@ -91,8 +139,6 @@ pub struct Imap<R> {
     rx: Option<Receiver<Batch<R>>>,
     current: std::vec::IntoIter<R>,
     pending_error: Option<Error>,
-    /// The input iterator's panic, raised once the results before it are read.
-    pending_panic: Option<Payload>,
     done: bool,
     cancel: CancelToken,
     driver: Driver,
@@ -113,7 +159,7 @@ impl<R> std::fmt::Debug for Imap<R> {
     }
 }
 
-pub(crate) fn ordered<It, T, R, F>(inner: Arc<Inner>, mut iter: It, f: F) -> Imap<R>
+pub(crate) fn ordered<It, T, R, F>(inner: Arc<Inner>, iter: It, f: F) -> Imap<R>
 where
     It: Iterator<Item = T> + Send + 'static,
     T: Send + Sync + 'static,
@@ -125,48 +171,29 @@ where
     let token = cancel.clone();
     let batch = inner.imap_batch;
     let nested = super::in_worker();
-    let pulling = Arc::new(AtomicBool::new(false));
-    let flag = pulling.clone();
-    let driver = spawn_driver(move || {
+    let (driver, pending_error) = start_driver(move |pulling| {
         let mut base = 0usize;
-        loop {
-            let Some((items, panicked)) = pull(&mut iter, batch, &flag, &token) else {
-                break;
-            };
-            // Fewer than a batch: the input ended (or panicked).
-            let full = items.len() == batch;
-            if !items.is_empty() {
-                let r = inner
-                    .run(items.len(), |i| f(&items[i]), token.clone(), false, nested)
-                    .map_err(|e| offset(e, base));
-                let failed = r.is_err();
-                base += items.len();
-                drop(items);
-                if tx.send(Batch::Results(r)).is_err() || failed {
-                    break;
-                }
-            }
-            if let Some(p) = panicked {
-                let _ = tx.send(Batch::InputPanicked(p));
-                break;
-            }
-            if !full {
-                break;
-            }
-        }
+        let run = |items: Vec<T>| {
+            let r = inner
+                .run(items.len(), |i| f(&items[i]), token.clone(), false, nested)
+                .map_err(|e| offset(e, base));
+            let failed = r.is_err();
+            base += items.len();
+            drop(items);
+            tx.send(Batch::Results(r)).is_ok() && !failed
+        };
+        let panicked = |p| {
+            let _ = tx.send(Batch::InputPanicked(p));
+        };
+        drive(iter, batch, pulling, &token, run, panicked);
     });
-    let (handle, pending_error) = match driver {
-        Ok(h) => (Some(h), None),
-        Err(e) => (None, Some(Error::Spawn(e.to_string()))),
-    };
     Imap {
         rx: Some(rx),
         current: Vec::new().into_iter(),
         pending_error,
-        pending_panic: None,
         done: false,
         cancel,
-        driver: Driver { handle, pulling },
+        driver,
     }
 }
 
@@ -184,17 +211,17 @@ impl<R> Iterator for Imap<R> {
                 self.done = true;
                 return Some(Err(e));
             }
-            if let Some(p) = self.pending_panic.take() {
-                self.done = true;
-                resume_unwind(p);
-            }
             match self.rx.as_ref().map(|rx| rx.recv()) {
                 Some(Ok(Batch::Results(Ok(v)))) => self.current = v.into_iter(),
                 Some(Ok(Batch::Results(Err(e)))) => {
                     self.done = true;
                     return Some(Err(e));
                 }
-                Some(Ok(Batch::InputPanicked(p))) => self.pending_panic = Some(p),
+                // Sent after the results before it, which have all been read by now.
+                Some(Ok(Batch::InputPanicked(p))) => {
+                    self.done = true;
+                    resume_unwind(p)
+                }
                 _ => {
                     self.done = true;
                     return None;
@@ -280,7 +307,7 @@ impl<R> std::fmt::Debug for ImapUnordered<R> {
     }
 }
 
-pub(crate) fn unordered<It, T, R, F>(inner: Arc<Inner>, mut iter: It, f: F) -> ImapUnordered<R>
+pub(crate) fn unordered<It, T, R, F>(inner: Arc<Inner>, iter: It, f: F) -> ImapUnordered<R>
 where
     It: Iterator<Item = T> + Send + 'static,
     T: Send + Sync + 'static,
@@ -299,60 +326,47 @@ where
     let nested = super::in_worker();
     let cancel = inner.terminate.child();
     let token = cancel.clone();
-    let pulling = Arc::new(AtomicBool::new(false));
-    let flag = pulling.clone();
-    let driver = spawn_driver(move || {
+    let (driver, pending_error) = start_driver(move |pulling| {
         let mut base = 0usize;
-        loop {
-            let Some((items, panicked)) = pull(&mut iter, batch, &flag, &token) else {
-                break;
-            };
-            // Fewer than a batch: the input ended (or panicked).
-            let full = items.len() == batch;
-            if !items.is_empty() {
-                if !cr.acquire(items.len()) {
-                    break;
-                }
-                let r = inner
-                    .run(
-                        items.len(),
-                        |i| {
-                            // The reader is gone: skip the rest.
-                            if !token.is_cancelled() {
-                                let _ = tx.send(Item::Result(Ok(f(&items[i]))));
-                            }
-                        },
-                        token.clone(),
-                        false,
-                        nested,
-                    )
-                    .map_err(|e| offset(e, base));
-                base += items.len();
-                if let Err(e) = r {
+        let run = |items: Vec<T>| {
+            if !cr.acquire(items.len()) {
+                return false;
+            }
+            let r = inner
+                .run(
+                    items.len(),
+                    |i| {
+                        // The reader is gone: skip the rest.
+                        if !token.is_cancelled() {
+                            let _ = tx.send(Item::Result(Ok(f(&items[i]))));
+                        }
+                    },
+                    token.clone(),
+                    false,
+                    nested,
+                )
+                .map_err(|e| offset(e, base));
+            base += items.len();
+            match r {
+                Ok(_) => true,
+                Err(e) => {
                     let _ = tx.send(Item::Result(Err(e)));
-                    break;
+                    false
                 }
             }
-            if let Some(p) = panicked {
-                let _ = tx.send(Item::InputPanicked(p));
-                break;
-            }
-            if !full {
-                break;
-            }
-        }
+        };
+        let panicked = |p| {
+            let _ = tx.send(Item::InputPanicked(p));
+        };
+        drive(iter, batch, pulling, &token, run, panicked);
     });
-    let (handle, pending_error) = match driver {
-        Ok(h) => (Some(h), None),
-        Err(e) => (None, Some(Error::Spawn(e.to_string()))),
-    };
     ImapUnordered {
         rx: Some(rx),
         credits,
         pending_error,
         done: false,
         cancel,
-        driver: Driver { handle, pulling },
+        driver,
     }
 }
 

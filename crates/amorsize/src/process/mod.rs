@@ -187,6 +187,17 @@ impl std::str::FromStr for BatchPolicy {
     }
 }
 
+/// Splits `12.5ms` into the number and what follows it (`ms`); None when it does not start
+/// with a number. Surrounding white space is ignored.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    Some((num.parse().ok()?, unit))
+}
+
 /// Parses a size in bytes such as `64M`, `512K`, `1.5G`, `4096` (K, M, G, T are powers of 1024;
 /// a trailing `B` or `iB` is allowed: `64MiB`, `64MB`).
 ///
@@ -206,12 +217,7 @@ pub fn parse_size(s: &str) -> Result<usize> {
             format!("`{s}`: expected a size such as 4096, 512K, 64M or 1G"),
         )
     };
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| bad())?;
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
     let unit = unit.trim_start();
     let unit = unit
         .strip_suffix("iB")
@@ -249,12 +255,7 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
             format!("`{s}`: expected a positive duration such as 500ms, 2s, 1.5m or 1h"),
         )
     };
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| bad())?;
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
     let scale = match unit {
         "" | "s" => 1.0,
         "ms" => 0.001,
@@ -1126,10 +1127,7 @@ impl Runner {
             load_average: load_average(),
             jobs: self.b.jobs,
             start_concurrency: self.start_controller().concurrency(),
-            max_concurrency: match self.b.jobs {
-                Jobs::Fixed(n) => n,
-                Jobs::Auto => self.cfg.max,
-            },
+            max_concurrency: self.max_concurrency(),
             controller: self.cfg.clone(),
             batch: self.b.batch,
             arg_limit,
@@ -1146,6 +1144,14 @@ impl Runner {
             timeout_secs: self.b.timeout.map(|t| t.as_secs_f64()),
             retries: self.b.retries,
             first_command,
+        }
+    }
+
+    /// The most jobs the run may have at once: `-j N`, or the highest `-j auto` may reach.
+    fn max_concurrency(&self) -> usize {
+        match self.b.jobs {
+            Jobs::Fixed(n) => n,
+            Jobs::Auto => self.cfg.max,
         }
     }
 
@@ -1217,15 +1223,8 @@ impl Runner {
             reorder: Reorder::new(self.b.reorder_capacity),
             held: spool::Budget::new(
                 self.b.output_memory,
-                spool::open_file_limit().map_or(usize::MAX, |l| {
-                    spool::max_spool_files(
-                        l,
-                        match self.b.jobs {
-                            Jobs::Fixed(n) => n,
-                            Jobs::Auto => self.cfg.max,
-                        },
-                    )
-                }),
+                spool::open_file_limit()
+                    .map_or(usize::MAX, |l| max_spool_files(l, self.max_concurrency())),
             ),
             scratch: Vec::new(),
             lingering: Vec::new(),
@@ -1435,14 +1434,14 @@ impl State<'_> {
                             Some(o) => spawn::read_some(o, &mut self.scratch, r.nonblocking),
                             None => false,
                         };
-                        let got = r.out.push(&self.scratch);
+                        let dir = &self.runner.spool_dir;
+                        if let Some(why) = self.held.append(&mut r.out, &self.scratch, dir) {
+                            self.sink.warning(&why);
+                        }
                         if open && len < 64 * 1024 && r.out.len() >= 64 * 1024 {
                             if let Some(o) = &r.output {
                                 spawn::grow_pipe(o);
                             }
-                        }
-                        if let Some(why) = self.held.grew(&mut r.out, got, &self.runner.spool_dir) {
-                            self.sink.warning(&why);
                         }
                         if !open {
                             r.output = None;
@@ -1843,8 +1842,10 @@ impl State<'_> {
             if r.nonblocking || spawn::set_nonblocking(&o).is_ok() {
                 self.scratch.clear();
                 spawn::drain(&mut o, &mut self.scratch);
-                let got = r.out.push(&self.scratch);
-                if let Some(why) = self.held.grew(&mut r.out, got, &self.runner.spool_dir) {
+                if let Some(why) =
+                    self.held
+                        .append(&mut r.out, &self.scratch, &self.runner.spool_dir)
+                {
                     self.sink.warning(&why);
                 }
             }

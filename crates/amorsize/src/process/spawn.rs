@@ -400,15 +400,11 @@ pub fn signal_is_ignored(signal: i32) -> bool {
 /// SIG_IGN on through exec): while ignored, the kernel reaps children itself, `wait4` finds
 /// none, and every job would look failed. Returns whether it changed anything.
 pub(crate) fn reset_ignored_sigchld() -> bool {
-    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    if !signal_is_ignored(libc::SIGCHLD) {
+        return false;
+    }
+    // SAFETY: a zeroed sigaction with SIG_DFL and an empty mask is a valid new action.
     unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) != 0 {
-            return false;
-        }
-        if old.sa_sigaction != libc::SIG_IGN {
-            return false;
-        }
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         libc::sigemptyset(&mut dfl.sa_mask);

@@ -238,7 +238,7 @@ pub(crate) struct Budget {
     pub files_capped: bool,
     /// Set by the first failed spill (a full disk, no temporary directory): output then stays
     /// in memory, and the run warns once.
-    pub broken: Option<String>,
+    pub broken: bool,
 }
 
 impl Budget {
@@ -251,17 +251,22 @@ impl Budget {
             files: 0,
             max_files,
             files_capped: false,
-            broken: None,
+            broken: false,
         }
     }
 
-    /// `out` grew by `grew` bytes in memory: counts them, and spools `out` when the run now
-    /// holds more than its budget. Returns the error of a spill that failed (the first one
-    /// only: after it, output stays in memory).
-    pub(crate) fn grew(&mut self, out: &mut JobOutput, grew: usize, dir: &Path) -> Option<String> {
-        self.held = self.held.saturating_add(grew);
+    /// Appends `bytes` (one read of the job's pipe) to `out`, counts them, and spools `out`
+    /// when the run now holds more than its budget. Returns what the run should say: the error
+    /// of a spill that failed, or that the spool files reached their cap (each once only).
+    pub(crate) fn append(
+        &mut self,
+        out: &mut JobOutput,
+        bytes: &[u8],
+        dir: &Path,
+    ) -> Option<String> {
+        self.held = self.held.saturating_add(out.push(bytes));
         self.peak = self.peak.max(self.held);
-        if self.held <= self.limit || self.broken.is_some() {
+        if self.held <= self.limit || self.broken {
             return None;
         }
         let new_file = !out.has_file();
@@ -290,7 +295,7 @@ impl Budget {
                     "cannot spool job output to {}: {e}; output is held in memory from now on",
                     dir.display()
                 );
-                self.broken = Some(why.clone());
+                self.broken = true;
                 Some(why)
             }
         }
@@ -335,17 +340,14 @@ mod tests {
         let dir = std::env::temp_dir();
         let mut b = Budget::new(100, 10);
         let mut small = JobOutput::default();
-        let grew = small.push(&[1; 60]);
-        assert!(b.grew(&mut small, grew, &dir).is_none());
+        assert!(b.append(&mut small, &[1; 60], &dir).is_none());
         assert_eq!((b.held, small.spooled()), (60, 0));
         let mut big = JobOutput::default();
-        let grew = big.push(&[2; 50]);
-        assert!(b.grew(&mut big, grew, &dir).is_none());
+        assert!(b.append(&mut big, &[2; 50], &dir).is_none());
         // 110 > 100: the job that grew went to disk.
         assert_eq!((b.held, big.spooled(), b.spooled_jobs), (60, 50, 1));
         assert_eq!(b.peak, 110);
-        let grew = big.push(&[3; 70]);
-        assert!(b.grew(&mut big, grew, &dir).is_none());
+        assert!(b.append(&mut big, &[3; 70], &dir).is_none());
         assert_eq!((b.held, big.spooled(), b.spooled_jobs), (60, 120, 1));
         assert_eq!(b.files, 1);
         b.released(&small);
@@ -359,27 +361,22 @@ mod tests {
         let dir = std::env::temp_dir();
         let mut b = Budget::new(0, 1);
         let mut first = JobOutput::default();
-        let grew = first.push(b"aaaa");
-        assert!(b.grew(&mut first, grew, &dir).is_none());
+        assert!(b.append(&mut first, b"aaaa", &dir).is_none());
         assert_eq!((first.spooled(), b.files), (4, 1));
         let mut second = JobOutput::default();
-        let grew = second.push(b"bb");
         let why = b
-            .grew(&mut second, grew, &dir)
+            .append(&mut second, b"bb", &dir)
             .expect("the cap is reported");
         assert!(why.contains("open-file limit"), "{why}");
         assert_eq!((second.spooled(), second.in_memory(), b.held), (0, 2, 2));
-        let grew = second.push(b"c");
-        assert!(b.grew(&mut second, grew, &dir).is_none(), "said once");
+        assert!(b.append(&mut second, b"c", &dir).is_none(), "said once");
         // A job that already has its file goes on spooling.
-        let grew = first.push(b"dd");
-        assert!(b.grew(&mut first, grew, &dir).is_none());
+        assert!(b.append(&mut first, b"dd", &dir).is_none());
         assert_eq!(first.spooled(), 6);
         // Once the first is printed, its file is closed and the next job may spool.
         b.released(&first);
         assert_eq!(b.files, 0);
-        let grew = second.push(b"e");
-        assert!(b.grew(&mut second, grew, &dir).is_none());
+        assert!(b.append(&mut second, b"e", &dir).is_none());
         assert_eq!((second.spooled(), b.files), (4, 1));
         assert_eq!(second.to_vec().unwrap(), b"bbce");
     }
@@ -389,12 +386,15 @@ mod tests {
         let missing = Path::new("/nonexistent-amorsize-spool-dir/sub");
         let mut b = Budget::new(10, 10);
         let mut out = JobOutput::default();
-        let grew = out.push(b"0123456789abc");
-        let why = b.grew(&mut out, grew, missing).expect("the spill fails");
+        let why = b
+            .append(&mut out, b"0123456789abc", missing)
+            .expect("the spill fails");
         assert!(why.contains("nonexistent-amorsize-spool-dir"), "{why}");
         assert_eq!(out.to_vec().unwrap(), b"0123456789abc");
-        let grew = out.push(b"def");
-        assert!(b.grew(&mut out, grew, missing).is_none(), "reported once");
+        assert!(
+            b.append(&mut out, b"def", missing).is_none(),
+            "reported once"
+        );
         assert_eq!(out.to_vec().unwrap(), b"0123456789abcdef");
         assert_eq!(b.held, 16);
     }
