@@ -128,6 +128,45 @@ fn panic_reports_smallest_index_and_pool_survives() {
 }
 
 #[test]
+fn every_item_before_the_first_panic_runs_once_whatever_fails_sooner() {
+    // The participants start on thirds of 0..3000. Every item from 1000 on panics, and item
+    // 0 waits until one has, so later items fail first; the error must still name item 990,
+    // as the plain loop would, which means the items before it all ran.
+    let pool = ThreadPool::new(3).unwrap();
+    for chunk in [1usize, 16] {
+        let runs: Vec<AtomicUsize> = (0..3000).map(|_| AtomicUsize::new(0)).collect();
+        let late_failed = AtomicBool::new(false);
+        let opts = RunOptions::new(3, ChunkPolicy::Fixed(chunk));
+        let err = pool
+            .map_range(3000, &opts, |i| {
+                runs[i].fetch_add(1, Ordering::SeqCst);
+                if i == 0 {
+                    // Bounded, so a scheduler that never runs a later item cannot hang here.
+                    let t = std::time::Instant::now();
+                    while !late_failed.load(Ordering::SeqCst) && t.elapsed().as_secs() < 20 {
+                        std::thread::yield_now();
+                    }
+                }
+                if i >= 1000 {
+                    late_failed.store(true, Ordering::SeqCst);
+                }
+                if i == 990 || i >= 1000 {
+                    panic!("bad item {i}");
+                }
+                i
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::TaskPanicked { index: 990, .. }),
+            "{err:?}"
+        );
+        let runs: Vec<usize> = runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+        assert!(runs[..=990].iter().all(|&r| r == 1), "chunk {chunk}");
+        assert!(runs.iter().all(|&r| r <= 1), "an item ran twice");
+    }
+}
+
+#[test]
 fn panic_on_first_item_inline_and_parallel() {
     let pool = ThreadPool::new(2).unwrap();
     for workers in [1, 2] {

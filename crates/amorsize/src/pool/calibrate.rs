@@ -2,7 +2,7 @@
 //! warm pool, handing out one chunk. The planner uses these to decide whether running in
 //! parallel pays; [`default_target`] turns them into the controller's default target.
 
-use super::scheduler::Cursor;
+use super::scheduler::Claims;
 use super::{ChunkPolicy, ControllerConfig, RunOptions, ThreadPool};
 use serde::Serialize;
 use std::fmt;
@@ -32,7 +32,7 @@ pub struct PoolCosts {
     /// Starting and finishing an empty job in which every participant takes part
     /// (`ThreadPool::broadcast` of a no-op on the warm pool; median of 5 after a warm-up).
     pub warm_job_start: Duration,
-    /// Handing out one chunk from the shared cursor, uncontended (median of 3 × 4096 claims).
+    /// Handing out one chunk from a participant's own range, uncontended (median of 3 × 4096 claims).
     pub chunk_dispatch: Duration,
     /// Per-chunk cost of a real fixed-chunk run of empty items on all participants
     /// (claim under contention, result write, bookkeeping), per participant (2048 chunks).
@@ -102,9 +102,9 @@ pub fn measure(pool: &ThreadPool) -> PoolCosts {
     let chunk_dispatch = median(
         (0..3)
             .map(|_| {
-                let c = Cursor::new(CLAIMS);
+                let c = Claims::new(CLAIMS, 1, 1);
                 let t = Instant::now();
-                while let Some(r) = c.claim(black_box(1), 1) {
+                while let Some(r) = c.claim(0, black_box(1)) {
                     black_box(r);
                 }
                 t.elapsed() / CLAIMS as u32

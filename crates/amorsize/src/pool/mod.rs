@@ -2,9 +2,11 @@
 //!
 //! This module runs work; it does not decide policy. A [`ThreadPool`] keeps worker threads
 //! warm between jobs (they spin briefly, then park, so an idle pool uses no CPU); a job over
-//! `0..len` is cut into chunks that participants claim from a shared cursor (self-scheduling),
-//! with a guided tail ([`guided_chunk`]) so no worker is left holding a long last chunk; the
-//! calling thread runs the first chunk while the others wake up. The [`ChunkController`] may
+//! `0..len` is split into one contiguous range per participant, each claims chunks from the
+//! front of its own range and steals the back half of the largest other range when its own is
+//! empty (so every core walks contiguous memory and none idles while work is left), with a
+//! guided tail ([`guided_chunk`]) so no worker is left holding a long last chunk; the calling
+//! thread runs its first chunk while the others wake up. The [`ChunkController`] may
 //! resize chunks while the job runs. [`AdaptivePool`] is the user-facing pool with `map`,
 //! `imap`, `imap_unordered` and `stats`; [`calibrate`] measures what the pool costs so the
 //! planner can decide whether running in parallel pays. The design is explained in

@@ -1,4 +1,4 @@
-//! Chunk scheduling: the guided-tail policy (a pure function), the shared cursor, and the
+//! Chunk scheduling: the guided-tail policy (a pure function), the claimable ranges, and the
 //! per-job state every participant runs (`Job::participate`): claim a chunk, run it into the
 //! preallocated result buffer, time it when needed, feed the controller, report progress.
 
@@ -35,44 +35,176 @@ pub fn guided_chunk(current: usize, remaining: usize, participants: usize) -> us
     size.clamp(1, remaining)
 }
 
-/// The shared cursor over `0..len`; participants claim `[start, end)` ranges from it.
+/// How participants claim chunks of `0..len`: one contiguous range each, stolen from when
+/// a participant runs out (see `README.md`, "Claiming chunks").
+///
+/// `0..len` starts split into `parts` equal contiguous ranges, one per participant expected
+/// to enter (slot `p` owns range `p`). A participant claims chunks from the front of its own
+/// range; the size is [`guided_chunk`] over what is left in it (so at most half of it, and the
+/// last chunks of every range are small). One whose range is empty steals the back half of the
+/// largest other range and goes on from there. Every participant therefore walks contiguous
+/// indices, as under rayon's splitting (neighbouring items often share memory), and nobody
+/// idles while any range has work. Each range is one `AtomicU64` (`front << 32 | back`, in
+/// units of `unit` items, 1 unless `len` exceeds `u32::MAX`) on its own cache line: an owner's
+/// claim never touches another participant's line.
+///
+/// Items at or past `limit` are no longer handed out. A panic lowers it to the panicking
+/// index, so the items before that index still run and the smallest panicking index is
+/// exact, as in the sequential loop.
 #[derive(Debug)]
-pub(crate) struct Cursor {
-    next: CachePadded<AtomicUsize>,
+pub(crate) struct Claims {
+    ranges: Box<[CachePadded<AtomicU64>]>,
+    unit: usize,
     len: usize,
+    limit: CachePadded<AtomicUsize>,
 }
 
-impl Cursor {
-    pub(crate) fn new(len: usize) -> Self {
-        Cursor {
-            next: CachePadded::new(AtomicUsize::new(0)),
+fn pack(front: u64, back: u64) -> u64 {
+    (front << 32) | back
+}
+
+fn unpack(x: u64) -> (u64, u64) {
+    (x >> 32, x & 0xffff_ffff)
+}
+
+impl Claims {
+    /// `len` items in `parts` ranges (at least 1), with room for `slots` participants
+    /// (slots past `parts` start empty and steal).
+    pub(crate) fn new(len: usize, parts: usize, slots: usize) -> Self {
+        Self::with_max_units(len, parts, slots, u32::MAX as usize)
+    }
+
+    fn with_max_units(len: usize, parts: usize, slots: usize, max_units: usize) -> Self {
+        let unit = len.div_ceil(max_units.max(1)).max(1);
+        let units = len.div_ceil(unit) as u64;
+        let slots = slots.max(parts).max(1);
+        let parts = parts.max(1) as u64;
+        let ranges = (0..slots as u64)
+            .map(|p| {
+                let r = if p < parts {
+                    pack(p * units / parts, (p + 1) * units / parts)
+                } else {
+                    0
+                };
+                CachePadded::new(AtomicU64::new(r))
+            })
+            .collect();
+        Claims {
+            ranges,
+            unit,
             len,
+            limit: CachePadded::new(AtomicUsize::new(usize::MAX)),
         }
     }
 
-    /// Claims the next chunk of (at most) `current` items, guided tail applied.
+    /// Units whose first item is below the limit.
     #[inline]
-    pub(crate) fn claim(&self, current: usize, participants: usize) -> Option<(usize, usize)> {
-        let mut start = self.next.load(Ordering::Relaxed);
+    fn limit_units(&self) -> u64 {
+        let limit = self.limit.load(Ordering::Relaxed).min(self.len);
+        limit.div_ceil(self.unit) as u64
+    }
+
+    /// Claims the next chunk for participant `slot`: at most `current` items (rounded up to
+    /// whole units), guided tail applied. `None` when no range below the limit has work.
+    #[inline]
+    pub(crate) fn claim(&self, slot: usize, current: usize) -> Option<(usize, usize)> {
+        let slot = slot % self.ranges.len();
+        let current = current.div_ceil(self.unit).max(1) as u64;
         loop {
-            if start >= self.len {
+            let limit = self.limit_units();
+            if let Some((a, b)) = self.claim_own(slot, current, limit) {
+                let start = a as usize * self.unit;
+                let end = (b as usize)
+                    .saturating_mul(self.unit)
+                    .min(self.len)
+                    .min(self.limit.load(Ordering::Relaxed));
+                if start < end {
+                    return Some((start, end));
+                }
+                // The limit fell below this chunk meanwhile: its items are not run.
+                continue;
+            }
+            if !self.steal(slot, limit) {
                 return None;
             }
-            let size = guided_chunk(current, self.len - start, participants);
-            match self.next.compare_exchange_weak(
-                start,
-                start + size,
+        }
+    }
+
+    fn claim_own(&self, slot: usize, current: u64, limit: u64) -> Option<(u64, u64)> {
+        let own = &self.ranges[slot];
+        let mut cur = own.load(Ordering::Relaxed);
+        loop {
+            let (front, back) = unpack(cur);
+            let end = back.min(limit);
+            if front >= end {
+                return None;
+            }
+            let size = guided_chunk(current as usize, (end - front) as usize, 1) as u64;
+            match own.compare_exchange_weak(
+                cur,
+                pack(front + size, back),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some((start, start + size)),
-                Err(now) => start = now,
+                Ok(_) => return Some((front, front + size)),
+                Err(now) => cur = now,
             }
         }
     }
 
-    fn remaining(&self) -> usize {
-        self.len.saturating_sub(self.next.load(Ordering::Relaxed))
+    /// Moves the back half of the largest other range (below `limit`) into `slot`'s range,
+    /// which is empty. `false` when every range is empty.
+    fn steal(&self, slot: usize, limit: u64) -> bool {
+        loop {
+            let mut best: Option<(usize, u64, u64)> = None;
+            for (q, r) in self.ranges.iter().enumerate() {
+                if q == slot {
+                    continue;
+                }
+                let cur = r.load(Ordering::Relaxed);
+                let (front, back) = unpack(cur);
+                let left = back.min(limit).saturating_sub(front);
+                if left > best.map_or(0, |b| b.2) {
+                    best = Some((q, cur, left));
+                }
+            }
+            let Some((q, cur, left)) = best else {
+                return false;
+            };
+            let (front, back) = unpack(cur);
+            let end = back.min(limit);
+            let mid = end - (left - left / 2);
+            // No ABA: a range's value only shrinks until its owner empties it, and a range
+            // refilled by a steal holds items that were never handed out, so a stale value
+            // never reappears.
+            if self.ranges[q]
+                .compare_exchange(cur, pack(front, mid), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                // Nobody writes an empty range but its owner: thieves skip it.
+                self.ranges[slot].store(pack(mid, end), Ordering::Relaxed);
+                return true;
+            }
+        }
+    }
+
+    /// Items not yet handed out (below the limit).
+    pub(crate) fn remaining(&self) -> usize {
+        let limit = self.limit_units();
+        let units: u64 = self
+            .ranges
+            .iter()
+            .map(|r| {
+                let (front, back) = unpack(r.load(Ordering::Relaxed));
+                back.min(limit).saturating_sub(front)
+            })
+            .sum();
+        (units as usize).saturating_mul(self.unit).min(self.len)
+    }
+
+    /// Stops handing out items at or past `index` (a panic there).
+    pub(crate) fn limit_to(&self, index: usize) {
+        self.limit.fetch_min(index, Ordering::Relaxed);
     }
 }
 
@@ -110,12 +242,9 @@ struct OutPtr<R>(*mut R);
 pub(crate) struct Job<'a, R, F> {
     f: &'a F,
     len: usize,
-    /// Participants the guided tail divides the rest among (raised when a job grows).
-    participants: AtomicUsize,
-    cursor: Cursor,
+    claims: Claims,
     sizing: Sizing,
     out: OutPtr<R>,
-    stop: AtomicBool,
     cancel: Option<&'a CancelToken>,
     failure: Mutex<Option<(usize, Box<dyn Any + Send>)>>,
     written: Mutex<Vec<(usize, usize)>>,
@@ -130,7 +259,7 @@ pub(crate) struct Job<'a, R, F> {
 
 // SAFETY: participants share a `Job` by reference. The only field that is not `Sync` by
 // itself is `out`, a pointer into the result buffer: every index is written by exactly one
-// participant (the one whose chunk, claimed from the atomic cursor, contains it), and the
+// participant (the one whose chunk, claimed from the atomic ranges, contains it), and the
 // buffer is read only by the caller after every participant has left the job (the latch in
 // `workers.rs` gives the happens-before edge). `R: Send` because results are produced on
 // worker threads and handed to the caller; `F: Sync` because every participant calls `f`.
@@ -151,12 +280,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
     /// A job over `0..len` writing into `out` (which has capacity for `len` results), except
     /// for the `holes`: sorted, disjoint ranges within `0..len` whose slots the caller has
-    /// already written.
+    /// already written. `0..len` is split among the `expected` participants (slots
+    /// `0..expected`); up to `max_participants` may enter (a job that grows).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         f: &'a F,
         len: usize,
-        participants: usize,
+        expected: usize,
         opts: &'a RunOptions,
         cancel: Option<&'a CancelToken>,
         out: &mut Vec<R>,
@@ -180,11 +310,9 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         Job {
             f,
             len,
-            participants: AtomicUsize::new(participants.max(1)),
-            cursor: Cursor::new(len),
+            claims: Claims::new(len, expected, max_participants),
             sizing,
             out: OutPtr(out.as_mut_ptr()),
-            stop: AtomicBool::new(false),
             cancel,
             failure: Mutex::new(None),
             written: Mutex::new(holes.to_vec()),
@@ -192,7 +320,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             hole_items: holes.iter().map(|(a, b)| b - a).sum(),
             parts: Mutex::new(vec![
                 PartStats::default();
-                participants.max(max_participants).max(1)
+                expected.max(max_participants).max(1)
             ]),
             progress: opts.progress.as_ref().map(|cb| ProgressState {
                 callback: cb.clone(),
@@ -212,23 +340,17 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         }
     }
 
-    /// The job now has `participants` (it grew): the guided tail divides the rest among them.
-    pub(crate) fn set_participants(&self, participants: usize) {
-        self.participants
-            .fetch_max(participants.max(1), Ordering::Relaxed);
-    }
-
     /// Items not yet claimed.
     pub(crate) fn remaining(&self) -> usize {
-        self.cursor.remaining()
+        self.claims.remaining()
     }
 
     #[inline]
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.cancel.is_some_and(|c| c.is_cancelled())
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.is_cancelled())
     }
 
-    /// Runs chunks as participant `slot` until the cursor is exhausted or the job stops.
+    /// Runs chunks as participant `slot` until no range has work left or the job is cancelled.
     /// Never unwinds: panics of `f` are caught per chunk and recorded.
     pub(crate) fn participate(&self, slot: usize) {
         let entered = Instant::now();
@@ -238,9 +360,8 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             timed,
             ..PartStats::default()
         };
-        while !self.stopped() {
-            let participants = self.participants.load(Ordering::Relaxed);
-            let Some((s, e)) = self.cursor.claim(self.current_size(), participants) else {
+        while !self.cancelled() {
+            let Some((s, e)) = self.claims.claim(slot, self.current_size()) else {
                 break;
             };
             let c0 = if timed { Some(Instant::now()) } else { None };
@@ -262,7 +383,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                     for j in i..seg_end {
                         let r = (self.f)(j);
                         // SAFETY: `j < len <= capacity`, and index `j` belongs to this chunk
-                        // only (claimed from the cursor) and to no hole, so no other thread
+                        // only (claimed from the ranges) and to no hole, so no other thread
                         // and no earlier write touches it.
                         unsafe { self.out.0.add(j).write(r) };
                         next = j + 1;
@@ -287,8 +408,9 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             st.chunks += 1;
             st.items += done;
             if let Err(payload) = res {
+                // The items before this one still run (they may panic first); none after it.
                 self.record_panic(next, payload);
-                break;
+                continue;
             }
             if let Some(c0) = c0 {
                 let d = c0.elapsed();
@@ -303,7 +425,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                         Err(std::sync::TryLockError::WouldBlock) => None,
                     };
                     if let Some(mut c) = guard {
-                        c.set_remaining(self.cursor.remaining());
+                        c.set_remaining(self.claims.remaining());
                         let n = c.record(d, e - s);
                         current.store(n.max(1), Ordering::Relaxed);
                     }
@@ -322,7 +444,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
     }
 
     fn record_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.claims.limit_to(index);
         let mut f = lock(&self.failure);
         match &*f {
             Some((i, _)) if *i <= index => {}
@@ -411,7 +533,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 self.call_progress(self.len);
             }
             // SAFETY: every index in 0..len was written exactly once: the holes by the caller,
-            // the rest by participants (the cursor hands out disjoint ranges covering 0..len,
+            // the rest by participants (the claims hand out disjoint ranges covering 0..len,
             // the holes are skipped, and `items + hole_items == len` counts the writes).
             unsafe { out.set_len(self.len) };
             return Ok(RunOutput {
@@ -473,17 +595,145 @@ mod tests {
         assert_eq!(guided_chunk(5, 100, 0), 5); // zero participants treated as one
     }
 
+    /// Claims everything, round-robin over `slots` participants, and checks that every item
+    /// was handed out exactly once (`before`: chunks claimed earlier); returns each slot's
+    /// chunks in the order claimed.
+    fn drain(
+        c: &Claims,
+        len: usize,
+        slots: usize,
+        current: usize,
+        before: &[(usize, usize)],
+    ) -> Vec<Vec<(usize, usize)>> {
+        let mut seen = vec![false; len];
+        for &(s, e) in before {
+            seen[s..e].iter_mut().for_each(|x| *x = true);
+        }
+        let mut got = vec![Vec::new(); slots];
+        let mut live: Vec<usize> = (0..slots).collect();
+        while !live.is_empty() {
+            live.retain(|&p| match c.claim(p, current) {
+                Some((s, e)) => {
+                    assert!(s < e && e <= len, "{s}..{e}");
+                    for x in &mut seen[s..e] {
+                        assert!(!*x, "item handed out twice");
+                        *x = true;
+                    }
+                    got[p].push((s, e));
+                    true
+                }
+                None => false,
+            });
+        }
+        assert!(seen.iter().all(|x| *x), "an item was never handed out");
+        assert_eq!(c.remaining(), 0);
+        got
+    }
+
     #[test]
-    fn cursor_covers_range_once() {
-        let c = Cursor::new(1000);
-        let mut seen = vec![false; 1000];
-        while let Some((s, e)) = c.claim(37, 3) {
-            for x in &mut seen[s..e] {
-                assert!(!*x);
-                *x = true;
+    fn claims_cover_the_range_once() {
+        for (len, parts, slots, current) in [
+            (1000, 3, 3, 37),
+            (1000, 1, 1, 1),
+            (7, 4, 4, 100),
+            (3, 8, 8, 1),
+            (1000, 2, 5, 10),
+            (0, 2, 2, 4),
+        ] {
+            let c = Claims::new(len, parts, slots);
+            assert_eq!(c.remaining(), len);
+            drain(&c, len, slots, current, &[]);
+        }
+    }
+
+    #[test]
+    fn each_participant_starts_on_its_own_contiguous_range() {
+        let c = Claims::new(1000, 2, 2);
+        assert_eq!(c.claim(0, 10), Some((0, 10)));
+        assert_eq!(c.claim(1, 10), Some((500, 510)));
+        assert_eq!(c.claim(0, 10), Some((10, 20)));
+        assert_eq!(c.remaining(), 1000 - 30);
+    }
+
+    #[test]
+    fn the_tail_of_a_range_is_guided_and_an_empty_range_steals_the_back_half() {
+        let c = Claims::new(100, 2, 2);
+        // Slot 0 has 0..50: chunks of at most half its rest.
+        assert_eq!(c.claim(0, 40), Some((0, 25)));
+        assert_eq!(c.claim(0, 40), Some((25, 37)));
+        // Drain slot 1's range, then it steals the back half of slot 0's 37..50.
+        while let Some((s, _)) = c.claim(1, 1000) {
+            if s >= 50 {
+                continue;
+            }
+            assert_eq!(s, 43, "slot 1 stole 43..50 (the back half of 37..50)");
+            break;
+        }
+        assert_eq!(c.claim(0, 1000).map(|r| r.0), Some(37));
+    }
+
+    #[test]
+    fn a_late_participant_steals_from_the_largest_range() {
+        let c = Claims::new(1000, 2, 3);
+        assert_eq!(c.claim(0, 100), Some((0, 100))); // slot 1 holds 500..1000
+        assert_eq!(c.claim(2, 1000), Some((750, 875)));
+        let got = drain(&c, 1000, 3, 16, &[(0, 100), (750, 875)]);
+        assert!(got.iter().all(|g| !g.is_empty()));
+    }
+
+    #[test]
+    fn items_past_the_limit_are_not_handed_out() {
+        let c = Claims::new(100, 2, 2);
+        assert_eq!(c.claim(1, 5), Some((50, 55)));
+        c.limit_to(52); // a panic at item 52
+        assert_eq!(c.remaining(), 50);
+        let mut seen = Vec::new();
+        for p in [0, 1, 0, 1] {
+            while let Some((s, e)) = c.claim(p, 7) {
+                assert!(e <= 52);
+                seen.extend(s..e);
             }
         }
-        assert!(seen.iter().all(|x| *x));
-        assert_eq!(c.claim(37, 3), None);
+        seen.sort_unstable();
+        assert_eq!(seen, (0..50).collect::<Vec<_>>());
+        c.limit_to(80); // a later panic does not raise it
+        assert_eq!(c.claim(1, 5), None);
+    }
+
+    #[test]
+    fn lengths_past_u32_are_claimed_in_units() {
+        // Ranges hold 32-bit indices; a longer job counts in units of several items.
+        let c = Claims::with_max_units(1001, 2, 2, 100);
+        assert_eq!(c.unit, 11);
+        let got = drain(&c, 1001, 2, 1, &[]);
+        assert!(got.concat().iter().all(|&(s, _)| s % 11 == 0));
+        let c = Claims::with_max_units(1001, 2, 2, 100);
+        c.limit_to(500);
+        let mut n = 0;
+        while let Some((s, e)) = c.claim(0, 30) {
+            assert!(e <= 500, "{s}..{e}");
+            n += e - s;
+        }
+        assert_eq!(n, 500);
+    }
+
+    #[test]
+    fn claims_from_many_threads_cover_the_range_once() {
+        let len = 100_000;
+        let c = Claims::new(len, 3, 4);
+        let hits: Vec<AtomicUsize> = (0..len).map(|_| AtomicUsize::new(0)).collect();
+        std::thread::scope(|s| {
+            for p in 0..4 {
+                let (c, hits) = (&c, &hits);
+                s.spawn(move || {
+                    while let Some((a, b)) = c.claim(p, 1 + p * 3) {
+                        for h in &hits[a..b] {
+                            h.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
     }
 }

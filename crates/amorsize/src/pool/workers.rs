@@ -566,11 +566,13 @@ impl ThreadPool {
 
     /// Runs `f(i)` for every `i` in `0..len`, results in index order.
     ///
-    /// Chunks are claimed dynamically from a shared cursor by at most `opts.workers`
-    /// participants (the caller is one and runs the first chunk while the others wake); the
-    /// guided tail shrinks the last chunks. `f` may borrow: the call returns only after every
-    /// worker has left the job. A panic in `f` stops the dispatch and returns
-    /// [`Error::TaskPanicked`] with the smallest panicking index; the pool stays usable.
+    /// `0..len` is split into one contiguous range for each of at most `opts.workers`
+    /// participants (the caller is one and starts on its range while the others wake); each
+    /// claims chunks from its own range and, when that is empty, steals the back half of the
+    /// largest other one; the guided tail shrinks the last chunks. `f` may borrow: the call
+    /// returns only after every worker has left the job. A panic in `f` returns
+    /// [`Error::TaskPanicked`] with the smallest panicking index, as the plain loop would: no
+    /// item past it is started any more, the items before it still run. The pool stays usable.
     /// Called from inside a job (nested), with one participant, or when one chunk (after the
     /// guided tail) covers everything, it runs inline on the calling thread.
     ///
@@ -729,10 +731,13 @@ impl ThreadPool {
         let max_participants = grow.map_or(participants, |g| {
             g.max_workers.clamp(participants, self.workers())
         });
+        // Only as many workers as there are chunks are woken; `0..len` is split among them.
+        let est_chunks = len.div_ceil(first.max(1));
+        let wake = (participants - 1).min(est_chunks.saturating_sub(1));
         let job = Job::new(
             &f,
             len,
-            if inline { 1 } else { participants },
+            if inline { 1 } else { wake + 1 },
             opts,
             cancel,
             &mut out,
@@ -743,8 +748,6 @@ impl ThreadPool {
         if inline {
             job.participate(0);
         } else {
-            let est_chunks = len.div_ceil(first.max(1));
-            let wake = (participants - 1).min(est_chunks - 1);
             let run = |slot: usize| job.participate(slot);
             let (job, seen) = (&job, &seen);
             let watch = grow.filter(|_| max_participants > participants).map(|g| {
@@ -911,7 +914,6 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     let now = workers + 1;
     let remaining = job.remaining();
     if want > now && remaining > 0 {
-        job.set_participants(want);
         let chunks = remaining.div_ceil(chunk.max(1));
         w.grow(want - 1, (want - 1).min(workers + chunks));
         seen.grew_to = Some(want);
