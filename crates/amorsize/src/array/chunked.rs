@@ -349,6 +349,14 @@ impl<'e> Runner<'e> {
         let start = Instant::now();
         let workers = self.workers();
         let budget = self.budget()?;
+        let t = self.opts.pressure_threshold;
+        if !(t.is_finite() && (0.0..=100.0).contains(&t)) {
+            // As `EngineConfig::validate` says it; NaN would compare as "no pressure" forever.
+            return Err(Error::invalid_config(
+                "pressure_threshold",
+                format!("{t} is not a percentage in [0, 100]"),
+            ));
+        }
         let mut model = self.prior_stats().map(|s| s.peak_model).unwrap_or_default();
         if let Some(k) = self.opts.amplification {
             model.k = model.k.max(k);
@@ -596,13 +604,20 @@ macro_rules! exec_setters {
         }
 
         /// Memory pressure threshold in percent (PSI `some avg10`, or percent of memory still
-        /// available where there is no PSI); above it, only one block runs at a time.
+        /// available where there is no PSI); above it, only one block runs at a time. A value
+        /// outside `[0, 100]` (or NaN) is an `InvalidConfig` error when the array runs.
         ///
         /// ```
         /// let a = ndarray::Array1::<f64>::ones(8);
         /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[4]).unwrap()
         ///     .pressure_threshold(50.0);
         /// assert!(c.map_blocks(|b| b.to_owned()).is_ok());
+        /// for bad in [f64::NAN, -1.0, 101.0] {
+        ///     let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[4]).unwrap()
+        ///         .pressure_threshold(bad);
+        ///     assert!(matches!(c.map_blocks(|b| b.to_owned()),
+        ///         Err(amorsize::Error::InvalidConfig { ref setting, .. }) if setting == "pressure_threshold"));
+        /// }
         /// ```
         pub fn pressure_threshold(mut self, percent: f64) -> Self {
             self.runner.opts.pressure_threshold = percent;
