@@ -59,6 +59,11 @@ pub(crate) struct Claims {
     limit: CachePadded<AtomicUsize>,
 }
 
+/// Ranges a thief looks at before it steals from the largest it saw. A job of up to this many
+/// participants compares them all; with thousands, a full scan per steal would cost more than
+/// the chunk it finds (see [`Claims::steal`]).
+const STEAL_SCAN: usize = 64;
+
 fn pack(front: u64, back: u64) -> u64 {
     (front << 32) | back
 }
@@ -154,19 +159,16 @@ impl Claims {
 
     /// Moves the back half of the largest other range (below `limit`) into `slot`'s range,
     /// which is empty. `false` when every range is empty.
+    ///
+    /// The thief looks at the [`STEAL_SCAN`] ranges after its own (all of them in a smaller
+    /// job) and takes from the largest it saw; only when those are all empty does it look at
+    /// every range before it gives up.
     fn steal(&self, slot: usize, limit: u64) -> bool {
+        let n = self.ranges.len();
         loop {
-            let mut best: Option<(usize, u64, u64)> = None;
-            for (q, r) in self.ranges.iter().enumerate() {
-                if q == slot {
-                    continue;
-                }
-                let cur = r.load(Ordering::Relaxed);
-                let (front, back) = unpack(cur);
-                let left = back.min(limit).saturating_sub(front);
-                if left > best.map_or(0, |b| b.2) {
-                    best = Some((q, cur, left));
-                }
+            let mut best = self.largest(slot, n.min(STEAL_SCAN), limit);
+            if best.is_none() && n > STEAL_SCAN {
+                best = self.largest(slot, n, limit);
             }
             let Some((q, cur, left)) = best else {
                 return false;
@@ -186,6 +188,26 @@ impl Claims {
                 return true;
             }
         }
+    }
+
+    /// The largest range (slot, value, units left below `limit`) among the `count` ranges
+    /// after `slot`'s own, wrapping around; `None` if they are all empty.
+    fn largest(&self, slot: usize, count: usize, limit: u64) -> Option<(usize, u64, u64)> {
+        let n = self.ranges.len();
+        let mut best: Option<(usize, u64, u64)> = None;
+        for k in 1..=count.min(n) {
+            let q = (slot + k) % n;
+            if q == slot {
+                continue;
+            }
+            let cur = self.ranges[q].load(Ordering::Relaxed);
+            let (front, back) = unpack(cur);
+            let left = back.min(limit).saturating_sub(front);
+            if left > best.map_or(0, |b| b.2) {
+                best = Some((q, cur, left));
+            }
+        }
+        best
     }
 
     /// Items not yet handed out (below the limit).
@@ -715,6 +737,20 @@ mod tests {
             n += e - s;
         }
         assert_eq!(n, 500);
+    }
+
+    #[test]
+    fn a_job_of_many_participants_steals_from_a_window_and_still_drains() {
+        // More slots than STEAL_SCAN: thieves look at a window first, then at every range.
+        let c = Claims::new(10_000, 3, 3 * STEAL_SCAN);
+        // The ranges after this slot, as far as its window reaches, are all empty; the full
+        // scan finds the work.
+        let far = 3 + STEAL_SCAN;
+        let first = c
+            .claim(far, 10)
+            .expect("the full scan finds the ranges of slots 0..3");
+        let got = drain(&c, 10_000, 3 * STEAL_SCAN, 7, &[first]);
+        assert!(got.iter().filter(|g| !g.is_empty()).count() > 3);
     }
 
     #[test]
