@@ -331,7 +331,12 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
             Some(0) => w,
             _ => m.thread_cpu.as_secs_f64().min(w),
         };
-        if m.wall > Duration::ZERO {
+        // A call that runs threads of its own waits for them: its thread blocks. One that never
+        // blocked computed all along, and whatever else the process burned meanwhile was other
+        // threads' (a pool or rayon finishing earlier work, a program's own busy threads; the
+        // kernel also credits running threads' CPU in lumps at its ticks, so a 20 µs run can
+        // see milliseconds of it).
+        if m.wall > Duration::ZERO && m.voluntary_switches != Some(0) {
             ratios.push(m.process_cpu.as_secs_f64() / m.wall.as_secs_f64());
         }
     }
@@ -876,6 +881,33 @@ mod tests {
         let s = summarize(&ms);
         assert!((s.inner_parallelism - 2.0).abs() < 1e-9);
         assert_eq!(s.cpu_fraction, 1.0);
+    }
+
+    #[test]
+    fn other_threads_busy_while_the_call_never_blocked_are_not_its_own() {
+        // Every run: 20 µs on the CPU without blocking, while the process clock moved by 9×
+        // that (rayon's threads spinning after a previous job). Not threads of the call's own.
+        let ms: Vec<Measurement> = (0..2)
+            .map(|_| {
+                let mut a = m(20, 1);
+                a.process_cpu = Duration::from_micros(180);
+                a.voluntary_switches = Some(0);
+                a
+            })
+            .collect();
+        let s = summarize(&ms);
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert_eq!(s.cpu_fraction, 1.0);
+        // The same runs with the calling thread blocking inside them: threads of its own.
+        let ms: Vec<Measurement> = ms
+            .into_iter()
+            .map(|mut a| {
+                a.voluntary_switches = Some(2);
+                a.thread_cpu = Duration::from_micros(2);
+                a
+            })
+            .collect();
+        assert!(summarize(&ms).inner_parallelism > 8.0);
     }
 
     #[test]
