@@ -339,6 +339,46 @@ fn cost(size: Size, ns: f64) -> f64 {
     }
 }
 
+/// The memory-bound item: the wrapping sum of one window of the shared vector.
+///
+/// Out of line, like [`spin`] and [`output_bytes`], so that every strategy calls the same
+/// machine code. Inlined, each strategy's job got its own copy of this loop at its own address,
+/// and the copies did not run alike: one fixed pool setting measured 3.79–4.18 ms with its
+/// pool borrowed outside the timer and 4.13–4.51 ms inside it (three interleaved runs,
+/// `--quick --only memory-bound`; borrowing costs 3 µs), a gap that vanished when the suite
+/// was built with `-C llvm-args=-align-loops=64`. A difference of code placement is not a
+/// difference between strategies.
+///
+/// ```
+/// assert_eq!(amorsize_bench::workloads::sum_window(&[1, 2, u64::MAX]), 2);
+/// ```
+#[inline(never)]
+pub fn sum_window(window: &[u64]) -> u64 {
+    window.iter().fold(0u64, |a, &x| a.wrapping_add(x))
+}
+
+/// The big-output item: `bytes` pseudo-random bytes seeded by `i`, in a new vector. Out of
+/// line for the reason [`sum_window`] gives.
+///
+/// ```
+/// use amorsize_bench::workloads::output_bytes;
+/// assert_eq!(output_bytes(3, 100).len(), 100);
+/// assert_eq!(output_bytes(3, 100), output_bytes(3, 100));
+/// assert_ne!(output_bytes(3, 100), output_bytes(4, 100));
+/// ```
+#[inline(never)]
+pub fn output_bytes(i: u64, bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes);
+    let mut x = mix(i);
+    while out.len() < bytes {
+        x = mix(x.wrapping_add(0x9E37_79B9_7F4A_7C15));
+        let b = x.to_le_bytes();
+        let take = (bytes - out.len()).min(8);
+        out.extend_from_slice(&b[..take]);
+    }
+    out
+}
+
 /// Spin items of the given costs (nanoseconds), seeded by the index.
 fn spin_items(calib: &Calibration, costs: impl Iterator<Item = f64>) -> Vec<SpinItem> {
     costs
@@ -535,11 +575,7 @@ pub fn visit<V: Visitor>(
             let data = &data;
             v.visit(
                 &starts,
-                move |&s: &usize| {
-                    data[s..s + window]
-                        .iter()
-                        .fold(0u64, |a, &x| a.wrapping_add(x))
-                },
+                move |&s: &usize| sum_window(&data[s..s + window]),
                 checksum_u64,
             )
         }
@@ -551,17 +587,7 @@ pub fn visit<V: Visitor>(
             let items: Vec<u64> = (0..n as u64).collect();
             v.visit(
                 &items,
-                move |&i: &u64| {
-                    let mut out = Vec::with_capacity(bytes);
-                    let mut x = mix(i);
-                    while out.len() < bytes {
-                        x = mix(x.wrapping_add(0x9E37_79B9_7F4A_7C15));
-                        let b = x.to_le_bytes();
-                        let take = (bytes - out.len()).min(8);
-                        out.extend_from_slice(&b[..take]);
-                    }
-                    out
-                },
+                move |&i: &u64| output_bytes(i, bytes),
                 checksum_bytes,
             )
         }
