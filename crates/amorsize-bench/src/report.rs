@@ -49,6 +49,10 @@ pub enum Kind {
     AutoPlanned,
     /// `amorsize::optimize` alone (sampling and planning, no execution): auto's overhead.
     Planner,
+    /// Each `optimize` run's time less the useful work of the items its own sample ran
+    /// (`sample.items × sample.mean` from that run's plan): auto's net overhead. Derived from
+    /// the planner's runs, not run separately.
+    PlannerNet,
 }
 
 /// One measured strategy of one workload.
@@ -285,7 +289,12 @@ pub fn row(
     let auto_sequential = r(auto, seq);
     let auto_rayon = r(auto, rayon);
     let auto_oracle = r(auto, oracle.median_s);
-    let overhead_net = net_overhead(planner, auto, diagnostics).unwrap_or(f64::NAN);
+    // Each run's own net time where it was recorded (a sample's size varies between runs);
+    // else the planner's median less the work of the one plan's sample.
+    let overhead_net = match best_of(results, Kind::PlannerNet) {
+        Some(n) => r(n.median_s, auto),
+        None => net_overhead(planner, auto, diagnostics).unwrap_or(f64::NAN),
+    };
     let judged = if overhead_net.is_finite() {
         overhead_net
     } else {
@@ -734,6 +743,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.marks.overhead, Some(true)); // planner is 1% of auto
+    }
+
+    #[test]
+    fn net_overhead_comes_from_each_planner_run_where_recorded() {
+        // The one plan's sample ran 5 items of 1 ms, but the timed runs sampled more: their
+        // own net time (here 2 ms of 200 ms) is what counts, not 10 ms − 5 ms.
+        let mut res = results(
+            400_000_000,
+            200_000_000,
+            &[(2, 4, 200_000_000)],
+            200_000_000,
+        );
+        res.retain(|r| r.kind != Kind::Planner);
+        res.push(StrategyResult::new(
+            "planner",
+            Kind::Planner,
+            None,
+            None,
+            vec![10_000_000; 5],
+        ));
+        let diag = serde_json::json!({ "sample": { "items": 5, "mean": 1e-3 } });
+        let without = row("w", 10, &res, &diag).unwrap();
+        assert!((without.overhead_net - 0.025).abs() < 1e-9);
+        res.push(StrategyResult::new(
+            "net",
+            Kind::PlannerNet,
+            None,
+            None,
+            vec![2_000_000; 5],
+        ));
+        let with = row("w", 10, &res, &diag).unwrap();
+        assert!((with.overhead_net - 0.01).abs() < 1e-9);
+        assert!((with.overhead - 0.05).abs() < 1e-9);
     }
 
     #[test]

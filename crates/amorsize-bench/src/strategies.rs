@@ -166,6 +166,13 @@ pub fn keep_settings(grid: &[PoolConfig], times: &[Duration], keep: usize) -> Ve
     kept
 }
 
+/// Durations in nanoseconds (saturating).
+fn to_ns(ds: &[Duration]) -> Vec<u64> {
+    ds.iter()
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .collect()
+}
+
 /// One arm on amorsize's pool with a fixed setting. The pool is borrowed from the global
 /// manager before the timer starts (warm after the first run) and returned after it stops.
 fn pool_arm<'a, T, R, F>(
@@ -248,6 +255,7 @@ impl Visitor for Runner<'_> {
         };
 
         // 4. The interleaved measurement.
+        let net_runs: std::cell::RefCell<Vec<Duration>> = Default::default();
         let mut meta: Vec<(Kind, Option<PoolConfig>, Option<usize>)> = vec![];
         let mut arms: Vec<Arm<'_>> = vec![];
         meta.push((Kind::Sequential, None, None));
@@ -292,10 +300,17 @@ impl Visitor for Runner<'_> {
             Ok((d, Some(checksum(&out))))
         }));
         meta.push((Kind::Planner, None, None));
+        // Each run's time less the useful work of the items its own sample ran: the sample's
+        // size varies between runs (a borderline CV extends it), so one plan's figure does
+        // not fit them all.
+        let net_runs_ref = &net_runs;
         arms.push(Arm::new("planner (optimize)", move || {
             let t = Instant::now();
-            let _plan = amorsize::optimize(items, f)?;
+            let plan = amorsize::optimize(items, f)?;
             let d = t.elapsed(); // before the plan is dropped
+            let s = &plan.diagnostics().sample;
+            let useful = Duration::from_secs_f64(s.items as f64 * s.mean);
+            net_runs_ref.borrow_mut().push(d.saturating_sub(useful));
             Ok((d, None))
         }));
 
@@ -303,18 +318,29 @@ impl Visitor for Runner<'_> {
         let cache_before = amorsize::exec::cache_stats();
         let samples = measure(&mut arms, s.warmup, runs, expected)?;
         let cache_after = amorsize::exec::cache_stats();
-        let strategies: Vec<StrategyResult> = arms
-            .iter()
+        // The arms borrow `net_runs`; the labels outlive them.
+        let labels: Vec<String> = arms.iter().map(|a| a.label.clone()).collect();
+        drop(arms);
+        let mut strategies: Vec<StrategyResult> = labels
+            .into_iter()
             .zip(meta)
             .zip(samples)
-            .map(|((arm, (kind, pool, min_len)), ds)| {
-                let ns = ds
-                    .iter()
-                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-                    .collect();
-                StrategyResult::new(arm.label.clone(), kind, pool, min_len, ns)
+            .map(|((label, (kind, pool, min_len)), ds)| {
+                StrategyResult::new(label, kind, pool, min_len, to_ns(&ds))
             })
             .collect();
+        // The warm-up runs come first; the measured ones are the last `runs`.
+        let net = net_runs.into_inner();
+        let measured = &net[net.len().saturating_sub(runs)..];
+        if !measured.is_empty() {
+            strategies.push(StrategyResult::new(
+                "planner net (optimize less its sampled items' work)",
+                Kind::PlannerNet,
+                None,
+                None,
+                to_ns(measured),
+            ));
+        }
         let row = crate::report::row(
             self.workload.name,
             n,
