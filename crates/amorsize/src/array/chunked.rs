@@ -9,7 +9,7 @@
 //! recommendation applies to the next run of the same key.
 
 use super::budget::Admission;
-use super::engine::{global_engine, AdaptiveChunkingEngine};
+use super::engine::{check_pressure_threshold, global_engine, AdaptiveChunkingEngine};
 use super::fit::PeakModel;
 use super::metrics::{
     AggregateStats, ChunkMemoryMetric, MemorySource, Probe, ProfileReport, RunReport,
@@ -349,14 +349,7 @@ impl<'e> Runner<'e> {
         let start = Instant::now();
         let workers = self.workers();
         let budget = self.budget()?;
-        let t = self.opts.pressure_threshold;
-        if !(t.is_finite() && (0.0..=100.0).contains(&t)) {
-            // As `EngineConfig::validate` says it; NaN would compare as "no pressure" forever.
-            return Err(Error::invalid_config(
-                "pressure_threshold",
-                format!("{t} is not a percentage in [0, 100]"),
-            ));
-        }
+        check_pressure_threshold(self.opts.pressure_threshold)?;
         let mut model = self.prior_stats().map(|s| s.peak_model).unwrap_or_default();
         if let Some(k) = self.opts.amplification {
             model.k = model.k.max(k);

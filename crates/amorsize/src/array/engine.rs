@@ -100,6 +100,18 @@ pub fn parse_bytes(name: &str, v: &str) -> Result<u64> {
         .ok_or_else(|| Error::invalid_config(name, format!("`{v}` overflows")))
 }
 
+/// A memory pressure threshold must be a percentage in `[0, 100]` (NaN would compare as "no
+/// pressure" for ever). Shared by [`EngineConfig::validate`] and a chunked array's own setting.
+pub(crate) fn check_pressure_threshold(percent: f64) -> Result<()> {
+    if percent.is_finite() && (0.0..=100.0).contains(&percent) {
+        return Ok(());
+    }
+    Err(Error::invalid_config(
+        "pressure_threshold",
+        format!("{percent} is not a percentage in [0, 100]"),
+    ))
+}
+
 impl EngineConfig {
     /// Defaults: enabled, workers and budget from the machine, fraction 0.5, safety 0.8, min chunk
     /// 1 MiB, pressure threshold 10%, no auto-rechunk, history of 64 runs.
@@ -249,18 +261,7 @@ impl EngineConfig {
                 format!("{} is not in (0, 1]", self.safety_factor),
             ));
         }
-        if !(self.pressure_threshold.is_finite()
-            && (0.0..=100.0).contains(&self.pressure_threshold))
-        {
-            return Err(Error::invalid_config(
-                "pressure_threshold",
-                format!(
-                    "{} is not a percentage in [0, 100]",
-                    self.pressure_threshold
-                ),
-            ));
-        }
-        Ok(())
+        check_pressure_threshold(self.pressure_threshold)
     }
 
     /// The configuration from `AMORSIZE_ARRAY_*` variables in `vars` (pure; other variables are
