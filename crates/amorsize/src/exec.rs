@@ -357,32 +357,44 @@ fn watch_window(costs: &Costs) -> f64 {
 }
 
 /// What the watch saw, as sample statistics: `guess` (the prefix's, compute-bound by
-/// assumption) with the CPU use the workers showed.
+/// assumption) with the CPU use the workers showed, the rest of the process's less `busy`: the
+/// cores the program's own threads kept busy while no item ran, when that was measured.
 ///
 /// A worker on the CPU for at least half the window computes (a preempted one on a loaded
 /// machine still gets about half): the guess stands. (Whether it also runs threads of its own
 /// is not judged from one window: other threads of the process — another pool still spinning
 /// after its job, say — look the same, and calling compute-bound work inner-parallel would
-/// run it on fewer workers than cores.) A worker off the CPU
-/// while the rest of the process burned three quarters of a CPU or more per worker waits for
-/// threads the items started (a nested parallel loop; measured on the 2-core VM: 1.1–1.2 CPUs
-/// per worker, against ≤ 0.4 of idle noise): that is inner parallelism, not waiting — more
-/// workers would only queue more work for those threads. Otherwise it waits (I/O, a sleep, a
-/// lock) and its CPU share is the item's.
-fn stats_seen(guess: &SampleStats, seen: &pool::Observed) -> SampleStats {
+/// run it on fewer workers than cores.) A worker off the CPU waits: for I/O, a sleep, a lock —
+/// or for threads the items started (a nested parallel loop: measured on the 2-core VM, 1.1–1.2
+/// CPUs per worker burned elsewhere in the process, against ≤ 0.4 of idle noise), where more
+/// workers would only queue more work for those threads. The program's own busy threads look
+/// the same as the latter (see [`crate::system::BusyThreads`]); so the rest of the process
+/// counts as the items' threads only once `busy` is known and left out (`None`: the work
+/// waits, and its CPU share is the item's).
+fn stats_seen(guess: &SampleStats, seen: &pool::Observed, busy: Option<f64>) -> SampleStats {
     let r = seen.cpu_per_worker();
-    let others = seen.others_per_worker();
-    let all = r + others;
     let mut s = guess.clone();
-    s.process_cpu_ratio = all;
     if r >= 0.5 {
         // Computes: as guessed.
-    } else if others >= 0.75 {
-        s.inner_parallelism = all.max(sample::INNER_PARALLELISM_THRESHOLD);
+        s.process_cpu_ratio = r + seen.others_per_worker();
+        return s;
+    }
+    let elsewhere = busy.unwrap_or(0.0).max(0.0);
+    let others = (seen.others_per_worker() - elsewhere / seen.workers.max(1) as f64).max(0.0);
+    s.process_cpu_ratio = r + others;
+    s.busy_elsewhere = elsewhere;
+    if busy.is_some() && others >= 0.75 {
+        s.inner_parallelism = (r + others).max(sample::INNER_PARALLELISM_THRESHOLD);
     } else {
         s.cpu_fraction = r.max(1.0 / 64.0);
     }
     s
+}
+
+/// The rest of the process burned, per worker, as much as threads started by the items would:
+/// whether that is the items' doing is then worth a look at what it burns while no item runs.
+fn others_look_like_inner_threads(seen: &pool::Observed) -> bool {
+    seen.cpu_per_worker() < 0.5 && seen.others_per_worker() >= 0.75
 }
 
 /// Runs a job of long items at the compute-bound `plan` at once, with a [`pool::Growth`]: the
@@ -405,8 +417,13 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - prefix.len();
+        // Whether the rest of the process burns on its own account cannot be seen while the
+        // items run: until it is known, a worker off the CPU waits. (Taken for waiting, items
+        // that wait for threads of their own run on more workers that queue more work for
+        // those threads, at about the same speed; taken for inner parallelism, items that wait
+        // beside a busy program run on as few workers as there are cores, tens of times slower.)
         move |seen: &pool::Observed| {
-            let p = opt.plan_from(left, &stats_seen(&guess, seen));
+            let p = opt.plan_from(left, &stats_seen(&guess, seen, None));
             if p.executor() == Executor::Threads {
                 p.workers()
             } else {
@@ -425,7 +442,10 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
         return Ok(out);
     };
-    let mut stats = stats_seen(&guess, &seen);
+    // Now that no item runs, the rest of the process's CPU can be told apart.
+    let busy = others_look_like_inner_threads(&seen)
+        .then(|| crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores());
+    let mut stats = stats_seen(&guess, &seen, busy);
     // The run measured every item it ran (each participant's time in the job): a better mean
     // than the prefix's first item alone, and the measure a remembered site is checked with.
     if let Some(mean) = run.as_ref().and_then(busy_per_item) {
@@ -745,16 +765,16 @@ mod tests {
 
     #[test]
     fn a_watch_of_waiting_workers_gives_their_cpu_share() {
-        let s = stats_seen(&guess(), &seen(2, 8, 20));
+        let s = stats_seen(&guess(), &seen(2, 8, 20), None);
         assert!((s.cpu_fraction - 0.02).abs() < 1e-9, "{s:?}");
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(s.mean, guess().mean);
         // Idle noise from the rest of the process (≤ 0.4 CPU per worker) is not inner work.
-        let s = stats_seen(&guess(), &seen(1, 2, 80));
+        let s = stats_seen(&guess(), &seen(1, 2, 80), None);
         assert!(s.cpu_fraction < 0.05 && s.inner_parallelism == 1.0, "{s:?}");
         // Nothing at all burned: the floor of 1/64, not zero.
         assert_eq!(
-            stats_seen(&guess(), &seen(1, 0, 0)).cpu_fraction,
+            stats_seen(&guess(), &seen(1, 0, 0), None).cpu_fraction,
             1.0 / 64.0
         );
     }
@@ -762,12 +782,12 @@ mod tests {
     #[test]
     fn a_watch_of_computing_workers_keeps_them_compute_bound() {
         // 60% on the CPU: preempted on a loaded machine, not waiting.
-        let s = stats_seen(&guess(), &seen(2, 240, 30));
+        let s = stats_seen(&guess(), &seen(2, 240, 30), None);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         // Computing while the rest of the process burns more: not judged from one window
         // (another pool spinning looks the same); still compute-bound on every core.
-        let s = stats_seen(&guess(), &seen(1, 200, 200));
+        let s = stats_seen(&guess(), &seen(1, 200, 200), None);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(decide_for(&s).workers(), 2);
@@ -775,12 +795,37 @@ mod tests {
 
     #[test]
     fn a_worker_waiting_while_the_process_computes_has_inner_parallelism() {
-        // The worker waits for a nested parallel loop whose threads burn ~1 CPU.
-        let s = stats_seen(&guess(), &seen(1, 0, 190));
+        // The worker waits for a nested parallel loop whose threads burn ~1 CPU, and the
+        // program has no busy thread of its own.
+        let s = stats_seen(&guess(), &seen(1, 0, 190), Some(0.0));
         assert_eq!(s.cpu_fraction, 1.0);
         assert!(s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD);
         let plan = decide_for(&s);
         assert!(plan.workers() <= 2, "{plan:?}");
+        assert!(others_look_like_inner_threads(&seen(1, 0, 190)));
+    }
+
+    #[test]
+    fn a_worker_waiting_beside_busy_threads_of_the_program_waits() {
+        // The same window, but the program keeps a core busy by itself while no item runs.
+        let s = stats_seen(&guess(), &seen(1, 0, 190), Some(1.0));
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert_eq!(s.busy_elsewhere, 1.0);
+        assert!(s.cpu_fraction < 0.05, "{s:?}");
+        assert!(decide_for(&s).workers() > 8);
+        // Two workers, two busy cores of the program and a nested loop burning 2 more: what
+        // is left over is still the items' threads.
+        let s = stats_seen(&guess(), &seen(2, 0, 800), Some(2.0));
+        assert!(
+            s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD,
+            "{s:?}"
+        );
+        // Not yet known (while the items run): the work waits.
+        let s = stats_seen(&guess(), &seen(1, 0, 190), None);
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert!(decide_for(&s).workers() > 8);
+        // Workers that compute never raise the question.
+        assert!(!others_look_like_inner_threads(&seen(1, 200, 400)));
     }
 
     fn decide_for(s: &SampleStats) -> Plan {
@@ -795,9 +840,9 @@ mod tests {
 
     #[test]
     fn waiting_items_plan_many_workers_computing_ones_the_cores() {
-        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10))).workers() > 8);
+        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10), None)).workers() > 8);
         assert_eq!(
-            decide_for(&stats_seen(&guess(), &seen(1, 200, 10))).workers(),
+            decide_for(&stats_seen(&guess(), &seen(1, 200, 10), None)).workers(),
             2
         );
     }

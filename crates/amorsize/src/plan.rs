@@ -1024,6 +1024,7 @@ mod tests {
             cpu_fraction: cpu,
             process_cpu_ratio: cpu,
             inner_parallelism: 1.0,
+            busy_elsewhere: 0.0,
             heterogeneous: cv > 0.5,
             run_length: 1,
             item_memory: None,

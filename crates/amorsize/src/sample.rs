@@ -13,6 +13,12 @@
 //! averaged within each run (so the CV of such a sample is the CV of run means, which is what
 //! chunks of many items see anyway).
 //!
+//! A call whose thread blocked while other threads of the process burned CPU ([`OTHERS_WORTH_A_LOOK`])
+//! may run threads of its own, or wait beside the program's own busy threads; the sample then
+//! measures what the rest of the process burns while no item runs
+//! ([`crate::system::BusyThreads`], [`BUSY_WINDOW`]) and leaves that out
+//! ([`summarize_beside`]).
+//!
 //! The sample grows while the coefficient of variation is high and the time spent is small: it
 //! stops at `sample_size` measurements for a steady workload (CV ≤ 0.5), at [`MAX_SAMPLE`] in any
 //! case, and never spends more than the larger of `max_time` and 2% of the predicted sequential
@@ -51,6 +57,16 @@ pub const RUN_DELAY_WORTHWHILE: Duration = Duration::from_micros(200);
 
 /// Process CPU / wall ratio above which a call is taken to run threads of its own.
 pub const INNER_PARALLELISM_THRESHOLD: f64 = 1.5;
+
+/// Share of a run's wall time that other threads of the process burned (the median over the
+/// runs in which the calling thread blocked) at which the sample looks at what they burn while no
+/// item runs ([`crate::system::BusyThreads`]): the program's own busy threads, not the call's.
+pub const OTHERS_WORTH_A_LOOK: f64 = 0.25;
+
+/// How long the sample and the growth watch look for the program's busy threads: long enough
+/// that a pool worker spinning after its job (100 µs) or rayon's idle rounds stay below half of
+/// it (a third at most), and so are not counted.
+pub const BUSY_WINDOW: Duration = Duration::from_micros(300);
 
 /// How much a sample may measure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,6 +177,10 @@ pub struct SampleStats {
     pub process_cpu_ratio: f64,
     /// Cores one call keeps busy (1 unless `process_cpu_ratio` passed the threshold).
     pub inner_parallelism: f64,
+    /// Cores that other threads of the process kept busy on their own account while no item
+    /// ran, when the sample looked (see [`OTHERS_WORTH_A_LOOK`]); 0 otherwise. Left out of
+    /// `process_cpu_ratio`: it is not the call's.
+    pub busy_elsewhere: f64,
     /// CV above [`HETEROGENEOUS_CV`].
     pub heterogeneous: bool,
     /// Items per measurement (1 unless items are cheaper than the clock).
@@ -216,6 +236,13 @@ impl fmt::Display for SampleStats {
         )?;
         if self.inner_parallelism > 1.0 {
             write!(f, ", ~{:.1} cores per call", self.inner_parallelism)?;
+        }
+        if self.busy_elsewhere > 0.0 {
+            write!(
+                f,
+                ", {:.1} cores busy elsewhere in the process",
+                self.busy_elsewhere
+            )?;
         }
         Ok(())
     }
@@ -279,6 +306,29 @@ pub fn spread_position(k: usize, n: usize) -> usize {
 /// assert_eq!(s.cpu_fraction, 1.0);
 /// ```
 pub fn summarize(ms: &[Measurement]) -> SampleStats {
+    summarize_beside(ms, 0.0)
+}
+
+/// [`summarize`] in a process whose other threads kept `busy` cores busy on their own account
+/// (measured while no item ran, see [`crate::system::BusyThreads`]): that much of each run's
+/// process CPU time was not the call's. Pure: no clock.
+///
+/// ```
+/// use amorsize::sample::{summarize, summarize_beside, Measurement};
+/// use std::time::Duration;
+/// // An item that sleeps 1 ms while two threads of the program compute on both cores.
+/// let m = Measurement { start: 0, len: 1, wall: Duration::from_millis(1),
+///     thread_cpu: Duration::from_micros(10), process_cpu: Duration::from_micros(2010),
+///     run_delay: Duration::ZERO, peak_bytes: None, voluntary_switches: Some(1),
+///     cpu_measured: true };
+/// assert!(summarize(&[m]).inner_parallelism > 2.0); // looks like threads of its own
+/// let s = summarize_beside(&[m], 2.0);
+/// assert_eq!(s.inner_parallelism, 1.0);
+/// assert!(s.cpu_fraction < 0.02); // it waits
+/// assert_eq!(s.busy_elsewhere, 2.0);
+/// ```
+pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
+    let elsewhere = if busy.is_finite() { busy.max(0.0) } else { 0.0 };
     let per_item: Vec<f64> = ms
         .iter()
         .map(|m| m.wall.as_secs_f64() / m.len.max(1) as f64)
@@ -337,7 +387,9 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
         // kernel also credits running threads' CPU in lumps at its ticks, so a 20 µs run can
         // see milliseconds of it).
         if m.wall > Duration::ZERO && m.voluntary_switches != Some(0) {
-            ratios.push(m.process_cpu.as_secs_f64() / m.wall.as_secs_f64());
+            let wall = m.wall.as_secs_f64();
+            let own = m.thread_cpu.as_secs_f64() / wall;
+            ratios.push((m.process_cpu.as_secs_f64() / wall - elsewhere).max(own));
         }
     }
     // The median ratio (the lower middle of an even count), so a moment when other threads of
@@ -374,11 +426,27 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
         cpu_fraction,
         process_cpu_ratio,
         inner_parallelism,
+        busy_elsewhere: elsewhere,
         heterogeneous: cv > HETEROGENEOUS_CV,
         run_length: ms.iter().map(|m| m.len).max().unwrap_or(1).max(1),
         item_memory: ms.iter().filter_map(|m| m.peak_bytes).max(),
         elapsed: Duration::ZERO,
     }
+}
+
+/// The median share of a run's wall time that threads other than the calling one burned, over
+/// the runs long enough to read the CPU clocks in which the calling thread blocked (0 with none).
+fn others_share(ms: &[Measurement]) -> f64 {
+    let mut shares: Vec<f64> = ms
+        .iter()
+        .filter(|m| m.cpu_measured && m.wall >= MIN_MEASUREMENT && m.voluntary_switches != Some(0))
+        .map(|m| m.process_cpu.saturating_sub(m.thread_cpu).as_secs_f64() / m.wall.as_secs_f64())
+        .collect();
+    shares.sort_by(|a, b| a.total_cmp(b));
+    shares
+        .get(shares.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// The time a sample may spend: the larger of `max_time` and 2% of the predicted sequential
@@ -753,6 +821,14 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         measurements.append(&mut warmups);
     }
     let mut stats = summarize(&measurements);
+    // Threads besides the caller burned CPU while it blocked: threads the call started, or the
+    // program's own threads busy with something else (they would make waiting items look as if
+    // they ran threads of their own, and run on too few workers). Look at what the rest of the
+    // process burns while no item runs, and leave that out.
+    if others_share(&measurements) >= OTHERS_WORTH_A_LOOK {
+        let busy = crate::system::BusyThreads::measure(BUSY_WINDOW);
+        stats = summarize_beside(&measurements, busy.cores());
+    }
     stats.items = results.iter().map(|(_, r)| r.len()).sum();
     stats.elapsed = started.elapsed();
     Ok(Sample {
@@ -970,6 +1046,48 @@ mod tests {
         b.process_cpu = Duration::from_micros(3000);
         let s = summarize(&[b]);
         assert!((s.inner_parallelism - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn others_share_is_the_median_over_runs_that_blocked() {
+        let run = |wall, own, process, switches| Measurement {
+            thread_cpu: Duration::from_micros(own),
+            process_cpu: Duration::from_micros(process),
+            voluntary_switches: switches,
+            ..m(wall, 1)
+        };
+        assert_eq!(others_share(&[]), 0.0);
+        // Never blocked: whatever the process burned was not the call's to wait for.
+        assert_eq!(others_share(&[run(1000, 1000, 3000, Some(0))]), 0.0);
+        let ms = [
+            run(1000, 10, 2010, Some(1)),
+            run(1000, 10, 10, Some(1)),
+            run(1000, 10, 1010, None),
+            run(10, 0, 5000, Some(1)), // too short to read the clocks
+        ];
+        assert!((others_share(&ms) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn busy_elsewhere_is_left_out_and_never_below_the_calls_own_cpu() {
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(400);
+        a.process_cpu = Duration::from_micros(2400);
+        assert_eq!(summarize(&[a]).inner_parallelism, 2.4);
+        // The program's threads explain 2 of the 2.4 cores: the call computes 40% of the time.
+        let s = summarize_beside(&[a], 2.0);
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert!((s.cpu_fraction - 0.4).abs() < 1e-9);
+        // More than the process burned: the call's own thread still counts.
+        let s = summarize_beside(&[a], 5.0);
+        assert!((s.process_cpu_ratio - 0.4).abs() < 1e-9);
+        // Threads of its own beside busy ones: what is left still passes the threshold.
+        a.process_cpu = Duration::from_micros(4400);
+        assert!((summarize_beside(&[a], 2.0).inner_parallelism - 2.4).abs() < 1e-9);
+        // Nonsense is no busy thread.
+        for bad in [f64::NAN, -1.0, f64::INFINITY] {
+            assert_eq!(summarize_beside(&[a], bad), summarize(&[a]));
+        }
     }
 
     #[test]

@@ -886,12 +886,12 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
         return None;
     }
     let cpu_of = |c: &[libc::clockid_t]| c.iter().map(|&id| clock(id)).sum::<Duration>();
-    let (p0, t0, c0, w0) = (
-        process_cpu_time(),
-        thread_cpu_time(),
-        cpu_of(&clocks),
-        Instant::now(),
-    );
+    // The workers' clocks first: reading a thread's clock brings the kernel's account of it up
+    // to date, which the process clock (read next) otherwise gets only at the scheduler's tick
+    // for threads running on other CPUs; read in this order at both ends, `rest` is not off by
+    // whole ticks of the workers' time.
+    let c0 = cpu_of(&clocks);
+    let (p0, t0, w0) = (process_cpu_time(), thread_cpu_time(), Instant::now());
     // Sleep, not spin: the caller must not take a CPU from the threads it watches (on a small
     // machine it would halve what threads started by the items could burn).
     thread::sleep(g.window);

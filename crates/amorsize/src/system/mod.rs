@@ -1,4 +1,5 @@
-//! What the machine offers: cores (cgroup-aware), memory (cgroup-aware) and memory pressure.
+//! What the machine offers: cores (cgroup-aware), memory (cgroup-aware) and memory pressure,
+//! and the cores this program's own threads keep busy ([`BusyThreads`]).
 //!
 //! This module owns the facts about the machine that a plan depends on. It reads them from
 //! Linux's text interfaces (`/proc/cpuinfo`, `/proc/meminfo`, `/proc/pressure/memory`, the cgroup
@@ -20,7 +21,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+pub mod busy;
 pub mod parse;
+
+pub use busy::BusyThreads;
 
 /// Why the effective core count has the value it has: which limit was the smallest.
 ///

@@ -1,0 +1,272 @@
+//! The program's own busy threads: cores that other threads of this process keep busy on their
+//! own account, measured over a short window in which the caller runs nothing.
+//!
+//! Why it is needed: the sampler and the pool's growth watch judge whether an item starts
+//! threads of its own (a nested parallel loop) from the process's CPU clock — the process burns
+//! more CPU than the threads running items. A program whose other threads compute meanwhile (a
+//! render loop, a server's request threads, another pool) looks the same, and waiting items
+//! would then run on as few workers as there are cores. What tells the two apart is what the
+//! process burns while no item runs.
+//!
+//! How it is measured: every thread of the process but the caller is listed from
+//! `/proc/self/task` and its CPU clock read (`clock_gettime` on the thread's clock, which also
+//! brings the kernel's account of a thread running on another CPU up to date — the process
+//! clock alone is updated for those only at the scheduler's tick, a few milliseconds, so a
+//! short window would see a busy thread's time in lumps or not at all). After the window the
+//! clocks are read again. A thread that ran for at least half the window is busy on its own
+//! account; the others (a pool's worker spinning briefly after a job, a timer thread) are not
+//! counted. About 100 µs plus the window with 70 threads on the 2-core VM.
+//!
+//! ```
+//! use std::time::Duration;
+//! let busy = amorsize::system::BusyThreads::measure(Duration::from_micros(300));
+//! assert!(busy.cores() >= 0.0);
+//! println!("{busy}"); // "no other thread of the process busy" (or "1.0 cores busy in 1 thread")
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// A thread counts as busy when it ran for at least this share of the window.
+pub const BUSY_SHARE: f64 = 0.5;
+
+/// The threads of the process (besides the caller) that kept a CPU busy through a window, and
+/// how many cores they kept busy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusyThreads {
+    cores: f64,
+    clocks: Vec<libc::clockid_t>,
+}
+
+impl BusyThreads {
+    /// No thread busy (what a process without other threads, or a system without per-thread
+    /// clocks, gives).
+    ///
+    /// ```
+    /// let none = amorsize::system::BusyThreads::none();
+    /// assert_eq!((none.cores(), none.threads()), (0.0, 0));
+    /// ```
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Measures over `window` (the caller sleeps through it, so it should run nothing else
+    /// meanwhile: a window in which the caller's own work runs elsewhere would count that
+    /// work's threads too). Linux only; elsewhere, or when `/proc/self/task` cannot be read,
+    /// [`BusyThreads::none`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use amorsize::system::BusyThreads;
+    /// // This program has no other thread: nothing is busy.
+    /// assert_eq!(BusyThreads::measure(Duration::from_micros(300)).threads(), 0);
+    /// ```
+    pub fn measure(window: Duration) -> Self {
+        let clocks = other_thread_clocks();
+        if clocks.is_empty() {
+            return Self::none();
+        }
+        let before: Vec<Option<Duration>> = clocks.iter().map(|&c| read(c)).collect();
+        let t0 = Instant::now();
+        std::thread::sleep(window);
+        let after: Vec<Option<Duration>> = clocks.iter().map(|&c| read(c)).collect();
+        let wall = t0.elapsed();
+        let (cores, busy) = busy_threads(&before, &after, wall);
+        Self {
+            cores,
+            clocks: busy.into_iter().map(|i| clocks[i]).collect(),
+        }
+    }
+
+    /// Cores the busy threads kept busy in the window (the sum of their CPU time over its
+    /// length).
+    ///
+    /// ```
+    /// assert_eq!(amorsize::system::BusyThreads::none().cores(), 0.0);
+    /// ```
+    pub fn cores(&self) -> f64 {
+        self.cores
+    }
+
+    /// How many threads were busy.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::system::BusyThreads::none().threads(), 0);
+    /// ```
+    pub fn threads(&self) -> usize {
+        self.clocks.len()
+    }
+
+    /// The busy threads' CPU time so far, summed (a thread that has ended adds nothing). Reading
+    /// their clocks also brings the process CPU clock up to date for them: read this before
+    /// [`crate::sample::process_cpu_time`] and the difference of two such pairs is exact.
+    ///
+    /// ```
+    /// assert_eq!(amorsize::system::BusyThreads::none().cpu(), std::time::Duration::ZERO);
+    /// ```
+    pub fn cpu(&self) -> Duration {
+        self.clocks.iter().filter_map(|&c| read(c)).sum()
+    }
+}
+
+impl fmt::Display for BusyThreads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.clocks.len() {
+            0 => write!(f, "no other thread of the process busy"),
+            1 => write!(f, "{:.1} cores busy in 1 thread", self.cores),
+            n => write!(f, "{:.1} cores busy in {n} threads", self.cores),
+        }
+    }
+}
+
+/// Of the threads read `before` and `after` a window of `wall` (`None`: the clock could not
+/// be read, e.g. the thread ended), those that ran for at least [`BUSY_SHARE`] of it: the
+/// cores they kept busy and their indices.
+///
+/// ```
+/// use std::time::Duration;
+/// let us = Duration::from_micros;
+/// let before = [Some(us(0)), Some(us(50)), Some(us(10)), None];
+/// let after = [Some(us(390)), Some(us(150)), None, Some(us(400))];
+/// // Thread 0 ran 390 of 400 us; thread 1 ran 100 (a pool worker's spin after a job); 2 ended.
+/// let (cores, busy) = amorsize::system::busy::busy_threads(&before, &after, us(400));
+/// assert_eq!(busy, vec![0]);
+/// assert!((cores - 0.975).abs() < 1e-9);
+/// ```
+pub fn busy_threads(
+    before: &[Option<Duration>],
+    after: &[Option<Duration>],
+    wall: Duration,
+) -> (f64, Vec<usize>) {
+    let w = wall.as_secs_f64();
+    if w <= 0.0 {
+        return (0.0, Vec::new());
+    }
+    let mut cores = 0.0;
+    let mut busy = Vec::new();
+    for (i, (b, a)) in before.iter().zip(after).enumerate() {
+        if let (Some(b), Some(a)) = (b, a) {
+            let share = a.saturating_sub(*b).as_secs_f64() / w;
+            if share >= BUSY_SHARE {
+                cores += share.min(1.0);
+                busy.push(i);
+            }
+        }
+    }
+    (cores, busy)
+}
+
+/// The CPU clock of thread `tid` of this process (Linux's encoding of a per-thread clock, as
+/// `pthread_getcpuclockid` builds it).
+///
+/// ```
+/// let id = amorsize::system::busy::thread_clock(12345);
+/// assert!(id < 0); // per-thread and per-process CPU clocks are negative ids
+/// ```
+pub fn thread_clock(tid: libc::pid_t) -> libc::clockid_t {
+    // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): (~tid << 3) | CPUCLOCK_PERTHREAD_MASK | SCHED.
+    ((!tid) << 3) | 4 | 2
+}
+
+/// The CPU clocks of every thread of the process but the caller (empty where the thread list
+/// cannot be read).
+fn other_thread_clocks() -> Vec<libc::clockid_t> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions.
+        let me = unsafe { libc::gettid() };
+        let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+            .filter(|&tid| tid != me && tid > 0)
+            .map(thread_clock)
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Vec::new()
+    }
+}
+
+/// Reads a thread's CPU clock; `None` when it cannot be read (the thread ended).
+fn read(id: libc::clockid_t) -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
+    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
+    (rc == 0).then(|| {
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_of_the_calling_thread_matches_its_own_clock() {
+        // SAFETY: gettid has no preconditions.
+        let me = unsafe { libc::gettid() };
+        let a = read(thread_clock(me)).expect("own thread clock");
+        let b = crate::sample::thread_cpu_time();
+        let c = read(thread_clock(me)).expect("own thread clock");
+        assert!(a <= b && b <= c, "{a:?} {b:?} {c:?}");
+    }
+
+    #[test]
+    fn a_thread_that_ended_cannot_be_read() {
+        let tid = std::thread::spawn(|| unsafe { libc::gettid() })
+            .join()
+            .unwrap();
+        assert_eq!(read(thread_clock(tid)), None);
+    }
+
+    #[test]
+    fn only_threads_on_a_cpu_for_half_the_window_count() {
+        let us = Duration::from_micros;
+        let before = [Some(us(0)), Some(us(0)), Some(us(0))];
+        let after = [Some(us(200)), Some(us(199)), Some(us(900))];
+        let (cores, busy) = busy_threads(&before, &after, us(400));
+        // 200 of 400 counts, 199 does not, and a clock that ran ahead of the window (read
+        // just after) counts one core at most.
+        assert_eq!(busy, vec![0, 2]);
+        assert!((cores - 1.5).abs() < 1e-9);
+        assert_eq!(busy_threads(&before, &after, Duration::ZERO), (0.0, vec![]));
+    }
+
+    #[test]
+    fn a_thread_that_computes_is_busy_and_the_caller_never_is() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = AtomicBool::new(false);
+        // SAFETY: gettid has no preconditions.
+        let me = unsafe { libc::gettid() };
+        let seen = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stop = &stop;
+            s.spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tx.send(unsafe { libc::gettid() }).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+            let spinner = thread_clock(rx.recv().unwrap());
+            // Other tests run beside this one: on a loaded machine the spinner may be off a
+            // CPU through a window, so it gets several.
+            let seen = (0..50).any(|_| {
+                let b = BusyThreads::measure(Duration::from_millis(2));
+                assert!(!b.clocks.contains(&thread_clock(me)));
+                b.clocks.contains(&spinner) && b.cores() >= BUSY_SHARE
+            });
+            stop.store(true, Ordering::Relaxed);
+            seen
+        });
+        assert!(seen, "a thread spinning throughout was never seen busy");
+    }
+}
