@@ -27,11 +27,14 @@
 //! compute or wait. It starts the job at once on the cores, with a [`pool::Growth`]: the
 //! caller watches the first workers' CPU clocks for 4 wake-ups (≥ 100 µs), and the planner,
 //! given what they burned, says how many workers the job should have. Items that wait (a
-//! sleep, I/O) grow the job to that many; items that compute leave it at the cores; a worker
-//! that waits while the rest of the process computes is waiting for threads the item started,
-//! and does not grow it. The call site remembers what the watch saw. (A program whose other
-//! threads are busy during the watch makes waiting items look like that too; the job then
-//! stays at the cores — as the sequential sample's process-CPU ratio also concluded.)
+//! sleep, I/O) grow the job to that many; items that compute leave it at the cores. A worker
+//! that waits while the rest of the process computes waits either for threads the item started
+//! (a nested parallel loop) or beside busy threads of the program; while the items run that
+//! cannot be told, and the job grows as for waiting work (for a nested loop the extra workers
+//! only queue work for its threads, at about the same speed; the other mistake would run
+//! waiting items on the cores alone). Once the job is done, what the process burns while no
+//! item runs ([`crate::system::BusyThreads`]) tells which it was, and the call site remembers
+//! the answer.
 //!
 //! Per call site — the type of the closure, with the item and result types and the settings —
 //! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
