@@ -50,24 +50,36 @@ const BROADCAST_CALLER_BUDGET: Duration = Duration::ZERO;
 /// Pure spin rounds before a waiting thread starts yielding.
 const SPIN_ROUNDS: u32 = 64;
 
-/// Waits until `ready()`: spins briefly, yields until [`SPIN_BUDGET`] has passed, then
-/// parks (`thread::park`; whoever makes `ready()` true unparks this thread).
+/// Waits until `ready()`: spins briefly, yields until `budget` has passed, then parks
+/// (`thread::park`; whoever makes `ready()` true unparks this thread).
 fn wait_until(ready: impl Fn() -> bool, budget: Duration) {
-    // A very short pure spin (the other side is often just a few instructions away), then
-    // yield: on a loaded machine the thread we wait for may need this very core.
+    if !spin_until(&ready, budget) {
+        park_until(ready);
+    }
+}
+
+/// The first part of [`wait_until`]: a very short pure spin (the other side is often just a
+/// few instructions away), then `yield_now` (on a loaded machine the thread we wait for may
+/// need this very core) until `budget` has passed. True when `ready()` came true meanwhile.
+fn spin_until(ready: &impl Fn() -> bool, budget: Duration) -> bool {
     for _ in 0..SPIN_ROUNDS {
         if ready() {
-            return;
+            return true;
         }
         std::hint::spin_loop();
     }
     let start = Instant::now();
     while start.elapsed() < budget {
         if ready() {
-            return;
+            return true;
         }
         thread::yield_now();
     }
+    ready()
+}
+
+/// The second part of [`wait_until`]: parks until `ready()`.
+fn park_until(ready: impl Fn() -> bool) {
     while !ready() {
         thread::park();
     }
@@ -117,6 +129,14 @@ struct Shared {
     entered_epoch: Box<[AtomicU64]>,
     /// Workers that have started (reached their wait loop).
     started: AtomicUsize,
+    /// Workers spinning (yielding) after a job, and how many may: one per core. The rest park
+    /// at once: 256 workers each yielding for the spin budget after every job would keep a
+    /// 2-core machine saturated for a millisecond or more, slowing whatever runs next.
+    spinning: AtomicUsize,
+    spin_limit: usize,
+    /// The most workers ever spinning at once (for the tests).
+    #[cfg(test)]
+    spin_peak: AtomicUsize,
     /// Workers that have ended (after a shutdown), and which.
     exited: AtomicUsize,
     gone: Box<[AtomicBool]>,
@@ -286,16 +306,33 @@ fn worker_main(shared: Arc<Shared>, t: usize) {
     // budget, and a growing job's watch would count that as the items' threads).
     let mut budget = Duration::ZERO;
     loop {
-        wait_until(
-            || {
-                let s = shared.state.load(Ordering::Acquire);
-                shared.shutdown.load(Ordering::Acquire)
-                    || (is_open(s)
-                        && epoch(s) != last_epoch
-                        && entered(s) < shared.cap.load(Ordering::Acquire) as u64)
-            },
-            budget,
-        );
+        let ready = || {
+            let s = shared.state.load(Ordering::Acquire);
+            shared.shutdown.load(Ordering::Acquire)
+                || (is_open(s)
+                    && epoch(s) != last_epoch
+                    && entered(s) < shared.cap.load(Ordering::Acquire) as u64)
+        };
+        // At most one spinning worker per core (any of them enters the next job, woken or
+        // not); the others park at once.
+        let spins = budget > Duration::ZERO
+            && shared
+                .spinning
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < shared.spin_limit).then_some(n + 1)
+                })
+                .is_ok();
+        #[cfg(test)]
+        shared
+            .spin_peak
+            .fetch_max(shared.spinning.load(Ordering::Acquire), Ordering::AcqRel);
+        let done = spin_until(&ready, if spins { budget } else { Duration::ZERO });
+        if spins {
+            shared.spinning.fetch_sub(1, Ordering::AcqRel);
+        }
+        if !done {
+            park_until(ready);
+        }
         budget = SPIN_BUDGET;
         let shutting_down = shared.shutdown.load(Ordering::Acquire);
         // After a shutdown a job still open for this worker is run first: a broadcast waits
@@ -438,6 +475,10 @@ impl ThreadPool {
             clocks: (1..workers).map(|_| AtomicI64::new(-1)).collect(),
             entered_epoch: (1..workers).map(|_| AtomicU64::new(0)).collect(),
             started: AtomicUsize::new(0),
+            spinning: AtomicUsize::new(0),
+            spin_limit: crate::system::info().cores.effective.max(1),
+            #[cfg(test)]
+            spin_peak: AtomicUsize::new(0),
             exited: AtomicUsize::new(0),
             gone: (1..workers).map(|_| AtomicBool::new(false)).collect(),
         });
@@ -942,6 +983,26 @@ mod tests {
         assert!(is_open(s));
         assert_eq!(entered(s), 3);
         assert_eq!(active(s), 2);
+    }
+
+    #[test]
+    fn after_a_job_at_most_one_worker_per_core_spins_and_the_parked_ones_still_come() {
+        let limit = crate::system::info().cores.effective.max(1);
+        let p = ThreadPool::new(4 * limit + 1).unwrap();
+        let seen = AtomicUsize::new(0);
+        for _ in 0..50 {
+            // A broadcast runs on every worker: the parked ones must be woken each time.
+            p.broadcast(|_| {
+                seen.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        }
+        assert_eq!(seen.load(Ordering::Relaxed), 50 * p.workers());
+        let peak = p.shared.spin_peak.load(Ordering::Acquire);
+        assert!(
+            peak >= 1 && peak <= limit,
+            "{peak} spinning at once, {limit} cores"
+        );
     }
 
     #[test]
