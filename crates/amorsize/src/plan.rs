@@ -771,7 +771,8 @@ pub fn decide(
     }
 
     // ---- How many workers may take part.
-    let mut cap = settings.max_workers.unwrap_or(default_max_workers(cores));
+    let max_workers = settings.max_workers.unwrap_or(default_max_workers(cores));
+    let mut cap = max_workers;
     let mut bound = |cap: &mut usize, limit: usize, why: String| {
         let limit = limit.max(1);
         if limit < *cap {
@@ -899,6 +900,18 @@ pub fn decide(
             recommendations,
         );
     };
+
+    // A plan at the very cap says what the cap is when no rule above lowered it (they say so
+    // themselves when they do).
+    if best.workers == max_workers && cap == max_workers.min(MAX_WORKERS) {
+        constraints.push(match settings.max_workers {
+            Some(_) => format!("workers capped at {max_workers} by max_workers"),
+            None => format!(
+                "workers capped at {max_workers}: the default max_workers (4 per effective \
+                 core, at least 64; Optimizer::max_workers sets it)"
+            ),
+        });
+    }
 
     // ---- Chunk rules on top of the model.
     let mut chunk = best.chunk_size;
@@ -1101,9 +1114,20 @@ mod tests {
             &MachineFacts::new(2, 1 << 30),
             &COSTS,
         );
-        assert!(p.workers() <= 3);
+        assert_eq!(p.workers(), 3);
+        let says =
+            |p: &Plan, what: &str| p.diagnostics().constraints.iter().any(|c| c.contains(what));
+        assert!(says(&p, "workers capped at 3 by max_workers"), "{p}");
         let p = plan(&stats(0.1, 0.0, 0.01), 5, 2);
         assert!(p.workers() <= 5);
+        // Waiting work on 2 cores would take ~200 workers: the default cap says why it is 64.
+        let p = plan(&stats(1e-3, 0.0, 0.01), 5_000, 2);
+        assert_eq!(p.workers(), 64);
+        assert!(says(&p, "the default max_workers"), "{p}");
+        // Compute-bound work stops at the cores, and the default cap is not mentioned.
+        let p = plan(&stats(1e-3, 0.0, 1.0), 5_000, 2);
+        assert_eq!(p.workers(), 2);
+        assert!(!says(&p, "max_workers"), "{p}");
     }
 
     #[test]
