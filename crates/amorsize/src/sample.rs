@@ -368,10 +368,7 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
     // never blocked (no voluntary context switch) was on the CPU all the time it was not
     // preempted, whatever the CPU clock says on a loaded or virtual machine; time spent waiting
     // for a CPU (the run delay) is never the function waiting either.
-    let long: Vec<&Measurement> = ms
-        .iter()
-        .filter(|m| m.cpu_measured && m.wall >= MIN_MEASUREMENT)
-        .collect();
+    let long: Vec<&Measurement> = ms.iter().filter(|m| cpu_readable(m)).collect();
     let (mut lw, mut busy) = (0.0, 0.0);
     let mut ratios: Vec<f64> = Vec::new();
     for m in &long {
@@ -386,7 +383,7 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
         // threads' (a pool or rayon finishing earlier work, a program's own busy threads; the
         // kernel also credits running threads' CPU in lumps at its ticks, so a 20 µs run can
         // see milliseconds of it).
-        if m.wall > Duration::ZERO && m.voluntary_switches != Some(0) {
+        if blocked(m) {
             let wall = m.wall.as_secs_f64();
             let own = m.thread_cpu.as_secs_f64() / wall;
             ratios.push((m.process_cpu.as_secs_f64() / wall - elsewhere).max(own));
@@ -395,12 +392,7 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
     // The median ratio (the lower middle of an even count), so a moment when other threads of
     // the process were busy (a pool's workers finishing a previous job) does not pass for
     // threads of the function's own: those run during every call, the noise only during some.
-    ratios.sort_by(|a, b| a.total_cmp(b));
-    let process_cpu_ratio = if ratios.is_empty() {
-        1.0
-    } else {
-        ratios[(ratios.len() - 1) / 2].max(0.0)
-    };
+    let process_cpu_ratio = lower_median(ratios).map_or(1.0, |r| r.max(0.0));
     let inner_parallelism = if process_cpu_ratio >= INNER_PARALLELISM_THRESHOLD {
         process_cpu_ratio
     } else {
@@ -437,16 +429,29 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
 /// The median share of a run's wall time that threads other than the calling one burned, over
 /// the runs long enough to read the CPU clocks in which the calling thread blocked (0 with none).
 fn others_share(ms: &[Measurement]) -> f64 {
-    let mut shares: Vec<f64> = ms
+    let shares: Vec<f64> = ms
         .iter()
-        .filter(|m| m.cpu_measured && m.wall >= MIN_MEASUREMENT && m.voluntary_switches != Some(0))
+        .filter(|m| cpu_readable(m) && blocked(m))
         .map(|m| m.process_cpu.saturating_sub(m.thread_cpu).as_secs_f64() / m.wall.as_secs_f64())
         .collect();
-    shares.sort_by(|a, b| a.total_cmp(b));
-    shares
-        .get(shares.len().saturating_sub(1) / 2)
-        .copied()
-        .unwrap_or(0.0)
+    lower_median(shares).unwrap_or(0.0)
+}
+
+/// A measurement long enough (and taken with the CPU clocks) for its CPU times to mean
+/// something: reading the clocks costs a system call each, ~0.3 µs.
+fn cpu_readable(m: &Measurement) -> bool {
+    m.cpu_measured && m.wall >= MIN_MEASUREMENT
+}
+
+/// A run in which the calling thread blocked (or whose context switches are unknown).
+fn blocked(m: &Measurement) -> bool {
+    m.voluntary_switches != Some(0)
+}
+
+/// The median of `v`, the lower middle of an even count; `None` when `v` is empty.
+fn lower_median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len().checked_sub(1)? / 2).copied()
 }
 
 /// The time a sample may spend: the larger of `max_time` and 2% of the predicted sequential
@@ -600,19 +605,23 @@ pub(crate) fn own_thread_clock() -> Option<libc::clockid_t> {
 
 /// Reads clock `id` (zero when it cannot be read).
 pub(crate) fn clock(id: libc::clockid_t) -> Duration {
+    try_clock(id).unwrap_or(Duration::ZERO)
+}
+
+/// Reads clock `id`; `None` when it cannot be read (e.g. the CPU clock of a thread that ended).
+pub(crate) fn try_clock(id: libc::clockid_t) -> Option<Duration> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
     let rc = unsafe { libc::clock_gettime(id, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
+    (rc == 0).then(|| {
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    })
 }
 
 /// Runs `f` on `items[start..start + len]`, timing the run; a panic becomes

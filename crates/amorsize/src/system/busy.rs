@@ -24,6 +24,7 @@
 //! println!("{busy}"); // "no other thread of the process busy" (or "1.0 cores busy in 1 thread")
 //! ```
 
+use crate::sample::try_clock;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -66,10 +67,10 @@ impl BusyThreads {
         if clocks.is_empty() {
             return Self::none();
         }
-        let before: Vec<Option<Duration>> = clocks.iter().map(|&c| read(c)).collect();
+        let before: Vec<Option<Duration>> = clocks.iter().map(|&c| try_clock(c)).collect();
         let t0 = Instant::now();
         std::thread::sleep(window);
-        let after: Vec<Option<Duration>> = clocks.iter().map(|&c| read(c)).collect();
+        let after: Vec<Option<Duration>> = clocks.iter().map(|&c| try_clock(c)).collect();
         let wall = t0.elapsed();
         let (cores, busy) = busy_threads(&before, &after, wall);
         Self {
@@ -105,7 +106,7 @@ impl BusyThreads {
     /// assert_eq!(amorsize::system::BusyThreads::none().cpu(), std::time::Duration::ZERO);
     /// ```
     pub fn cpu(&self) -> Duration {
-        self.clocks.iter().filter_map(|&c| read(c)).sum()
+        self.clocks.iter().filter_map(|&c| try_clock(c)).sum()
     }
 }
 
@@ -189,22 +190,6 @@ fn other_thread_clocks() -> Vec<libc::clockid_t> {
     }
 }
 
-/// Reads a thread's CPU clock; `None` when it cannot be read (the thread ended).
-fn read(id: libc::clockid_t) -> Option<Duration> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
-    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
-    (rc == 0).then(|| {
-        Duration::new(
-            ts.tv_sec.max(0) as u64,
-            ts.tv_nsec.clamp(0, 999_999_999) as u32,
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,9 +198,9 @@ mod tests {
     fn the_clock_of_the_calling_thread_matches_its_own_clock() {
         // SAFETY: gettid has no preconditions.
         let me = unsafe { libc::gettid() };
-        let a = read(thread_clock(me)).expect("own thread clock");
+        let a = try_clock(thread_clock(me)).expect("own thread clock");
         let b = crate::sample::thread_cpu_time();
-        let c = read(thread_clock(me)).expect("own thread clock");
+        let c = try_clock(thread_clock(me)).expect("own thread clock");
         assert!(a <= b && b <= c, "{a:?} {b:?} {c:?}");
     }
 
@@ -228,7 +213,7 @@ mod tests {
         // moment later, so the clock stops reading within a few looks, not necessarily at once.
         let gone = (0..100_000).any(|_| {
             std::thread::yield_now();
-            read(thread_clock(tid)).is_none()
+            try_clock(thread_clock(tid)).is_none()
         });
         assert!(gone, "the clock of an ended thread still reads");
     }
