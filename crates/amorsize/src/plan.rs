@@ -901,9 +901,9 @@ pub fn decide(
         );
     };
 
-    // A plan at the very cap says what the cap is when no rule above lowered it (they say so
-    // themselves when they do).
-    if best.workers == max_workers && cap == max_workers.min(MAX_WORKERS) {
+    // A plan at the very cap says what the cap is (at it, no rule above lowered the cap: they
+    // say so themselves when they do).
+    if best.workers == max_workers {
         constraints.push(match settings.max_workers {
             Some(_) => format!("workers capped at {max_workers} by max_workers"),
             None => format!(
