@@ -755,24 +755,13 @@ mod tests {
             &[(2, 4, 200_000_000)],
             200_000_000,
         );
+        let five = |label, kind, ns| StrategyResult::new(label, kind, None, None, vec![ns; 5]);
         res.retain(|r| r.kind != Kind::Planner);
-        res.push(StrategyResult::new(
-            "planner",
-            Kind::Planner,
-            None,
-            None,
-            vec![10_000_000; 5],
-        ));
+        res.push(five("planner", Kind::Planner, 10_000_000));
         let diag = serde_json::json!({ "sample": { "items": 5, "mean": 1e-3 } });
         let without = row("w", 10, &res, &diag).unwrap();
         assert!((without.overhead_net - 0.025).abs() < 1e-9);
-        res.push(StrategyResult::new(
-            "net",
-            Kind::PlannerNet,
-            None,
-            None,
-            vec![2_000_000; 5],
-        ));
+        res.push(five("net", Kind::PlannerNet, 2_000_000));
         let with = row("w", 10, &res, &diag).unwrap();
         assert!((with.overhead_net - 0.01).abs() < 1e-9);
         assert!((with.overhead - 0.05).abs() < 1e-9);
