@@ -256,8 +256,12 @@ pub(crate) fn read_some(output: &mut File, buf: &mut Vec<u8>, nonblocking: bool)
     while taken < READ_BUDGET {
         buf.reserve(64 * 1024);
         let spare = buf.spare_capacity_mut();
-        // SAFETY: reads at most `spare.len()` bytes into the vector's unused capacity.
-        let n = unsafe { libc::read(output.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        // No more than the budget's rest: `reserve` may have doubled the vector, and one read
+        // into all of its spare room could take another pipeful past the budget (the run's
+        // output memory then passed its budget plus one read: 2.4 MB with a 1 MiB budget).
+        let want = spare.len().min(READ_BUDGET - taken);
+        // SAFETY: reads at most `want <= spare.len()` bytes into the vector's unused capacity.
+        let n = unsafe { libc::read(output.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
         if n > 0 {
             let n = n as usize;
             // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
