@@ -32,9 +32,14 @@
 //! (a nested parallel loop) or beside busy threads of the program; while the items run that
 //! cannot be told, and the job grows as for waiting work (for a nested loop the extra workers
 //! only queue work for its threads, at about the same speed; the other mistake would run
-//! waiting items on the cores alone). Once the job is done, what the process burns while no
-//! item runs ([`crate::system::BusyThreads`]) tells which it was, and the call site remembers
-//! the answer.
+//! waiting items on the cores alone). Once the job is done, two measurements tell which it was,
+//! and the call site remembers the answer: what the process burns while no item runs
+//! ([`crate::system::BusyThreads`]), and what the threads other than the job's participants
+//! burned over the whole job (each participant reads its own CPU clock on entering and
+//! leaving a job that may grow). The items run threads of their own only if those kept most
+//! of the cores the program leaves free busy throughout a job of at least 40 ms: threads busy
+//! for a moment only (a rayon pool's idle threads spin for a while after their job) fill the
+//! window but not the job.
 //!
 //! Per call site — the type of the closure, with the item and result types and the settings —
 //! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
@@ -360,8 +365,8 @@ fn watch_window(costs: &Costs) -> f64 {
 }
 
 /// What the watch saw, as sample statistics: `guess` (the prefix's, compute-bound by
-/// assumption) with the CPU use the workers showed, the rest of the process's less `busy`: the
-/// cores the program's own threads kept busy while no item ran, when that was measured.
+/// assumption) with the CPU use the workers showed, and, once the job is done, what the rest
+/// of the process burned ([`AfterJob`]).
 ///
 /// A worker on the CPU for at least half the window computes (a preempted one on a loaded
 /// machine still gets about half): the guess stands. (Whether it also runs threads of its own
@@ -370,11 +375,15 @@ fn watch_window(costs: &Costs) -> f64 {
 /// run it on fewer workers than cores.) A worker off the CPU waits: for I/O, a sleep, a lock —
 /// or for threads the items started (a nested parallel loop: measured on the 2-core VM, 1.1–1.2
 /// CPUs per worker burned elsewhere in the process, against ≤ 0.4 of idle noise), where more
-/// workers would only queue more work for those threads. The program's own busy threads look
-/// the same as the latter (see [`crate::system::BusyThreads`]); so the rest of the process
-/// counts as the items' threads only once `busy` is known and left out (`None`: the work
-/// waits, and its CPU share is the item's).
-fn stats_seen(guess: &SampleStats, seen: &pool::Observed, busy: Option<f64>) -> SampleStats {
+/// workers would only queue more work for those threads. Two other things look the same in
+/// the window: the program's own busy threads (see [`crate::system::BusyThreads`]), and
+/// threads busy for a moment only (a rayon pool's idle threads spin for a while after their
+/// job). So the rest of the process counts as the items' threads only when `after` says so:
+/// what it burned beyond the busy threads, over a whole job long enough to measure, is as much
+/// as the items' threads would burn. Otherwise (`None` while the items run) the work waits,
+/// and its CPU share is the item's: the other mistake runs waiting items on the spare cores
+/// alone, tens of times slower.
+fn stats_seen(guess: &SampleStats, seen: &pool::Observed, after: Option<AfterJob>) -> SampleStats {
     let r = seen.cpu_per_worker();
     let mut s = guess.clone();
     if r >= WATCHED_COMPUTES {
@@ -382,23 +391,73 @@ fn stats_seen(guess: &SampleStats, seen: &pool::Observed, busy: Option<f64>) -> 
         s.process_cpu_ratio = r + seen.others_per_worker();
         return s;
     }
-    let elsewhere = busy.unwrap_or(0.0).max(0.0);
+    let elsewhere = after.map_or(0.0, |a| a.busy.max(0.0));
     let others = (seen.others_per_worker() - elsewhere / seen.workers.max(1) as f64).max(0.0);
     s.process_cpu_ratio = r + others;
     s.busy_elsewhere = elsewhere;
-    if busy.is_some() && others >= WATCHED_INNER_THREADS {
+    let throughout = after.is_some_and(|a| a.items_threads_throughout());
+    if throughout && others >= WATCHED_INNER_THREADS {
         s.inner_parallelism = (r + others).max(sample::INNER_PARALLELISM_THRESHOLD);
     } else {
-        s.cpu_fraction = r.max(1.0 / 64.0);
+        s.cpu_fraction = r.max(1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64);
     }
     s
+}
+
+/// What a watched job showed once it was done, when its window raised the question whether
+/// the items run threads of their own ([`others_look_like_inner_threads`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct AfterJob {
+    /// Cores the program's own threads kept busy while no item ran.
+    busy: f64,
+    /// Cores the rest of the process (every thread but the job's participants) burned over the
+    /// whole job, the busy ones included; `None` when the job was shorter than
+    /// [`JUDGED_OVER`].
+    others: Option<f64>,
+    /// The machine's effective cores.
+    cores: usize,
+}
+
+impl AfterJob {
+    /// Whether the rest of the process, its busy threads left out, kept at least
+    /// [`WATCHED_INNER_THREADS`] of the other cores busy over the whole job, as the items'
+    /// threads would (a nested loop whose items all wait for it keeps every core it can get
+    /// busy: 1.96–1.99 of 2 measured). Threads busy for a moment only (a pool spinning down
+    /// while the job started) burn a part of that; a machine loaded by other programs leaves
+    /// the items' threads less, and the work then counts as waiting (the cheaper mistake).
+    fn items_threads_throughout(&self) -> bool {
+        let busy = self.busy.max(0.0);
+        let free = (self.cores as f64 - busy).max(1.0);
+        self.others
+            .is_some_and(|o| o - busy >= WATCHED_INNER_THREADS * free)
+    }
+}
+
+/// The shortest job over which what the rest of the process burned is judged. The process's
+/// CPU clock counts threads running on other CPUs at the scheduler's tick (4 ms here): over
+/// 40 ms that is off by at most a tenth of a core per thread. Shorter jobs are taken to wait
+/// (see [`stats_seen`]).
+const JUDGED_OVER: Duration = Duration::from_millis(40);
+
+/// Cores the rest of the process burned while `participants_cpu` was the job's participants'
+/// own, out of `process_cpu` over `wall`; `None` for a job shorter than [`JUDGED_OVER`] or when
+/// the participants' CPU was not measured.
+fn others_over_job(
+    process_cpu: Duration,
+    participants_cpu: Option<Duration>,
+    wall: Duration,
+) -> Option<f64> {
+    let own = participants_cpu?;
+    (wall >= JUDGED_OVER)
+        .then(|| process_cpu.saturating_sub(own).as_secs_f64() / wall.as_secs_f64())
 }
 
 /// A watched worker on the CPU for at least this share of the window computes.
 const WATCHED_COMPUTES: f64 = 0.5;
 
 /// CPU per watched worker that the rest of the process burns when the items started threads
-/// of their own (1.1–1.2 measured, against ≤ 0.4 of idle noise).
+/// of their own (1.1–1.2 measured, against ≤ 0.4 of idle noise); over a whole job, the share
+/// of the cores (see [`AfterJob::items_threads_throughout`]).
 const WATCHED_INNER_THREADS: f64 = 0.75;
 
 /// The workers waited while the rest of the process burned as much as threads started by the
@@ -447,16 +506,22 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let window = Duration::from_secs_f64(window);
     let patience = (window * 20).max(Duration::from_secs_f64(guess.mean.min(1.0)));
     let grow = pool::Growth::new(max, window, decide).patience(patience);
+    let (p0, t0) = (sample::process_cpu_time(), std::time::Instant::now());
     let (out, run) = run_measured(plan, items, f, vec![(0, prefix)], None, Some(grow))?;
+    let (process_cpu, wall) = (sample::process_cpu_time().saturating_sub(p0), t0.elapsed());
     // Nothing watched (no worker came in time): nothing learned about CPU use; the site is
     // not remembered, so the next call looks again.
     let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
         return Ok(out);
     };
-    // Now that no item runs, the rest of the process's CPU can be told apart.
-    let busy = others_look_like_inner_threads(&seen)
-        .then(|| crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores());
-    let mut stats = stats_seen(&guess, &seen, busy);
+    // Now that no item runs, the rest of the process's CPU can be told apart: the program's
+    // busy threads, and what the rest burned over the whole job.
+    let after = others_look_like_inner_threads(&seen).then(|| AfterJob {
+        busy: crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores(),
+        others: others_over_job(process_cpu, run.as_ref().and_then(|r| r.cpu), wall),
+        cores: crate::system::info().cores.effective.max(1),
+    });
+    let mut stats = stats_seen(&guess, &seen, after);
     // The run measured every item it ran (each participant's time in the job): a better mean
     // than the prefix's first item alone, and the measure a remembered site is checked with.
     if let Some(mean) = run.as_ref().and_then(busy_per_item) {
@@ -766,6 +831,16 @@ mod tests {
         }
     }
 
+    /// What a job showed afterwards: `busy` cores of the program's own, `others` burned by
+    /// the rest of the process over the job.
+    fn job(busy: f64, others: f64) -> Option<AfterJob> {
+        Some(AfterJob {
+            busy,
+            others: Some(others),
+            cores: 2,
+        })
+    }
+
     fn guess() -> SampleStats {
         sample::summarize(&[sample::Measurement::wall_only(
             0,
@@ -808,7 +883,7 @@ mod tests {
     fn a_worker_waiting_while_the_process_computes_has_inner_parallelism() {
         // The worker waits for a nested parallel loop whose threads burn ~1 CPU, and the
         // program has no busy thread of its own.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), Some(0.0));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.8));
         assert_eq!(s.cpu_fraction, 1.0);
         assert!(s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD);
         let plan = decide_for(&s);
@@ -817,16 +892,74 @@ mod tests {
     }
 
     #[test]
+    fn threads_busy_only_in_the_window_are_not_the_items() {
+        // The window looks like a nested loop, but over the whole job the rest of the process
+        // burned a tenth of a core (a pool's idle threads spun while the job started).
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 0.1));
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert!(decide_for(&s).workers() > 8);
+        // A job too short to judge: the work waits.
+        let short = Some(AfterJob {
+            busy: 0.0,
+            others: None,
+            cores: 2,
+        });
+        let s = stats_seen(&guess(), &seen(1, 0, 190), short);
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert!(decide_for(&s).workers() > 8);
+        // The rest of the process burned over the job, but it is the program's busy threads.
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.2));
+        assert_eq!(s.inner_parallelism, 1.0);
+        // Busy for half the job: half the cores' worth is not the items' threads either.
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.1));
+        assert_eq!(s.inner_parallelism, 1.0);
+    }
+
+    #[test]
+    fn the_items_threads_keep_most_of_the_free_cores_busy() {
+        let after = |busy, others, cores| AfterJob {
+            busy,
+            others: Some(others),
+            cores,
+        };
+        assert!(after(0.0, 1.9, 2).items_threads_throughout());
+        assert!(!after(0.0, 1.4, 2).items_threads_throughout());
+        // One core busy by the program: the one left over.
+        assert!(after(1.0, 1.9, 2).items_threads_throughout());
+        assert!(!after(1.0, 1.5, 2).items_threads_throughout());
+        // Every core busy by the program: never the items'.
+        assert!(!after(2.0, 2.0, 2).items_threads_throughout());
+        assert!(after(0.0, 0.8, 1).items_threads_throughout());
+        assert!(!after(0.0, 6.0, 16).items_threads_throughout());
+        let short = AfterJob {
+            others: None,
+            ..after(0.0, 2.0, 2)
+        };
+        assert!(!short.items_threads_throughout());
+    }
+
+    #[test]
+    fn what_the_rest_burned_is_judged_over_long_jobs_only() {
+        let ms = Duration::from_millis;
+        let o = others_over_job(ms(100), Some(ms(20)), ms(40)).unwrap();
+        assert!((o - 2.0).abs() < 1e-9, "{o}");
+        assert_eq!(others_over_job(ms(100), Some(ms(20)), ms(39)), None);
+        assert_eq!(others_over_job(ms(100), None, ms(400)), None);
+        // The participants' clocks ahead of the process's: nothing else burned.
+        assert_eq!(others_over_job(ms(10), Some(ms(20)), ms(40)), Some(0.0));
+    }
+
+    #[test]
     fn a_worker_waiting_beside_busy_threads_of_the_program_waits() {
         // The same window, but the program keeps a core busy by itself while no item runs.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), Some(1.0));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.9));
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(s.busy_elsewhere, 1.0);
         assert!(s.cpu_fraction < 0.05, "{s:?}");
         assert!(decide_for(&s).workers() > 8);
         // Two workers, two busy cores of the program and a nested loop burning 2 more: what
         // is left over is still the items' threads.
-        let s = stats_seen(&guess(), &seen(2, 0, 800), Some(2.0));
+        let s = stats_seen(&guess(), &seen(2, 0, 800), job(2.0, 3.9));
         assert!(
             s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD,
             "{s:?}"

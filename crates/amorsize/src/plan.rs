@@ -458,8 +458,9 @@ impl Optimizer {
         self
     }
 
-    /// The most workers a plan may use (≥ 1). Plans never use more than a pool can hold
-    /// ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)), whatever this says.
+    /// The most workers a plan may use (≥ 1). Unset, [`default_max_workers`] of the effective
+    /// cores (128 on 2 cores): only work that waits comes near it. Plans never use more than a
+    /// pool can hold ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)), whatever this says.
     ///
     /// ```
     /// assert!(amorsize::Optimizer::new().max_workers(0).validate().is_err());
@@ -907,8 +908,9 @@ pub fn decide(
         constraints.push(match settings.max_workers {
             Some(_) => format!("workers capped at {max_workers} by max_workers"),
             None => format!(
-                "workers capped at {max_workers}: the default max_workers (4 per effective \
-                 core, at least 64; Optimizer::max_workers sets it)"
+                "workers capped at {max_workers}: the default max_workers ({} per effective \
+                 core, at most 512; Optimizer::max_workers sets it)",
+                WAITING_WORKERS_PER_CORE
             ),
         });
     }
@@ -970,10 +972,31 @@ pub fn decide(
     }
 }
 
-/// The most workers a plan may use when `max_workers` is not set: 4 per effective core, at
-/// least 64 (blocking work on a small machine still gets many threads).
-fn default_max_workers(cores: usize) -> usize {
-    cores.saturating_mul(4).max(64)
+/// Workers per effective core that work which waits may keep busy: an item on the CPU for
+/// 1/64 of its time (a sleep of a millisecond or longer, most I/O) leaves a core idle with
+/// fewer.
+pub const WAITING_WORKERS_PER_CORE: usize = 64;
+
+/// The most workers a plan may use when [`Optimizer::max_workers`] is not set, and the highest
+/// concurrency `amorsize run -j auto` may reach: [`WAITING_WORKERS_PER_CORE`] per effective
+/// core, at most 512 (the size of tokio's pool for blocking calls), and never fewer than the
+/// cores. Only work that waits comes near it: compute-bound work is held to the cores, and
+/// partly blocking work to the cores over its CPU share. Services that limit connections, or
+/// a low limit of open files, call for [`Optimizer::max_workers`].
+///
+/// ```
+/// use amorsize::plan::default_max_workers;
+/// assert_eq!(default_max_workers(2), 128);
+/// assert_eq!(default_max_workers(16), 512);
+/// assert_eq!(default_max_workers(1024), 1024);
+/// assert_eq!(default_max_workers(0), 64);
+/// ```
+pub fn default_max_workers(cores: usize) -> usize {
+    let cores = cores.max(1);
+    cores
+        .saturating_mul(WAITING_WORKERS_PER_CORE)
+        .min(512)
+        .max(cores)
 }
 
 /// Worker counts worth evaluating up to `cap`: every count up to 64, then powers of two, and
@@ -1101,7 +1124,8 @@ mod tests {
         let p = plan(&stats(1e-3, 0.0, 0.02), 500, 2);
         assert_eq!(p.executor(), Executor::Threads);
         assert!(p.workers() > 16, "{}", p.workers());
-        assert!(p.workers() <= 64);
+        // At most cores / CPU fraction = 100 of them progress at once.
+        assert!(p.workers() <= 100, "{}", p.workers());
     }
 
     #[test]
@@ -1120,9 +1144,9 @@ mod tests {
         assert!(says(&p, "workers capped at 3 by max_workers"), "{p}");
         let p = plan(&stats(0.1, 0.0, 0.01), 5, 2);
         assert!(p.workers() <= 5);
-        // Waiting work on 2 cores would take ~200 workers: the default cap says why it is 64.
+        // Waiting work on 2 cores would take ~200 workers: the default cap says why it is 128.
         let p = plan(&stats(1e-3, 0.0, 0.01), 5_000, 2);
-        assert_eq!(p.workers(), 64);
+        assert_eq!(p.workers(), 128);
         assert!(says(&p, "the default max_workers"), "{p}");
         // Compute-bound work stops at the cores, and the default cap is not mentioned.
         let p = plan(&stats(1e-3, 0.0, 1.0), 5_000, 2);

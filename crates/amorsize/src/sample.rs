@@ -491,7 +491,9 @@ pub fn time_budget(max_time: Duration, items: usize, mean: f64) -> Duration {
 /// ```
 pub fn parallel_budget(settings: &SampleSettings, items: usize, stats: &SampleStats) -> Duration {
     let seq = items as f64 * stats.mean;
-    let cpu = stats.cpu_fraction.clamp(1.0 / 64.0, 1.0);
+    let cpu = stats
+        .cpu_fraction
+        .clamp(1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64, 1.0);
     let p = (items as f64)
         .min(settings.max_workers.max(1) as f64)
         .min(settings.cores.max(1) as f64 / cpu)

@@ -253,6 +253,8 @@ struct PartStats {
     items: usize,
     chunk_time: Duration,
     timed: bool,
+    /// CPU time the participant's thread burned in the job (measured when the job grows).
+    cpu: Duration,
 }
 
 /// A raw pointer to the result buffer, shared by the participants.
@@ -276,6 +278,9 @@ pub(crate) struct Job<'a, R, F> {
     hole_items: usize,
     parts: Mutex<Vec<PartStats>>,
     progress: Option<ProgressState>,
+    /// Whether each participant reads its thread's CPU clock on entering and leaving (a job
+    /// that may grow: its caller tells waiting items from computing ones with it).
+    cpu_clocks: bool,
     start: Instant,
 }
 
@@ -350,6 +355,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 last_ns: AtomicU64::new(0),
                 broken: AtomicBool::new(false),
             }),
+            cpu_clocks: opts.grow.is_some(),
             start: Instant::now(),
         }
     }
@@ -376,6 +382,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
     /// Never unwinds: panics of `f` are caught per chunk and recorded.
     pub(crate) fn participate(&self, slot: usize) {
         let entered = Instant::now();
+        let cpu0 = self.cpu_clocks.then(crate::sample::thread_cpu_time);
         let timed = matches!(self.sizing, Sizing::Adaptive { .. }) || self.progress.is_some();
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         let mut st = PartStats {
@@ -457,6 +464,9 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         }
         st.busy = entered.elapsed();
         st.finish = self.start.elapsed();
+        if let Some(c0) = cpu0 {
+            st.cpu = crate::sample::thread_cpu_time().saturating_sub(c0);
+        }
         if !ranges.is_empty() {
             lock(&self.written).extend(ranges);
         }
@@ -548,6 +558,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             inline,
             adjustments,
             observed: None,
+            cpu: self.cpu_clocks.then(|| parts.iter().map(|p| p.cpu).sum()),
         };
         let complete = failure.is_none() && items + self.hole_items == self.len;
         if complete {

@@ -51,8 +51,9 @@ pub struct ControllerConfig {
 }
 
 impl ControllerConfig {
-    /// Defaults for a machine with `cores` effective cores: `max` = 64 × cores, capped at 512
-    /// (but never below `cores`).
+    /// Defaults for a machine with `cores` effective cores: `max` is
+    /// [`default_max_workers`](crate::plan::default_max_workers) (64 × cores, capped at 512, but
+    /// never below `cores`), as for `par_map`'s threads.
     ///
     /// ```
     /// let c = amorsize::process::ControllerConfig::for_cores(2);
@@ -63,7 +64,7 @@ impl ControllerConfig {
         ControllerConfig {
             cores,
             min: 1,
-            max: cores.saturating_mul(64).min(512).max(cores),
+            max: crate::plan::default_max_workers(cores),
             io_bound_below: 0.5,
             gain: 0.05,
             min_window_jobs: 4,

@@ -31,6 +31,12 @@ use std::time::{Duration, Instant};
 /// A thread counts as busy when it ran for at least this share of the window.
 pub const BUSY_SHARE: f64 = 0.5;
 
+/// A thread that ran for at least this share of the window, and still wants a CPU at its end
+/// (it is runnable), counts as busy too: a computing thread of the program that other
+/// programs' threads keep off the CPU part of the time (4 spinning threads on 2 cores each get
+/// about half).
+pub const STARVED_SHARE: f64 = 0.1;
+
 /// The threads of the process (besides the caller) that kept a CPU busy through a window, and
 /// how many cores they kept busy.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,16 +69,17 @@ impl BusyThreads {
     /// assert_eq!(BusyThreads::measure(Duration::from_micros(300)).threads(), 0);
     /// ```
     pub fn measure(window: Duration) -> Self {
-        let clocks = other_thread_clocks();
-        if clocks.is_empty() {
+        let tids = other_threads();
+        if tids.is_empty() {
             return Self::none();
         }
+        let clocks: Vec<libc::clockid_t> = tids.iter().map(|&t| thread_clock(t)).collect();
         let before: Vec<Option<Duration>> = clocks.iter().map(|&c| try_clock(c)).collect();
         let t0 = Instant::now();
         std::thread::sleep(window);
         let after: Vec<Option<Duration>> = clocks.iter().map(|&c| try_clock(c)).collect();
         let wall = t0.elapsed();
-        let (cores, busy) = busy_threads(&before, &after, wall);
+        let (cores, busy) = busy_threads(&before, &after, wall, |i| runnable(tids[i]));
         Self {
             cores,
             clocks: busy.into_iter().map(|i| clocks[i]).collect(),
@@ -121,23 +128,27 @@ impl fmt::Display for BusyThreads {
 }
 
 /// Of the threads read `before` and `after` a window of `wall` (`None`: the clock could not
-/// be read, e.g. the thread ended), those that ran for at least [`BUSY_SHARE`] of it: the
+/// be read, e.g. the thread ended), those that ran for at least [`BUSY_SHARE`] of it, or for
+/// at least [`STARVED_SHARE`] and `still_runnable(index)` says so (asked of those only): the
 /// cores they kept busy and their indices.
 ///
 /// ```
 /// use std::time::Duration;
 /// let us = Duration::from_micros;
-/// let before = [Some(us(0)), Some(us(50)), Some(us(10)), None];
-/// let after = [Some(us(390)), Some(us(150)), None, Some(us(400))];
-/// // Thread 0 ran 390 of 400 us; thread 1 ran 100 (a pool worker's spin after a job); 2 ended.
-/// let (cores, busy) = amorsize::system::busy::busy_threads(&before, &after, us(400));
-/// assert_eq!(busy, vec![0]);
-/// assert!((cores - 0.975).abs() < 1e-9);
+/// let before = [Some(us(0)), Some(us(50)), Some(us(10)), None, Some(us(0))];
+/// let after = [Some(us(390)), Some(us(150)), None, Some(us(400)), Some(us(160))];
+/// // Thread 0 ran 390 of 400 us; thread 1 ran 100 (a pool worker's spin after a job, parked
+/// // since); 2 ended; 4 ran 160 and still waits for a CPU.
+/// let (cores, busy) =
+///     amorsize::system::busy::busy_threads(&before, &after, us(400), |i| i == 4);
+/// assert_eq!(busy, vec![0, 4]);
+/// assert!((cores - 1.375).abs() < 1e-9);
 /// ```
 pub fn busy_threads(
     before: &[Option<Duration>],
     after: &[Option<Duration>],
     wall: Duration,
+    still_runnable: impl Fn(usize) -> bool,
 ) -> (f64, Vec<usize>) {
     let w = wall.as_secs_f64();
     if w <= 0.0 {
@@ -148,7 +159,7 @@ pub fn busy_threads(
     for (i, (b, a)) in before.iter().zip(after).enumerate() {
         if let (Some(b), Some(a)) = (b, a) {
             let share = a.saturating_sub(*b).as_secs_f64() / w;
-            if share >= BUSY_SHARE {
+            if share >= BUSY_SHARE || (share >= STARVED_SHARE && still_runnable(i)) {
                 cores += share.min(1.0);
                 busy.push(i);
             }
@@ -169,9 +180,30 @@ pub fn thread_clock(tid: libc::pid_t) -> libc::clockid_t {
     ((!tid) << 3) | 4 | 2
 }
 
-/// The CPU clocks of every thread of the process but the caller (empty where the thread list
-/// cannot be read).
-fn other_thread_clocks() -> Vec<libc::clockid_t> {
+/// Whether thread `tid` of this process is running or waiting for a CPU now (state `R` in
+/// `/proc/self/task/<tid>/stat`); false when that cannot be read.
+fn runnable(tid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .is_ok_and(|s| stat_state(&s) == Some('R'))
+}
+
+/// The state letter of a `/proc/<pid>/stat` line: the first field after the command name in
+/// parentheses (which may itself hold spaces and parentheses).
+///
+/// ```
+/// use amorsize::system::busy::stat_state;
+/// assert_eq!(stat_state("42 (a (b) c) R 1 2 3"), Some('R'));
+/// assert_eq!(stat_state("42 (worker) S 1"), Some('S'));
+/// assert_eq!(stat_state("garbage"), None);
+/// ```
+pub fn stat_state(stat: &str) -> Option<char> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.trim_start().chars().next()
+}
+
+/// The ids of every thread of the process but the caller (empty where the thread list cannot
+/// be read).
+fn other_threads() -> Vec<libc::pid_t> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid has no preconditions.
@@ -181,7 +213,6 @@ fn other_thread_clocks() -> Vec<libc::clockid_t> {
         };
         dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
             .filter(|&tid| tid != me && tid > 0)
-            .map(thread_clock)
             .collect()
     }
     #[cfg(not(target_os = "linux"))]
@@ -223,12 +254,21 @@ mod tests {
         let us = Duration::from_micros;
         let before = [Some(us(0)), Some(us(0)), Some(us(0))];
         let after = [Some(us(200)), Some(us(199)), Some(us(900))];
-        let (cores, busy) = busy_threads(&before, &after, us(400));
+        let (cores, busy) = busy_threads(&before, &after, us(400), |_| false);
         // 200 of 400 counts, 199 does not, and a clock that ran ahead of the window (read
         // just after) counts one core at most.
         assert_eq!(busy, vec![0, 2]);
         assert!((cores - 1.5).abs() < 1e-9);
-        assert_eq!(busy_threads(&before, &after, Duration::ZERO), (0.0, vec![]));
+        let none = |_| false;
+        assert_eq!(
+            busy_threads(&before, &after, Duration::ZERO, none),
+            (0.0, vec![])
+        );
+        // Runnable at the end: from a tenth of the window on; less is a thread that just woke.
+        let after = [Some(us(40)), Some(us(39)), Some(us(0))];
+        let (cores, busy) = busy_threads(&before, &after, us(400), |_| true);
+        assert_eq!(busy, vec![0]);
+        assert!((cores - 0.1).abs() < 1e-9);
     }
 
     #[test]
