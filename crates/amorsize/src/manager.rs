@@ -75,7 +75,12 @@ fn retire<P: ManagedPool>(entry: Entry<P>) {
 
 impl ManagedPool for AdaptivePool {
     fn create(workers: usize) -> Result<Self> {
-        AdaptivePool::new(workers)
+        // Threads on demand: par_map asks for a pool as large as a job may grow to, and a job
+        // that computes uses only a few of them.
+        AdaptivePool::builder()
+            .workers(workers)
+            .threads_on_demand(true)
+            .build()
     }
     fn alive(&self) -> bool {
         self.is_alive()

@@ -39,6 +39,7 @@ pub struct AdaptivePoolBuilder {
     adaptation: bool,
     progress: Option<ProgressFn>,
     imap_batch: Option<usize>,
+    on_demand: bool,
 }
 
 impl fmt::Debug for AdaptivePoolBuilder {
@@ -54,6 +55,7 @@ impl fmt::Debug for AdaptivePoolBuilder {
             .field("adaptation", &self.adaptation)
             .field("progress", &self.progress.is_some())
             .field("imap_batch", &self.imap_batch)
+            .field("on_demand", &self.on_demand)
             .finish()
     }
 }
@@ -71,6 +73,7 @@ impl Default for AdaptivePoolBuilder {
             adaptation: true,
             progress: None,
             imap_batch: None,
+            on_demand: false,
         }
     }
 }
@@ -177,7 +180,22 @@ impl AdaptivePoolBuilder {
         self
     }
 
-    /// Validates the settings and starts the pool's threads.
+    /// Spawns the pool's threads as its jobs first need them instead of all in `build` (see
+    /// [`ThreadPool::on_demand`]). The pool manager's pools do: a pool sized for work that
+    /// waits costs a job that computes on a few of its threads no more than those.
+    ///
+    /// ```
+    /// let p = amorsize::AdaptivePool::builder().workers(8).threads_on_demand(true).build()?;
+    /// assert_eq!(p.workers(), 8);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn threads_on_demand(mut self, yes: bool) -> Self {
+        self.on_demand = yes;
+        self
+    }
+
+    /// Validates the settings and starts the pool's threads (unless they are spawned on
+    /// demand).
     ///
     /// ```
     /// let err = amorsize::AdaptivePool::builder().adaptation_rate(f64::NAN).build().unwrap_err();
@@ -226,7 +244,11 @@ impl AdaptivePoolBuilder {
         // Without a target, the calibrated default is looked up when a run first needs it
         // (`Inner::config`): calibrating takes a few milliseconds, and the pool manager builds
         // pools for par_map, whose runs bring chunk policies of their own.
-        let pool = ThreadPool::new(workers)?;
+        let pool = if self.on_demand {
+            ThreadPool::on_demand(workers)?
+        } else {
+            ThreadPool::new(workers)?
+        };
         let batch = self.imap_batch.unwrap_or_else(|| {
             (4 * pool.workers())
                 .saturating_mul(cfg.initial)

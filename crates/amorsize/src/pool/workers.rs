@@ -120,8 +120,12 @@ struct Shared {
     wake: AtomicUsize,
     job: UnsafeCell<Option<JobRef>>,
     shutdown: AtomicBool,
-    /// The worker threads, set once they are spawned (for wake-ups).
-    threads: OnceLock<Vec<Thread>>,
+    /// The worker threads (for wake-ups): `threads[t]` is set once thread `t` is spawned.
+    /// Threads are spawned in order, as jobs first need them (all at once for a pool made by
+    /// [`ThreadPool::new`]).
+    threads: Box<[OnceLock<Thread>]>,
+    /// Threads spawned so far (`threads[..spawned]`, each set just before this counts it).
+    spawned: AtomicUsize,
     /// Each worker's CPU clock (set by the worker when it starts; -1: none), read by a growing
     /// job's watch.
     clocks: Box<[AtomicI64]>,
@@ -184,9 +188,19 @@ impl Shared {
         }
     }
 
+    /// Thread `t`, if it has been spawned.
+    fn thread(&self, t: usize) -> Option<&Thread> {
+        self.threads.get(t)?.get()
+    }
+
+    /// The threads spawned so far.
+    fn spawned_threads(&self) -> impl Iterator<Item = &Thread> {
+        self.threads.iter().map_while(|t| t.get())
+    }
+
     /// Whether every worker thread has entered the job of state `s` or has ended.
     fn all_entered_or_gone(&self, s: u64) -> bool {
-        let n = self.threads.get().map_or(0, |t| t.len());
+        let n = self.spawned.load(Ordering::Acquire);
         (0..n).all(|t| {
             self.gone.get(t).is_some_and(|g| g.load(Ordering::Acquire))
                 || self
@@ -210,7 +224,7 @@ impl Shared {
         let wake = self.wake.load(Ordering::Relaxed);
         for c in [2 * t + 2, 2 * t + 3] {
             if c < wake {
-                if let Some(t) = self.threads.get().and_then(|v| v.get(c)) {
+                if let Some(t) = self.thread(c) {
                     t.unpark();
                 }
             }
@@ -221,6 +235,7 @@ impl Shared {
 /// The caller's handle on its running job: how many workers are in, and letting more in.
 pub(crate) struct Widen<'a> {
     shared: &'a Shared,
+    pool: &'a ThreadPool,
 }
 
 impl Widen<'_> {
@@ -245,15 +260,21 @@ impl Widen<'_> {
     /// Lets up to `cap` workers besides the caller in, and wakes up to `wake` of them: the
     /// new ones whose parent in the wake tree will not wake them (it entered before they were
     /// wanted) are woken here; the others by their parents as usual.
+    ///
+    /// Threads not spawned yet are spawned here, after the cap is raised: a new thread looks
+    /// for a job as it starts, and enters this one.
     pub(crate) fn grow(&self, cap: usize, wake: usize) {
         let sh = self.shared;
         let old_wake = sh.wake.load(Ordering::Relaxed);
+        let had = sh.spawned.load(Ordering::Acquire);
         sh.cap.fetch_max(cap, Ordering::AcqRel);
         sh.wake.fetch_max(wake, Ordering::AcqRel);
-        let Some(threads) = sh.threads.get() else {
-            return;
-        };
-        let new = threads.iter().enumerate().take(wake).skip(old_wake);
+        self.pool.ensure_threads(wake);
+        let new = sh
+            .spawned_threads()
+            .enumerate()
+            .take(wake.min(had))
+            .skip(old_wake);
         for (t, thread) in new {
             if t < 2 || (t - 2) / 2 < old_wake {
                 thread.unpark();
@@ -417,26 +438,33 @@ impl Drop for CloseGuard<'_> {
 /// ```
 pub struct ThreadPool {
     shared: Arc<Shared>,
-    handles: Mutex<Vec<JoinHandle<()>>>,
+    spawner: Mutex<Spawner>,
     job_lock: Mutex<()>,
     requested: usize,
-    spawned: usize,
-    spawn_error: Option<String>,
+    /// Threads the pool may have: `requested - 1` until the OS refuses one, then those it got.
+    limit: AtomicUsize,
+    spawn_error: OnceLock<String>,
+}
+
+/// What spawns a pool's threads, and their handles.
+struct Spawner {
+    spawn: Box<SpawnFn>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadPool")
             .field("requested", &self.requested)
-            .field("threads", &self.spawned)
-            .field("spawn_error", &self.spawn_error)
+            .field("threads", &self.threads_spawned())
+            .field("spawn_error", &self.spawn_error.get())
             .field("shut_down", &self.shared.shutdown.load(Ordering::Relaxed))
             .finish()
     }
 }
 
-type SpawnFn<'s> =
-    dyn FnMut(String, Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> + 's;
+type SpawnFn =
+    dyn FnMut(String, Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> + Send;
 
 impl ThreadPool {
     /// A pool of `workers` participants (the caller plus `workers - 1` threads).
@@ -450,12 +478,35 @@ impl ThreadPool {
     /// assert!(amorsize::pool::ThreadPool::new(0).is_err());
     /// ```
     pub fn new(workers: usize) -> Result<Self> {
-        Self::with_spawner(workers, &mut |name, f| {
-            thread::Builder::new().name(name).spawn(f)
-        })
+        let p = Self::on_demand(workers)?;
+        p.ensure_threads(workers - 1);
+        Ok(p)
     }
 
-    fn with_spawner(workers: usize, spawn: &mut SpawnFn<'_>) -> Result<Self> {
+    /// A pool of `workers` participants whose threads are spawned as jobs first need them:
+    /// a job of `w` participants spawns those of the first `w - 1` that do not exist yet (before
+    /// it starts), and a job that grows spawns the ones it grows to. A pool made for work that
+    /// may wait (and grow to many threads) then costs a job that computes on a few of them
+    /// no more than those few. [`ThreadPool::workers`] counts the threads it may have;
+    /// [`ThreadPool::threads_spawned`] those it has.
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
+    /// let p = ThreadPool::on_demand(64)?;
+    /// assert_eq!((p.workers(), p.threads_spawned()), (64, 0));
+    /// let out = p.map_range(100, &RunOptions::new(3, ChunkPolicy::Fixed(10)), |i| i)?;
+    /// assert_eq!(out.results.len(), 100);
+    /// assert_eq!(p.threads_spawned(), 2);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn on_demand(workers: usize) -> Result<Self> {
+        Self::with_spawner(
+            workers,
+            Box::new(|name, f| thread::Builder::new().name(name).spawn(f)),
+        )
+    }
+
+    fn with_spawner(workers: usize, spawn: Box<SpawnFn>) -> Result<Self> {
         if workers == 0 {
             return Err(Error::invalid_config("workers", "must be at least 1"));
         }
@@ -471,7 +522,8 @@ impl ThreadPool {
             wake: AtomicUsize::new(0),
             job: UnsafeCell::new(None),
             shutdown: AtomicBool::new(false),
-            threads: OnceLock::new(),
+            threads: (1..workers).map(|_| OnceLock::new()).collect(),
+            spawned: AtomicUsize::new(0),
             clocks: (1..workers).map(|_| AtomicI64::new(-1)).collect(),
             entered_epoch: (1..workers).map(|_| AtomicU64::new(0)).collect(),
             started: AtomicUsize::new(0),
@@ -482,40 +534,64 @@ impl ThreadPool {
             exited: AtomicUsize::new(0),
             gone: (1..workers).map(|_| AtomicBool::new(false)).collect(),
         });
-        let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(workers - 1);
-        let mut spawn_error = None;
-        for t in 0..workers - 1 {
-            let sh = shared.clone();
-            match spawn(
+        Ok(ThreadPool {
+            shared,
+            spawner: Mutex::new(Spawner {
+                spawn,
+                handles: Vec::new(),
+            }),
+            job_lock: Mutex::new(()),
+            requested: workers,
+            limit: AtomicUsize::new(workers - 1),
+            spawn_error: OnceLock::new(),
+        })
+    }
+
+    /// Spawns threads until `threads` exist (at most the pool's limit; fewer if the OS refuses
+    /// one, which then lowers the limit) and returns how many exist. Spawned outside a job, the
+    /// new threads have started (reached their wait loop) when it returns: each one's start-up
+    /// (stack, signal stack, TLS) burns CPU, and a job started meanwhile would share the cores
+    /// with it (and a growing job's watch would count it as the items' threads). Spawned into
+    /// a running job (one that grows), they are not waited for: they enter as they start.
+    fn ensure_threads(&self, threads: usize) -> usize {
+        let sh = &*self.shared;
+        let want = threads.min(self.limit.load(Ordering::Acquire));
+        let had = sh.spawned.load(Ordering::Acquire);
+        if had >= want {
+            return had;
+        }
+        let mut sp = lock(&self.spawner);
+        while sh.spawned.load(Ordering::Relaxed) < want.min(self.limit.load(Ordering::Relaxed)) {
+            if sh.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            let t = sh.spawned.load(Ordering::Relaxed);
+            let shared = self.shared.clone();
+            match (sp.spawn)(
                 format!("amorsize-worker-{}", t + 1),
-                Box::new(move || worker_main(sh, t)),
+                Box::new(move || worker_main(shared, t)),
             ) {
-                Ok(h) => handles.push(h),
+                Ok(h) => {
+                    let _ = sh.threads[t].set(h.thread().clone());
+                    sp.handles.push(h);
+                    sh.spawned.store(t + 1, Ordering::Release);
+                }
                 Err(e) => {
-                    spawn_error = Some(e.to_string());
+                    let _ = self.spawn_error.set(e.to_string());
+                    self.limit.store(t, Ordering::Release);
                     break;
                 }
             }
         }
-        let _ = shared
-            .threads
-            .set(handles.iter().map(|h| h.thread().clone()).collect());
-        // A pool is ready when its threads are: each one's start-up (stack, signal stack, TLS)
-        // burns CPU, and a job started meanwhile would share the cores with it (and a growing
-        // job's watch would count it as the items' threads).
-        while shared.started.load(Ordering::Acquire) < handles.len()
-            && handles.iter().all(|h| !h.is_finished())
-        {
-            thread::yield_now();
+        let now = sh.spawned.load(Ordering::Acquire);
+        if !in_job(sh) {
+            while sh.started.load(Ordering::Acquire) < now
+                && sp.handles.iter().all(|h| !h.is_finished())
+            {
+                thread::yield_now();
+            }
         }
-        Ok(ThreadPool {
-            spawned: handles.len(),
-            shared,
-            handles: Mutex::new(handles),
-            job_lock: Mutex::new(()),
-            requested: workers,
-            spawn_error,
-        })
+        now
     }
 
     /// Participants in a job on this pool (threads obtained + the caller).
@@ -524,7 +600,7 @@ impl ThreadPool {
     /// assert_eq!(amorsize::pool::ThreadPool::new(3).unwrap().workers(), 3);
     /// ```
     pub fn workers(&self) -> usize {
-        self.spawned + 1
+        self.limit.load(Ordering::Acquire) + 1
     }
 
     /// The number of participants asked for in [`ThreadPool::new`].
@@ -536,13 +612,15 @@ impl ThreadPool {
         self.requested
     }
 
-    /// Background threads the OS gave the pool (`workers() - 1`).
+    /// Background threads the pool has so far (`workers() - 1` once every one was needed, or
+    /// from the start for a pool made by [`ThreadPool::new`]).
     ///
     /// ```
     /// assert_eq!(amorsize::pool::ThreadPool::new(3).unwrap().threads_spawned(), 2);
+    /// assert_eq!(amorsize::pool::ThreadPool::on_demand(3).unwrap().threads_spawned(), 0);
     /// ```
     pub fn threads_spawned(&self) -> usize {
-        self.spawned
+        self.shared.spawned.load(Ordering::Acquire)
     }
 
     /// Why the pool has fewer threads than asked for, if the OS refused one.
@@ -551,7 +629,7 @@ impl ThreadPool {
     /// assert!(amorsize::pool::ThreadPool::new(2).unwrap().spawn_error().is_none());
     /// ```
     pub fn spawn_error(&self) -> Option<&str> {
-        self.spawn_error.as_deref()
+        self.spawn_error.get().map(String::as_str)
     }
 
     /// True while the pool accepts work and all its threads are running.
@@ -564,7 +642,7 @@ impl ThreadPool {
     /// ```
     pub fn is_alive(&self) -> bool {
         !self.shared.shutdown.load(Ordering::Acquire)
-            && lock(&self.handles).iter().all(|h| !h.is_finished())
+            && lock(&self.spawner).handles.iter().all(|h| !h.is_finished())
     }
 
     /// Stops the threads and joins them (after a running job finishes); later calls fail with
@@ -584,10 +662,10 @@ impl ThreadPool {
             return;
         }
         let _job = lock(&self.job_lock);
-        for t in self.shared.threads.get().into_iter().flatten() {
+        for t in self.shared.spawned_threads() {
             t.unpark();
         }
-        let handles = std::mem::take(&mut *lock(&self.handles));
+        let handles = std::mem::take(&mut lock(&self.spawner).handles);
         for h in handles {
             let _ = h.join();
         }
@@ -772,9 +850,13 @@ impl ThreadPool {
         let max_participants = grow.map_or(participants, |g| {
             g.max_workers.clamp(participants, self.workers())
         });
-        // Only as many workers as there are chunks are woken; `0..len` is split among them.
+        // Only as many workers as there are chunks are woken; `0..len` is split among them
+        // (and only those are spawned, on a pool that spawns on demand).
         let est_chunks = len.div_ceil(first.max(1));
-        let wake = (participants - 1).min(est_chunks.saturating_sub(1));
+        let mut wake = (participants - 1).min(est_chunks.saturating_sub(1));
+        if !inline {
+            wake = wake.min(self.ensure_threads(wake));
+        }
         let job = Job::new(
             &f,
             len,
@@ -817,6 +899,7 @@ impl ThreadPool {
     /// ```
     pub fn broadcast<F: Fn(usize) + Sync>(&self, f: F) -> Result<()> {
         self.check_open()?;
+        self.ensure_threads(self.workers() - 1);
         let n = self.workers();
         let failure: Mutex<Option<(usize, Box<dyn Any + Send>)>> = Mutex::new(None);
         let call = |p: usize| {
@@ -882,13 +965,17 @@ impl ThreadPool {
             cap: cap as u64,
         };
         // The caller wakes the roots of the wake tree; each worker wakes its children.
-        for t in sh.threads.get().into_iter().flatten().take(wake.min(2)) {
+        for t in sh.spawned_threads().take(wake.min(2)) {
             t.unpark();
         }
         if let Some(watch) = watch {
             // The watch is the caller's policy (it may call user code): a panic there only
             // means the job does not grow.
-            let _ = catch_unwind(AssertUnwindSafe(|| watch(&Widen { shared: sh })));
+            let widen = Widen {
+                shared: sh,
+                pool: self,
+            };
+            let _ = catch_unwind(AssertUnwindSafe(|| watch(&widen)));
         }
         {
             let _mark = Mark::set(self.shared.id());
@@ -902,6 +989,11 @@ impl ThreadPool {
         }
         Ok(())
     }
+}
+
+/// Whether a job is open on the pool.
+fn in_job(sh: &Shared) -> bool {
+    is_open(sh.state.load(Ordering::Acquire))
 }
 
 /// A growing job's watch, on the caller before it takes part: waits until the `woken` workers
@@ -1005,18 +1097,27 @@ mod tests {
         );
     }
 
+    /// A pool spawning with `spawn`, every thread asked for at once (as `ThreadPool::new`).
+    fn eager(workers: usize, spawn: Box<SpawnFn>) -> ThreadPool {
+        let p = ThreadPool::with_spawner(workers, spawn).unwrap();
+        p.ensure_threads(workers - 1);
+        p
+    }
+
     #[test]
     fn refused_spawns_leave_a_working_pool() {
         let mut n = 0;
-        let p = ThreadPool::with_spawner(4, &mut |name, f| {
-            n += 1;
-            if n > 1 {
-                Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
-            } else {
-                thread::Builder::new().name(name).spawn(f)
-            }
-        })
-        .unwrap();
+        let p = eager(
+            4,
+            Box::new(move |name, f| {
+                n += 1;
+                if n > 1 {
+                    Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+                } else {
+                    thread::Builder::new().name(name).spawn(f)
+                }
+            }),
+        );
         assert_eq!(p.threads_spawned(), 1);
         assert_eq!(p.workers(), 2);
         assert_eq!(p.requested_workers(), 4);
@@ -1029,15 +1130,77 @@ mod tests {
 
     #[test]
     fn no_thread_at_all_still_runs_on_the_caller() {
-        let p = ThreadPool::with_spawner(3, &mut |_, _| {
-            Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
-        })
-        .unwrap();
+        let p = eager(
+            3,
+            Box::new(|_, _| Err(std::io::Error::from_raw_os_error(libc::EAGAIN))),
+        );
         assert_eq!(p.workers(), 1);
         let out = p
             .map_range(10, &RunOptions::new(3, ChunkPolicy::Fixed(1)), |i| i * 2)
             .unwrap();
         assert_eq!(out.results[9], 18);
         assert!(out.stats.inline);
+    }
+
+    #[test]
+    fn a_pool_on_demand_spawns_what_its_jobs_use_and_a_refusal_midway_still_runs() {
+        let p = ThreadPool::on_demand(8).unwrap();
+        let opts = |w| RunOptions::new(w, ChunkPolicy::Fixed(1));
+        // One chunk: inline, no thread.
+        assert!(p.map_range(1, &opts(8), |i| i).unwrap().stats.inline);
+        assert_eq!(p.threads_spawned(), 0);
+        // 3 participants: 2 threads; then a broadcast needs every one.
+        assert_eq!(p.map_range(50, &opts(3), |i| i).unwrap().results.len(), 50);
+        assert_eq!(p.threads_spawned(), 2);
+        let ran = AtomicUsize::new(0);
+        p.broadcast(|_| {
+            ran.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!((ran.into_inner(), p.threads_spawned()), (8, 7));
+        // The OS refuses the third thread when a job first asks for 5 participants.
+        let mut n = 0;
+        let q = ThreadPool::with_spawner(
+            6,
+            Box::new(move |name, f| {
+                n += 1;
+                if n > 2 {
+                    Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+                } else {
+                    thread::Builder::new().name(name).spawn(f)
+                }
+            }),
+        )
+        .unwrap();
+        assert_eq!(q.workers(), 6);
+        let out = q.map_range(200, &opts(5), |i| i * 3).unwrap();
+        assert_eq!(out.results, (0..200).map(|i| i * 3).collect::<Vec<_>>());
+        assert_eq!((q.workers(), q.threads_spawned()), (3, 2));
+        assert!(q.spawn_error().is_some());
+    }
+
+    #[test]
+    fn a_growing_job_spawns_the_threads_it_grows_to_and_they_take_part() {
+        use super::super::Growth;
+        use std::collections::HashSet;
+        let p = ThreadPool::on_demand(6).unwrap();
+        let opts = RunOptions::new(2, ChunkPolicy::Fixed(1)).with_growth(
+            // Patient: on a loaded machine the first worker may take long to come.
+            Growth::new(6, Duration::from_micros(200), |_| 6).patience(Duration::from_secs(10)),
+        );
+        let threads = Mutex::new(HashSet::new());
+        let out = p
+            .map_range(60, &opts, |i| {
+                threads.lock().unwrap().insert(thread::current().id());
+                thread::sleep(Duration::from_millis(2));
+                i
+            })
+            .unwrap();
+        assert_eq!(out.results.len(), 60);
+        assert_eq!(out.stats.observed.and_then(|o| o.grew_to), Some(6));
+        assert_eq!(p.threads_spawned(), 5);
+        // 60 sleeps of 2 ms: the caller and the 5 threads all ran some (not just the first 2).
+        let used = threads.into_inner().unwrap().len();
+        assert!(used > 2, "{used} threads ran items");
     }
 }
