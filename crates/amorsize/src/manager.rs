@@ -15,6 +15,9 @@
 //!   `get`, `get_new`, `stats` or `clear_idle` call; no background thread is needed
 //!   ([`is_expired`] is the pure rule);
 //! - a pool that is no longer alive is shut down and replaced, never handed out;
+//! - its pools spawn their threads on demand ([`crate::pool::ThreadPool::on_demand`]): a pool
+//!   of 128 lent to a job that computes on 2 of them has 2 threads (par_map asks for pools
+//!   as large as a job of waiting items may grow to);
 //! - [`PoolManager::shutdown`] shuts every idle pool down (joining its threads); later `get`
 //!   calls fail with [`Error::PoolShutDown`], and pools still lent out are shut down when their
 //!   handles are dropped. Dropping a manager shuts it down the same way.
