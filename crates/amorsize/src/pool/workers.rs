@@ -1104,20 +1104,22 @@ mod tests {
         p
     }
 
+    /// A spawner the OS grants `k` threads, then refuses.
+    fn granting(k: usize) -> Box<SpawnFn> {
+        let mut n = 0;
+        Box::new(move |name, f| {
+            n += 1;
+            if n > k {
+                Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+            } else {
+                thread::Builder::new().name(name).spawn(f)
+            }
+        })
+    }
+
     #[test]
     fn refused_spawns_leave_a_working_pool() {
-        let mut n = 0;
-        let p = eager(
-            4,
-            Box::new(move |name, f| {
-                n += 1;
-                if n > 1 {
-                    Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
-                } else {
-                    thread::Builder::new().name(name).spawn(f)
-                }
-            }),
-        );
+        let p = eager(4, granting(1));
         assert_eq!(p.threads_spawned(), 1);
         assert_eq!(p.workers(), 2);
         assert_eq!(p.requested_workers(), 4);
@@ -1159,19 +1161,7 @@ mod tests {
         .unwrap();
         assert_eq!((ran.into_inner(), p.threads_spawned()), (8, 7));
         // The OS refuses the third thread when a job first asks for 5 participants.
-        let mut n = 0;
-        let q = ThreadPool::with_spawner(
-            6,
-            Box::new(move |name, f| {
-                n += 1;
-                if n > 2 {
-                    Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
-                } else {
-                    thread::Builder::new().name(name).spawn(f)
-                }
-            }),
-        )
-        .unwrap();
+        let q = ThreadPool::with_spawner(6, granting(2)).unwrap();
         assert_eq!(q.workers(), 6);
         let out = q.map_range(200, &opts(5), |i| i * 3).unwrap();
         assert_eq!(out.results, (0..200).map(|i| i * 3).collect::<Vec<_>>());
