@@ -37,9 +37,21 @@ fn waiting_items_beside_busy_threads_of_the_program_still_run_on_many_threads() 
                     std::thread::sleep(pause);
                     x * 2
                 };
-                let out = amorsize::par_map(&items, f).unwrap();
-                assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
-                let used = threads.lock().unwrap().len();
+                // With every core busy, the first worker may take longer to wake than the watch
+                // waits for it (20 windows: 1.5–2 % of the calls here); the job then runs on
+                // the cores, and the call site is not remembered, so the next call watches
+                // again. A call whose watch did see the items is remembered, right or wrong,
+                // so the next calls repeat its verdict.
+                let mut used = 0;
+                for _ in 0..3 {
+                    threads.lock().unwrap().clear();
+                    let out = amorsize::par_map(&items, f).unwrap();
+                    assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+                    used = threads.lock().unwrap().len();
+                    if used > cores {
+                        break;
+                    }
+                }
                 assert!(
                     used > cores,
                     "{pause:?} items: {used} threads on {cores} busy cores"
