@@ -909,8 +909,8 @@ pub fn decide(
             Some(_) => format!("workers capped at {max_workers} by max_workers"),
             None => format!(
                 "workers capped at {max_workers}: the default max_workers ({} per effective \
-                 core, at most 512; Optimizer::max_workers sets it)",
-                WAITING_WORKERS_PER_CORE
+                 core, at most {}; Optimizer::max_workers sets it)",
+                WAITING_WORKERS_PER_CORE, DEFAULT_MAX_WORKERS_LIMIT
             ),
         });
     }
@@ -977,9 +977,13 @@ pub fn decide(
 /// fewer.
 pub const WAITING_WORKERS_PER_CORE: usize = 64;
 
+/// The most workers a plan may use by default, however many cores (the size of tokio's pool
+/// for blocking calls; see [`default_max_workers`]).
+pub const DEFAULT_MAX_WORKERS_LIMIT: usize = 512;
+
 /// The most workers a plan may use when [`Optimizer::max_workers`] is not set, and the highest
 /// concurrency `amorsize run -j auto` may reach: [`WAITING_WORKERS_PER_CORE`] per effective
-/// core, at most 512 (the size of tokio's pool for blocking calls), and never fewer than the
+/// core, at most [`DEFAULT_MAX_WORKERS_LIMIT`] (512), and never fewer than the
 /// cores. Only work that waits comes near it: compute-bound work is held to the cores, and
 /// partly blocking work to the cores over its CPU share. Services that limit connections, or
 /// a low limit of open files, call for [`Optimizer::max_workers`].
@@ -995,7 +999,7 @@ pub fn default_max_workers(cores: usize) -> usize {
     let cores = cores.max(1);
     cores
         .saturating_mul(WAITING_WORKERS_PER_CORE)
-        .min(512)
+        .min(DEFAULT_MAX_WORKERS_LIMIT)
         .max(cores)
 }
 

@@ -104,17 +104,6 @@ impl BusyThreads {
     pub fn threads(&self) -> usize {
         self.clocks.len()
     }
-
-    /// The busy threads' CPU time so far, summed (a thread that has ended adds nothing). Reading
-    /// their clocks also brings the process CPU clock up to date for them: read this before
-    /// [`crate::sample::process_cpu_time`] and the difference of two such pairs is exact.
-    ///
-    /// ```
-    /// assert_eq!(amorsize::system::BusyThreads::none().cpu(), std::time::Duration::ZERO);
-    /// ```
-    pub fn cpu(&self) -> Duration {
-        self.clocks.iter().filter_map(|&c| try_clock(c)).sum()
-    }
 }
 
 impl fmt::Display for BusyThreads {
