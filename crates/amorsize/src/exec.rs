@@ -439,15 +439,11 @@ impl AfterJob {
 /// (see [`stats_seen`]).
 const JUDGED_OVER: Duration = Duration::from_millis(40);
 
-/// Cores the rest of the process burned while `participants_cpu` was the job's participants'
-/// own, out of `process_cpu` over `wall`; `None` for a job shorter than [`JUDGED_OVER`] or when
-/// the participants' CPU was not measured.
-fn others_over_job(
-    process_cpu: Duration,
-    participants_cpu: Option<Duration>,
-    wall: Duration,
-) -> Option<f64> {
-    let own = participants_cpu?;
+/// Cores the rest of the process burned while `own` was the CPU of the job's own threads (the
+/// caller and the workers that took part), out of `process_cpu` over `wall`; `None` for a job
+/// shorter than [`JUDGED_OVER`] or when the workers' CPU was not measured.
+fn others_over_job(process_cpu: Duration, own: Option<Duration>, wall: Duration) -> Option<f64> {
+    let own = own?;
     (wall >= JUDGED_OVER)
         .then(|| process_cpu.saturating_sub(own).as_secs_f64() / wall.as_secs_f64())
 }
@@ -506,9 +502,14 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let window = Duration::from_secs_f64(window);
     let patience = (window * 20).max(Duration::from_secs_f64(guess.mean.min(1.0)));
     let grow = pool::Growth::new(max, window, decide).patience(patience);
-    let (p0, t0) = (sample::process_cpu_time(), std::time::Instant::now());
+    let (p0, c0) = (sample::process_cpu_time(), sample::thread_cpu_time());
+    let t0 = std::time::Instant::now();
     let (out, run) = run_measured(plan, items, f, vec![(0, prefix)], None, Some(grow))?;
-    let (process_cpu, wall) = (sample::process_cpu_time().saturating_sub(p0), t0.elapsed());
+    let wall = t0.elapsed();
+    // The caller's whole CPU time, not only its part in the job: it also spawns the threads a
+    // growing job grows to (tens of microseconds each), which no other thread burns.
+    let caller = sample::thread_cpu_time().saturating_sub(c0);
+    let process_cpu = sample::process_cpu_time().saturating_sub(p0);
     // Nothing watched (no worker came in time): nothing learned about CPU use; the site is
     // not remembered, so the next call looks again.
     let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
@@ -518,7 +519,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // busy threads, and what the rest burned over the whole job.
     let after = others_look_like_inner_threads(&seen).then(|| AfterJob {
         busy: crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores(),
-        others: others_over_job(process_cpu, run.as_ref().and_then(|r| r.cpu), wall),
+        others: others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall),
         cores: crate::system::info().cores.effective.max(1),
     });
     let mut stats = stats_seen(&guess, &seen, after);
@@ -532,6 +533,13 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let parallel = opt.plan_from(n, &stats).executor() == Executor::Threads;
     cache_put(key, n, &stats, parallel);
     Ok(out)
+}
+
+/// The CPU of a watched job's own threads: `caller`'s (measured around the whole run) and the
+/// workers' in the job (slots 1 and up); `None` when the workers' CPU was not measured.
+fn job_threads_cpu(run: Option<&pool::RunStats>, caller: Duration) -> Option<Duration> {
+    let workers = run.map(|r| &r.cpu).filter(|cpu| !cpu.is_empty())?;
+    Some(caller + workers.iter().skip(1).sum::<Duration>())
 }
 
 /// Seconds per item the pool's participants spent in a run (their time in the job over the
@@ -947,6 +955,22 @@ mod tests {
         assert_eq!(others_over_job(ms(100), None, ms(400)), None);
         // The participants' clocks ahead of the process's: nothing else burned.
         assert_eq!(others_over_job(ms(10), Some(ms(20)), ms(40)), Some(0.0));
+    }
+
+    #[test]
+    fn a_jobs_own_threads_are_the_caller_and_the_workers_past_slot_0() {
+        let ms = Duration::from_millis;
+        let run = |cpu: Vec<Duration>| pool::RunStats {
+            cpu,
+            ..Default::default()
+        };
+        // Slot 0's part in the job is inside the caller's whole time: not counted twice.
+        assert_eq!(
+            job_threads_cpu(Some(&run(vec![ms(3), ms(5), ms(7)])), ms(10)),
+            Some(ms(22))
+        );
+        assert_eq!(job_threads_cpu(Some(&run(Vec::new())), ms(10)), None);
+        assert_eq!(job_threads_cpu(None, ms(10)), None);
     }
 
     #[test]

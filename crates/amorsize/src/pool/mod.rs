@@ -475,10 +475,11 @@ pub struct RunStats {
     pub adjustments: Vec<Adjustment>,
     /// What the caller saw while watching a growing job (see [`Growth`]); `None` otherwise.
     pub observed: Option<Observed>,
-    /// CPU time the participants' threads burned in the job, summed (the caller's included):
-    /// measured for a job that may grow (see [`Growth`]), `None` otherwise. With the process's
-    /// CPU over the same time it tells the items' CPU from what other threads burned.
-    pub cpu: Option<Duration>,
+    /// CPU time each participant slot's thread burned in the job (slot 0 is the calling
+    /// thread; slots that did not take part hold zero): measured for a job that may grow (see
+    /// [`Growth`]), empty otherwise. With the process's CPU over the same time it tells the
+    /// items' CPU from what other threads burned.
+    pub cpu: Vec<Duration>,
 }
 
 impl RunStats {

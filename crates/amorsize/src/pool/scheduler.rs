@@ -558,7 +558,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             inline,
             adjustments,
             observed: None,
-            cpu: self.cpu_clocks.then(|| parts.iter().map(|p| p.cpu).sum()),
+            cpu: if self.cpu_clocks {
+                parts.iter().map(|p| p.cpu).collect()
+            } else {
+                Vec::new()
+            },
         };
         let complete = failure.is_none() && items + self.hole_items == self.len;
         if complete {
