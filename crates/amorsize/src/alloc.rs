@@ -129,6 +129,21 @@ unsafe impl GlobalAlloc for TrackingAllocator {
 }
 
 /// What the allocator counted for one thread (or for the process).
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOC: amorsize::alloc::TrackingAllocator = amorsize::alloc::TrackingAllocator::new();
+///
+/// fn main() {
+///     amorsize::alloc::reset_thread_peak();
+///     let before = amorsize::alloc::thread_stats();
+///     drop(std::hint::black_box(vec![0u8; 1 << 20]));
+///     let after = amorsize::alloc::thread_stats();
+///     assert!(after.peak - before.current >= 1 << 20);
+///     assert!(after.allocations > before.allocations);
+///     assert!(after.allocated_bytes - before.allocated_bytes >= 1 << 20);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct AllocStats {
     /// Bytes held now (allocated minus freed by this thread; may be negative, see the module doc).

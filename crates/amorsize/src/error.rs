@@ -3,6 +3,18 @@
 //! Every fallible function in amorsize returns [`Result<T>`](crate::Result), whose error is
 //! [`Error`]. Each variant names what went wrong in words a person can act on; none of them is
 //! produced by a panic inside the library.
+//!
+//! ```
+//! use amorsize::{Error, Optimizer};
+//! fn first_of_halves(items: &[u32]) -> amorsize::Result<u32> {
+//!     let out = amorsize::par_map(items, |x| 100 / x)?; // a panic becomes Err(TaskPanicked)
+//!     Ok(out[0])
+//! }
+//! assert_eq!(first_of_halves(&[2, 4]).unwrap(), 50);
+//! let err = first_of_halves(&[2, 0, 4]).unwrap_err();
+//! assert!(matches!(err, Error::TaskPanicked { index: 1, .. }));
+//! assert!(Optimizer::new().min_speedup(-1.0).validate().is_err());
+//! ```
 
 use thiserror::Error as ThisError;
 
@@ -140,4 +152,12 @@ impl Error {
 }
 
 /// The result type of amorsize.
+///
+/// ```
+/// fn doubled(items: &[u64]) -> amorsize::Result<Vec<u64>> {
+///     amorsize::par_map(items, |x| x * 2)
+/// }
+/// assert_eq!(doubled(&[1, 2])?, vec![2, 4]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -73,6 +73,14 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// Call sites par_map remembers at most.
+///
+/// ```
+/// let items: Vec<u64> = (0..50_000).collect();
+/// amorsize::par_map(&items, |x| x.count_ones())?;
+/// amorsize::par_map(&items, |x| x.leading_zeros())?;
+/// assert!(amorsize::exec::cache_len() <= amorsize::exec::CACHE_CAPACITY);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const CACHE_CAPACITY: usize = 256;
 
 /// The measured costs of parallelism on this machine, calibrated once per process (the first
@@ -110,6 +118,22 @@ pub fn is_calibrated() -> bool {
 /// machine (the 2-core VM measures 55 µs per spawn, 12–40 µs per wake and 0.1–0.3 µs per
 /// chunk). Too high a figure only keeps a borderline job sequential; too low a one could
 /// make a job too small to share parallel, so each is above what was measured.
+///
+/// ```
+/// use amorsize::exec::{is_calibrated, UNCALIBRATED};
+/// // A short first job runs before calibration, planned with these figures.
+/// amorsize::par_map(&[1u32, 2, 3], |x| x * 2)?;
+/// assert!(!is_calibrated());
+/// // Tiny jobs stay sequential with them: 10,000 items of 10 ns (100 µs) do not pay for
+/// // waking a worker.
+/// let stats = amorsize::sample::SampleStats { count: 5, mean: 10e-9, cpu_fraction: 1.0,
+///     run_length: 1, ..Default::default() };
+/// let machine = amorsize::plan::MachineFacts::new(8, 1 << 30);
+/// let plan = amorsize::plan::decide(&amorsize::Optimizer::new(), &stats, 10_000, &machine,
+///     &UNCALIBRATED);
+/// assert_eq!(plan.executor(), amorsize::Executor::Sequential);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const UNCALIBRATED: Costs = Costs {
     spawn: 100e-6,
     wake: 50e-6,
@@ -118,6 +142,15 @@ pub const UNCALIBRATED: Costs = Costs {
 
 /// Sequential work (seconds, as projected by the prefix probe) par_map runs with
 /// [`UNCALIBRATED`] costs before it calibrates: calibrating then costs about 1% of it.
+///
+/// ```
+/// use amorsize::exec::{is_calibrated, CALIBRATE_AFTER};
+/// // 1,000 items of ~1 µs add up to far less than CALIBRATE_AFTER seconds: no calibration.
+/// let items: Vec<u64> = (0..1_000).collect();
+/// amorsize::par_map(&items, |x| (0..200u64).fold(*x, |a, b| a.wrapping_mul(31) ^ b))?;
+/// assert!(CALIBRATE_AFTER > 0.01 && !is_calibrated());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const CALIBRATE_AFTER: f64 = 0.5;
 
 /// The costs to plan a job of `projected` seconds with: the calibrated ones once the work
@@ -728,6 +761,15 @@ static HITS_PROBE: AtomicU64 = AtomicU64::new(0);
 static MISSES: AtomicU64 = AtomicU64::new(0);
 
 /// How par_map's call-site memory has served calls since the process started.
+///
+/// ```
+/// let before = amorsize::exec::cache_stats();
+/// amorsize::par_map(&[1u8, 2, 3], |x| x + 1)?; // three items: the plain loop
+/// let after = amorsize::exec::cache_stats();
+/// assert_eq!(after.plain, before.plain + 1);
+/// assert!(serde_json::to_string(&after).unwrap().contains("\"plain\""));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {
     /// Calls that ran the plain loop after the prefix probe (too small to pay).

@@ -24,6 +24,20 @@
 //!
 //! The manager is safe to use from many threads at once. Pools are created and shut down
 //! outside its lock, so one slow thread start does not block other callers.
+//!
+//! ```
+//! use amorsize::pool::{ChunkPolicy, RunOptions};
+//! let m = amorsize::PoolManager::new();
+//! let a = m.get(2)?; // lent out: a second user of size 2 gets another pool
+//! let b = m.get(2)?;
+//! assert_ne!(a.id(), b.id());
+//! let out = a.map_range(100, &RunOptions::new(2, ChunkPolicy::Fixed(10)), |i| i * i)?;
+//! assert_eq!(out.results[9], 81);
+//! drop((a, b));
+//! assert_eq!((m.stats().idle, m.stats().active), (2, 0)); // both kept warm
+//! assert_eq!(m.clear_idle(), 2);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::pool::AdaptivePool;
 use crate::{Error, Result};

@@ -36,6 +36,14 @@
 use serde::Serialize;
 
 /// What the sample measured about a workload, as plain numbers.
+///
+/// ```
+/// use amorsize::model::Workload;
+/// // 100 items of 1 ms that wait nine tenths of their time.
+/// let w = Workload { cpu_fraction: 0.1, ..Workload::new(100, 1e-3) };
+/// assert!((w.sequential_time() - 0.1).abs() < 1e-12);
+/// assert_eq!(w.inner_parallelism, 1.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Workload {
     /// Items to run.
@@ -111,6 +119,16 @@ impl Workload {
 }
 
 /// The measured costs of parallelism on this machine, in seconds.
+///
+/// ```
+/// use amorsize::model::Costs;
+/// let c = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// // Four workers: a warm pool wakes them in two levels of its tree, a cold one spawns three.
+/// assert!((c.fan_out(4, true) - 2.0 * c.wake).abs() < 1e-12);
+/// assert!((c.fan_out(4, false) - 3.0 * c.spawn).abs() < 1e-12);
+/// // This machine's figures, measured once per process:
+/// assert!(amorsize::exec::costs().dispatch >= 0.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Costs {
     /// Starting one worker thread (spawn + join), paid per worker on a cold pool.
@@ -166,6 +184,16 @@ impl Costs {
 }
 
 /// The predicted wall time of one `workers × chunk` configuration, term by term (seconds).
+///
+/// ```
+/// use amorsize::model::{predict, Costs, Workload};
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// let p = predict(&Workload::new(10_000, 100e-6), &costs, 2, 2, 100, true);
+/// assert_eq!((p.workers, p.chunk_size), (2, 100));
+/// assert_eq!(p.parallelism, 2.0); // compute-bound on 2 cores
+/// assert!((p.work - 0.5).abs() < 1e-9); // 1 s of work over 2
+/// assert!(p.total >= p.startup + p.work + p.dispatch + p.tail - 1e-12);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Prediction {
     /// Participants.

@@ -38,15 +38,80 @@ use std::fmt;
 use std::time::Duration;
 
 /// A job predicted shorter than this many fan-out costs runs sequentially.
+///
+/// ```
+/// use amorsize::model::Costs;
+/// use amorsize::plan::{decide, MachineFacts};
+/// use amorsize::sample::SampleStats;
+/// use amorsize::{Executor, Optimizer};
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// let opt = Optimizer::new().warm_pool(true);
+/// let stats = SampleStats { count: 5, mean: 1e-6, cpu_fraction: 1.0, run_length: 1,
+///     ..Default::default() };
+/// // Items of 1 µs: the job must last 10 wake-ups (500 µs here) to be shared.
+/// let items = (amorsize::plan::MIN_JOB_FAN_OUTS * costs.fan_out(2, true) / 1e-6) as usize;
+/// let run = |n| decide(&opt, &stats, n, &MachineFacts::new(2, 1 << 30), &costs).executor();
+/// assert_eq!(run(items * 9 / 10), Executor::Sequential);
+/// assert_eq!(run(items * 10), Executor::Threads);
+/// ```
 pub const MIN_JOB_FAN_OUTS: f64 = 10.0;
 
 /// Each worker must have at least this many fan-out costs of work to be worth waking.
+///
+/// ```
+/// use amorsize::model::Costs;
+/// use amorsize::plan::{decide, MachineFacts};
+/// use amorsize::sample::SampleStats;
+/// use amorsize::{Executor, Optimizer};
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// let stats = SampleStats { count: 5, mean: 1e-6, cpu_fraction: 1.0, run_length: 1,
+///     ..Default::default() };
+/// // 1.2 ms of work on 64 cores: each worker needs 4 wake-ups' worth (200 µs), so at most 6.
+/// let opt = Optimizer::new().warm_pool(true);
+/// let plan = decide(&opt, &stats, 1_200, &MachineFacts::new(64, 1 << 30), &costs);
+/// let per_worker = amorsize::plan::FAN_OUTS_PER_WORKER * costs.fan_out(2, true);
+/// assert_eq!(plan.executor(), Executor::Threads);
+/// assert!(plan.workers() > 1 && plan.workers() as f64 <= 1.2e-3 / per_worker);
+/// ```
 pub const FAN_OUTS_PER_WORKER: f64 = 4.0;
 
 /// CPU fraction at or above which work counts as compute-bound.
+///
+/// ```
+/// use amorsize::model::Costs;
+/// use amorsize::plan::{decide, MachineFacts};
+/// use amorsize::sample::SampleStats;
+/// use amorsize::{Executor, Optimizer};
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// use amorsize::plan::COMPUTE_BOUND;
+/// let workers = |cpu_fraction| {
+///     let stats = SampleStats { count: 5, mean: 1e-3, cpu_fraction, run_length: 1,
+///         ..Default::default() };
+///     decide(&Optimizer::new(), &stats, 10_000, &MachineFacts::new(4, 1 << 30), &costs).workers()
+/// };
+/// assert_eq!(workers(COMPUTE_BOUND), 4); // held to the cores
+/// assert!(workers(COMPUTE_BOUND - 0.1) > 4); // partly waits: more workers than cores
+/// ```
 pub const COMPUTE_BOUND: f64 = 0.8;
 
 /// CPU fraction below which work counts as blocking.
+///
+/// ```
+/// use amorsize::model::Costs;
+/// use amorsize::plan::{decide, MachineFacts};
+/// use amorsize::sample::SampleStats;
+/// use amorsize::{Executor, Optimizer};
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// use amorsize::plan::BLOCKING;
+/// let advice = |cpu_fraction| {
+///     let stats = SampleStats { count: 5, mean: 1e-3, cpu_fraction, run_length: 1,
+///         ..Default::default() };
+///     let plan = decide(&Optimizer::new(), &stats, 1_000, &MachineFacts::new(2, 1 << 30), &costs);
+///     plan.diagnostics().recommendations.join(" ")
+/// };
+/// assert!(advice(BLOCKING / 2.0).contains("mostly waits"));
+/// assert!(!advice(BLOCKING).contains("mostly waits")); // partly blocking
+/// ```
 pub const BLOCKING: f64 = 0.5;
 
 pub(crate) fn ser_secs<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -70,6 +135,18 @@ pub enum Executor {
 }
 
 /// The machine facts a plan used.
+///
+/// ```
+/// use amorsize::plan::MachineFacts;
+/// // A plan records the facts it used: here, a plan made for a 16-core machine on this one.
+/// let facts = MachineFacts::new(16, 64 << 30);
+/// let stats = amorsize::sample::SampleStats { count: 5, mean: 1e-3, cpu_fraction: 1.0,
+///     run_length: 1, ..Default::default() };
+/// let costs = amorsize::model::Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
+/// let plan = amorsize::plan::decide(&amorsize::Optimizer::new(), &stats, 10_000, &facts, &costs);
+/// assert_eq!(plan.diagnostics().machine, facts);
+/// assert_eq!(plan.workers(), 16);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MachineFacts {
     /// Effective cores.
@@ -112,6 +189,20 @@ impl MachineFacts {
 }
 
 /// Everything a plan's decision was based on, and why it came out as it did.
+///
+/// ```
+/// let items: Vec<u64> = (0..200_000).collect();
+/// let plan = amorsize::optimize(&items, |x| x.wrapping_mul(0x9E37_79B9).count_ones())?;
+/// let d = plan.diagnostics();
+/// assert_eq!(d.items, items.len());
+/// assert!(d.sample.count >= 1 && !d.reason.is_empty());
+/// // A parallel plan carries the model's terms; a sequential one predicts the plain loop.
+/// match &d.prediction {
+///     Some(p) => assert_eq!(p.workers, plan.workers()),
+///     None => assert_eq!(d.predicted_parallel, d.predicted_sequential),
+/// }
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnostics {
     /// Items in the input.
@@ -975,10 +1066,21 @@ pub fn decide(
 /// Workers per effective core that work which waits may keep busy: an item on the CPU for
 /// 1/64 of its time (a sleep of a millisecond or longer, most I/O) leaves a core idle with
 /// fewer.
+///
+/// ```
+/// use amorsize::plan::{default_max_workers, WAITING_WORKERS_PER_CORE};
+/// assert_eq!(default_max_workers(2), 2 * WAITING_WORKERS_PER_CORE);
+/// ```
 pub const WAITING_WORKERS_PER_CORE: usize = 64;
 
 /// The most workers a plan may use by default, however many cores (the size of tokio's pool
 /// for blocking calls; see [`default_max_workers`]).
+///
+/// ```
+/// use amorsize::plan::{default_max_workers, DEFAULT_MAX_WORKERS_LIMIT};
+/// assert_eq!(default_max_workers(64), DEFAULT_MAX_WORKERS_LIMIT);
+/// assert!(default_max_workers(2) < DEFAULT_MAX_WORKERS_LIMIT);
+/// ```
 pub const DEFAULT_MAX_WORKERS_LIMIT: usize = 512;
 
 /// The most workers a plan may use when [`Optimizer::max_workers`] is not set, and the highest

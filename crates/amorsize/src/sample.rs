@@ -44,31 +44,115 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// The most measurements one sample takes.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings, MAX_SAMPLE};
+/// use std::time::Duration;
+/// let items: Vec<u64> = (0..100_000).collect();
+/// let settings = SampleSettings { sample_size: 1_000, max_time: Duration::from_secs(1),
+///     ..Default::default() };
+/// let s = measure(&items, |x| x.count_ones(), &settings)?;
+/// assert!(s.measurements.len() <= MAX_SAMPLE);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const MAX_SAMPLE: usize = 64;
 
 /// The shortest a single measurement should last; cheaper items are timed in runs.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// // Items of a few nanoseconds are timed in runs of many, each meant to last 20 µs.
+/// let items: Vec<u64> = (0..100_000).collect();
+/// let s = measure(&items, |x| x.count_ones(), &SampleSettings::default())?;
+/// assert!(s.stats.run_length > 1);
+/// assert!(s.measurements.iter().any(|m| m.len > 1));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const MIN_MEASUREMENT: Duration = Duration::from_micros(20);
 
 /// CV above which a workload counts as heterogeneous.
+///
+/// ```
+/// use amorsize::sample::{summarize, Measurement, HETEROGENEOUS_CV};
+/// use std::time::Duration;
+/// let m = |us| Measurement { start: 0, len: 1, wall: Duration::from_micros(us),
+///     thread_cpu: Duration::from_micros(us), process_cpu: Duration::from_micros(us),
+///     run_delay: Duration::ZERO, peak_bytes: None, voluntary_switches: None,
+///     cpu_measured: true };
+/// let steady = summarize(&[m(100), m(110), m(90)]);
+/// let mixed = summarize(&[m(10), m(10), m(40)]);
+/// assert!(steady.cv <= HETEROGENEOUS_CV && !steady.heterogeneous);
+/// assert!(mixed.cv > HETEROGENEOUS_CV && mixed.heterogeneous);
+/// ```
 pub const HETEROGENEOUS_CV: f64 = 0.5;
 
 /// Runs expected to last at least this long also read the scheduler's run delay.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings, RUN_DELAY_WORTHWHILE};
+/// // Runs meant to last ~20 µs do not read it: their run delay stays zero.
+/// let items: Vec<u64> = (0..100_000).collect();
+/// let s = measure(&items, |x| x.count_ones(), &SampleSettings::default())?;
+/// assert!(s.measurements.iter().all(|m| m.run_delay.is_zero() || m.wall >= RUN_DELAY_WORTHWHILE));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const RUN_DELAY_WORTHWHILE: Duration = Duration::from_micros(200);
 
 /// Process CPU / wall ratio above which a call is taken to run threads of its own.
+///
+/// ```
+/// use amorsize::sample::{summarize, Measurement, INNER_PARALLELISM_THRESHOLD};
+/// use std::time::Duration;
+/// // A call that blocked for 1 ms while the process burned `us` of CPU besides its own 10 µs.
+/// let m = |us: u64| Measurement { start: 0, len: 1, wall: Duration::from_millis(1),
+///     thread_cpu: Duration::from_micros(10), process_cpu: Duration::from_micros(10 + us),
+///     run_delay: Duration::ZERO, peak_bytes: None, voluntary_switches: Some(1),
+///     cpu_measured: true };
+/// let nested = summarize(&[m(1_990)]); // ~2 cores: threads of its own
+/// assert!(nested.process_cpu_ratio >= INNER_PARALLELISM_THRESHOLD);
+/// assert!(nested.inner_parallelism > 1.9);
+/// assert_eq!(summarize(&[m(990)]).inner_parallelism, 1.0); // ~1 core: below the threshold
+/// ```
 pub const INNER_PARALLELISM_THRESHOLD: f64 = 1.5;
 
 /// Share of a run's wall time that other threads of the process burned (the median over the
 /// runs in which the calling thread blocked) at which the sample looks at what they burn while no
 /// item runs ([`crate::system::BusyThreads`]): the program's own busy threads, not the call's.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// // In a program with no other thread, no run sees other threads burn CPU: the sample
+/// // never looks, and nothing counts as busy elsewhere.
+/// let items = [(); 4];
+/// let s = measure(&items, |_| std::thread::yield_now(), &SampleSettings::default())?;
+/// assert_eq!(s.stats.busy_elsewhere, 0.0);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const OTHERS_WORTH_A_LOOK: f64 = 0.25;
 
 /// How long the sample and the growth watch look for the program's busy threads: long enough
 /// that a pool worker spinning after its job (100 µs) or rayon's idle rounds stay below half of
 /// it (a third at most), and so are not counted.
+///
+/// ```
+/// use amorsize::{sample::BUSY_WINDOW, system::BusyThreads};
+/// let busy = BusyThreads::measure(BUSY_WINDOW); // ~0.3 ms
+/// assert_eq!(busy.threads(), 0); // this program has no other thread
+/// ```
 pub const BUSY_WINDOW: Duration = Duration::from_micros(300);
 
 /// How much a sample may measure.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// use std::time::Duration;
+/// let settings = SampleSettings { sample_size: 3, max_time: Duration::from_millis(10),
+///     ..Default::default() };
+/// let items: Vec<u64> = (0..10_000).collect();
+/// let s = measure(&items, |x| x * 2, &settings)?;
+/// assert!(s.stats.count >= 1 && s.measurements.len() >= s.stats.count);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SampleSettings {
     /// Measurements for a steady workload (≥ 1).
@@ -101,6 +185,20 @@ impl Default for SampleSettings {
 }
 
 /// One timed run of consecutive items.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// let items: Vec<u64> = (0..10_000).collect();
+/// let s = measure(&items, |x| x.count_ones(), &SampleSettings::default())?;
+/// for m in &s.measurements {
+///     assert!(m.len >= 1 && m.start + m.len <= items.len());
+/// }
+/// // The runs cover disjoint items.
+/// let mut runs: Vec<_> = s.measurements.iter().map(|m| (m.start, m.len)).collect();
+/// runs.sort();
+/// assert!(runs.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Measurement {
     /// Index of the first item.
@@ -152,6 +250,17 @@ impl Measurement {
 }
 
 /// Statistics of a sample, per item, in seconds.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// let items: Vec<u64> = (0..10_000).collect();
+/// let s = measure(&items, |x| x.count_ones(), &SampleSettings::default())?.stats;
+/// assert!(s.count >= 1 && s.items >= s.count);
+/// assert!(s.mean > 0.0 && s.p95 >= s.median);
+/// assert!((0.0..=1.0).contains(&s.cpu_fraction));
+/// println!("{s}"); // "5 measurements (… items): mean …, CPU 100%"
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct SampleStats {
     /// Measurements used for the statistics.
@@ -194,6 +303,18 @@ pub struct SampleStats {
 }
 
 /// A measured sample: the measurements, their statistics and the sampled items' results.
+///
+/// ```
+/// use amorsize::sample::{measure, SampleSettings};
+/// let items: Vec<u32> = (0..10_000).collect();
+/// let s = measure(&items, |x| x + 1, &SampleSettings::default())?;
+/// // Each sampled run keeps its results, in input order.
+/// for (start, results) in &s.results {
+///     assert_eq!(results[0], items[*start] + 1);
+/// }
+/// assert_eq!(s.sampled_items(), s.results.iter().map(|(_, r)| r.len()).sum::<usize>());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Sample<R> {
     /// Every measurement, in the order taken.

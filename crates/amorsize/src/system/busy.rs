@@ -29,16 +29,49 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 /// A thread counts as busy when it ran for at least this share of the window.
+///
+/// ```
+/// use amorsize::system::busy::{busy_threads, BUSY_SHARE};
+/// use std::time::Duration;
+/// let window = Duration::from_micros(400);
+/// let before = [Some(Duration::ZERO)];
+/// let busy = |share: f64| {
+///     busy_threads(&before, &[Some(window.mul_f64(share))], window, |_| false).1
+/// };
+/// assert_eq!(busy(BUSY_SHARE), vec![0]);
+/// assert!(busy(BUSY_SHARE * 0.9).is_empty());
+/// ```
 pub const BUSY_SHARE: f64 = 0.5;
 
 /// A thread that ran for at least this share of the window, and still wants a CPU at its end
 /// (it is runnable), counts as busy too: a computing thread of the program that other
 /// programs' threads keep off the CPU part of the time (4 spinning threads on 2 cores each get
 /// about half).
+///
+/// ```
+/// use amorsize::system::busy::{busy_threads, STARVED_SHARE};
+/// use std::time::Duration;
+/// let window = Duration::from_micros(400);
+/// let before = [Some(Duration::ZERO)];
+/// let busy = |share: f64, runnable: bool| {
+///     busy_threads(&before, &[Some(window.mul_f64(share))], window, |_| runnable).1.len()
+/// };
+/// assert_eq!(busy(STARVED_SHARE, true), 1); // ran a tenth and still wants a CPU
+/// assert_eq!(busy(STARVED_SHARE, false), 0); // ran a tenth and went to sleep
+/// assert_eq!(busy(STARVED_SHARE * 0.5, true), 0);
+/// ```
 pub const STARVED_SHARE: f64 = 0.1;
 
 /// The threads of the process (besides the caller) that kept a CPU busy through a window, and
 /// how many cores they kept busy.
+///
+/// ```
+/// use amorsize::system::BusyThreads;
+/// use std::time::Duration;
+/// let busy = BusyThreads::measure(Duration::from_micros(300));
+/// assert_eq!((busy.threads(), busy.cores()), (0, 0.0)); // no other thread here
+/// assert_eq!(busy.to_string(), "no other thread of the process busy");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BusyThreads {
     cores: f64,
