@@ -7,15 +7,55 @@
 //! is always admitted when nothing else runs (so a block larger than the whole budget runs
 //! alone, and is counted in [`AdmissionStats::oversized`]), and pressure never holds back the only
 //! block. Concurrency therefore drops, down to one block, before anything else changes.
+//!
+//! ```
+//! use amorsize::array::budget::Admission;
+//! let adm = Admission::new(1000);
+//! let a = adm.acquire(600);
+//! assert!(adm.try_acquire(600).is_none()); // 600 + 600 > 1000 while `a` runs
+//! drop(a); // the permit gives its bytes back
+//! let big = adm.acquire(5000); // larger than the budget, admitted because nothing else runs
+//! assert!(adm.try_acquire(1).is_none()); // so it runs alone
+//! drop(big);
+//! let s = adm.stats();
+//! assert_eq!((s.admitted, s.max_running, s.oversized), (2, 1, 1));
+//! ```
 
 use serde::Serialize;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// A probe that answers "is memory under pressure now?".
+///
+/// ```
+/// use amorsize::array::budget::{Admission, PressureProbe};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let high = Arc::new(AtomicBool::new(true));
+/// let flag = Arc::clone(&high);
+/// let probe: PressureProbe = Box::new(move || flag.load(Ordering::SeqCst));
+/// let adm = Admission::new(1 << 20).with_pressure_probe(probe);
+/// let first = adm.acquire(1); // the only block always starts
+/// assert!(adm.try_acquire(1).is_none()); // a second one waits while the probe says yes
+/// high.store(false, Ordering::SeqCst);
+/// assert!(adm.try_acquire(1).is_some());
+/// drop(first);
+/// ```
 pub type PressureProbe = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// What an [`Admission`] observed.
+///
+/// ```
+/// use amorsize::array::budget::{Admission, AdmissionStats};
+/// let adm = Admission::new(100);
+/// assert_eq!(adm.stats(), AdmissionStats::default());
+/// let (a, b) = (adm.acquire(40), adm.acquire(50));
+/// drop((a, b));
+/// drop(adm.acquire(300)); // oversized: runs alone
+/// let s = adm.stats();
+/// assert_eq!((s.admitted, s.max_running, s.max_in_flight), (3, 2, 300));
+/// assert_eq!((s.oversized, s.waits, s.pressure_waits), (1, 0, 0));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct AdmissionStats {
     /// Blocks admitted.
@@ -67,6 +107,17 @@ impl std::fmt::Debug for Admission {
 }
 
 /// Bytes admitted by [`Admission::acquire`]; released on drop.
+///
+/// ```
+/// use amorsize::array::budget::{Admission, Permit};
+/// let adm = Admission::new(100);
+/// let p: Permit<'_> = adm.acquire(70);
+/// assert!(adm.try_acquire(40).is_none()); // 70 + 40 > 100 while `p` is held
+/// drop(p); // gives the 70 bytes back
+/// let q = adm.try_acquire(40).unwrap();
+/// assert_eq!(adm.stats().max_in_flight, 70);
+/// drop(q);
+/// ```
 #[derive(Debug)]
 pub struct Permit<'a> {
     adm: &'a Admission,

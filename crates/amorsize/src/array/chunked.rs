@@ -7,6 +7,21 @@
 //! budget next to the blocks already running, and memory must not be under pressure. The chunk
 //! shape never changes during a run; with [`ChunkedArray::auto_rechunk`] the engine's
 //! recommendation applies to the next run of the same key.
+//!
+//! ```
+//! use amorsize::array::{ChunkedArray, ChunkedArrayMut};
+//! let a = ndarray::Array1::<f64>::ones(1000);
+//! // Blocks of 100 f64 project 800 bytes each (k = 1): an 800-byte budget runs one at a time.
+//! let c = ChunkedArray::with_chunks(a.view(), &[100])?.workers(2).budget_bytes(800);
+//! assert_eq!(c.map_blocks(|b| b.mapv(|x| x + 1.0))?.sum(), 2000.0);
+//! let run = c.profile().last_run.unwrap();
+//! assert_eq!((run.chunks, run.max_concurrent, run.oversized_blocks), (10, 1, 0));
+//! assert!(run.projected_peak <= run.budget_bytes);
+//! let mut m = a.clone();
+//! ChunkedArrayMut::with_chunks(m.view_mut(), &[300])?.map_blocks_mut(|mut b| b *= 3.0)?;
+//! assert_eq!(m.sum(), 3000.0);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::budget::Admission;
 use super::engine::{check_pressure_threshold, global_engine, AdaptiveChunkingEngine};

@@ -4,6 +4,22 @@
 //! Configuration comes from [`EngineConfig`] (a validating builder) or from the environment,
 //! read once by [`global_engine`] with [`EngineConfig::from_env_map`] (see the variables in the
 //! [module documentation of `array`](crate::array)).
+//!
+//! ```
+//! use amorsize::array::{engine::EngineConfig, AdaptiveChunkingEngine, ChunkedArray};
+//! use std::collections::HashMap;
+//! let vars: HashMap<String, String> = [("AMORSIZE_ARRAY_WORKERS", "2"),
+//!     ("AMORSIZE_ARRAY_BUDGET_BYTES", "64K")].map(|(k, v)| (k.into(), v.into())).into();
+//! let config = EngineConfig::from_env_map(&vars)?;
+//! assert_eq!((config.workers, config.budget_bytes), (Some(2), Some(64 << 10)));
+//! let engine = AdaptiveChunkingEngine::new(config)?;
+//! let a = ndarray::Array1::<f64>::ones(4096);
+//! let c = ChunkedArray::with_chunks_and_engine(a.view(), &[512], &engine)?.key("doc");
+//! c.map_blocks(|b| b.mapv(|x| x * 2.0))?;
+//! let t = engine.telemetry();
+//! assert_eq!((t.arrays_tracked, t.history[0].budget_bytes), (1, 64 << 10));
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::chunked::ChunkedArray;
 use super::metrics::{AggregateStats, ProfileReport};
@@ -446,6 +462,20 @@ impl fmt::Display for ArrayProfile {
 }
 
 /// One recorded run.
+///
+/// ```
+/// use amorsize::array::{AdaptiveChunkingEngine, ChunkedArray, EngineConfig, RunRecord};
+/// let engine = AdaptiveChunkingEngine::new(EngineConfig::new().workers(1).budget_bytes(1 << 20))?;
+/// let a = ndarray::Array2::<f32>::ones((8, 8));
+/// let c = ChunkedArray::with_chunks_and_engine(a.view(), &[4, 8], &engine)?.key("rec");
+/// assert_eq!(c.reduce_blocks(|b| b.sum(), |x, y| x + y)?, 64.0);
+/// let r: RunRecord = engine.telemetry().history.pop().unwrap();
+/// assert_eq!((r.key.as_str(), r.operation.as_str()), ("rec", "reduce_blocks"));
+/// assert_eq!((r.chunks, r.budget_bytes), (vec![4, 8], 1 << 20));
+/// assert!(r.projected_peak <= r.budget_bytes);
+/// assert_eq!(engine.get_profile(r.id).unwrap().key, "rec");
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
     /// The array.

@@ -2,6 +2,18 @@
 //! `t(b) = t0 + c·b`, where `b` is a chunk's input bytes.
 //!
 //! Pure arithmetic over measured points, so it is tested without a clock or an allocator.
+//!
+//! ```
+//! use amorsize::array::fit::{PeakModel, TimeModel};
+//! // Chunks of 1, 2 and 4 MB: peaks of 4 KiB + 3 bytes per input byte, 20 µs + 1 ns per byte.
+//! let sizes = [1e6, 2e6, 4e6];
+//! let peak = PeakModel::fit(&sizes.map(|b| (b, 4096.0 + 3.0 * b)));
+//! assert!((peak.k - 3.0).abs() < 1e-9 && (peak.a - 4096.0).abs() < 1e-3);
+//! assert!(peak.peak(1000).abs_diff(4096 + 3000) <= 1);
+//! let time = TimeModel::fit(&sizes.map(|b| (b, 20e-6 + 1e-9 * b)));
+//! assert!((time.t0 - 20e-6).abs() < 1e-9 && (time.c - 1e-9).abs() < 1e-15);
+//! assert_eq!((peak.measured, time.measured), (3, 3));
+//! ```
 
 use serde::Serialize;
 

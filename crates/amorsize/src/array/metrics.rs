@@ -4,6 +4,20 @@
 //! Memory is measured exactly when [`crate::alloc::TrackingAllocator`] is the global allocator
 //! ([`MemorySource::Exact`]: per-thread current and peak bytes), otherwise from the process's
 //! resident memory in `/proc/self/statm` ([`MemorySource::Rss`]: process-wide, no per-chunk peak).
+//!
+//! ```
+//! use amorsize::array::{AggregateStats, ChunkMemoryMetric, MemorySource};
+//! use std::time::Duration;
+//! // Chunks of 1000 and 2000 f64 whose exact peaks are twice their input bytes.
+//! let ms: Vec<_> = [1000usize, 2000].iter().enumerate()
+//!     .map(|(i, &n)| ChunkMemoryMetric::new(i, vec![n], 8, Duration::from_millis(1), (0, 0),
+//!         Some(16 * n as u64), MemorySource::Exact))
+//!     .collect();
+//! assert_eq!(ms[1].estimated_bytes, 16_000);
+//! let s = AggregateStats::from_metrics(&ms);
+//! assert_eq!((s.total_chunks, s.peak_memory, s.source), (2, 32_000, MemorySource::Exact));
+//! assert!((s.peak_model.k - 2.0).abs() < 1e-9 && (s.amplification - 2.0).abs() < 1e-9);
+//! ```
 
 use super::fit::{PeakModel, TimeModel};
 use serde::Serialize;

@@ -72,6 +72,15 @@ pub use pressure::MemoryPressure;
 pub use recommend::{machine_budget, ChunkSizeRecommender, Recommendation};
 
 /// The engine under the name the issue uses.
+///
+/// ```
+/// use amorsize::array::{AdaptiveChunkingEngine, Engine, EngineConfig};
+/// let e: Engine = Engine::new(EngineConfig::new().history_len(4))?;
+/// let same: &AdaptiveChunkingEngine = &e; // one type, two names
+/// assert_eq!(same.config().history_len, 4);
+/// assert!(Engine::new(EngineConfig::new().workers(0)).is_err());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub type Engine = AdaptiveChunkingEngine;
 
 /// An array shape amorsize can chunk: rank 1 or more, no zero-sized dimension, and at most

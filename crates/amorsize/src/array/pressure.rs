@@ -3,6 +3,18 @@
 //! The figures come from [`crate::system`] (cgroup-aware). When the system module cannot tell
 //! (it reports a total of 0), this module reads `/proc/meminfo` and `/proc/pressure/memory`
 //! itself with the pure parsers [`parse_meminfo`] and [`parse_psi_some_avg10`].
+//!
+//! ```
+//! use amorsize::array::pressure::{parse_meminfo, parse_psi_some_avg10, MemoryPressure};
+//! let (total, available) = parse_meminfo("MemTotal: 1000 kB\nMemAvailable: 50 kB\n")?;
+//! let psi = parse_psi_some_avg10("some avg10=2.50 avg60=1.00 avg300=0.50 total=12");
+//! let p = MemoryPressure::from_parts(total, available, psi);
+//! assert_eq!((p.used, p.percent), (950 * 1024, 95.0));
+//! assert!(!p.is_pressure(10.0)); // with PSI: stalled 2.5% of the time, below 10
+//! let no_psi = MemoryPressure::from_parts(total, available, None);
+//! assert!(no_psi.is_pressure(10.0)); // without PSI: only 5% of memory is left
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use serde::Serialize;

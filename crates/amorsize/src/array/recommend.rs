@@ -27,6 +27,22 @@
 //! 5. storage alignment is a hard rule: with `previous_chunks`, each axis is a multiple of the
 //!    storage chunk when growing and a divisor of it when shrinking (or the whole axis); the
 //!    recommendation reports how far this moved the chunk from its target.
+//!
+//! ```
+//! use amorsize::array::ChunkSizeRecommender;
+//! // 64 MiB of f64 on 4 workers, 1 GiB budget, k = 1 (nothing measured yet).
+//! let r = ChunkSizeRecommender::new().workers(4)
+//!     .recommend_with_budget(1 << 30, &[4096, 2048], 8, None)?;
+//! assert_eq!((r.in_flight, r.per_chunk_budget), (4, 256 << 20)); // rule 1
+//! assert_eq!(r.chunk_bytes + r.projected_peak, 8 << 20); // rule 2: working set (1 + k)·b
+//! assert!(r.n_chunks >= 4 * 4); // rule 2: every worker has work
+//! assert_eq!(r.chunks, vec![256, 2048]); // rule 4: bands of whole rows
+//! // A 1 MiB budget cannot hold four 1 MiB chunks: the budget wins over min_chunk_bytes.
+//! let small = ChunkSizeRecommender::new().workers(4)
+//!     .recommend_with_budget(1 << 20, &[4096, 2048], 8, None)?;
+//! assert!(small.projected_peak <= small.per_chunk_budget && small.chunk_bytes < 1 << 20);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::fit::{PeakModel, TimeModel};
 use super::metrics::AggregateStats;
@@ -36,12 +52,54 @@ use serde::Serialize;
 use std::fmt;
 
 /// The last axis of a chunk is kept at least this many bytes long (when the array allows).
+///
+/// ```
+/// use amorsize::array::{recommend::CONTIGUOUS_MIN_BYTES, ChunkSizeRecommender};
+/// // 4 MiB chunks of f64 rows too long for row bands: near-cubic would be 724 × 724.
+/// let r = ChunkSizeRecommender::new().workers(1)
+///     .recommend_with_budget(1 << 30, &[1024, 1 << 17], 8, None)?;
+/// assert_eq!(r.chunks[1] as u64 * 8, CONTIGUOUS_MIN_BYTES);
+/// assert_eq!(r.chunks, vec![256, 2048]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const CONTIGUOUS_MIN_BYTES: u64 = 16 << 10;
 /// The last axis is taken whole when at least this many of its rows fit in a chunk.
+///
+/// ```
+/// use amorsize::array::{recommend::ROW_BAND_MIN_ROWS, ChunkSizeRecommender};
+/// let rec = ChunkSizeRecommender::new().workers(1); // chunks of 4 MiB: 524288 f64
+/// let eight = rec.recommend_with_budget(1 << 30, &[64, 1 << 16], 8, None)?;
+/// assert_eq!(eight.chunks, vec![ROW_BAND_MIN_ROWS as usize, 1 << 16]); // 8 whole rows
+/// let four = rec.recommend_with_budget(1 << 30, &[64, 1 << 17], 8, None)?;
+/// assert!(four.chunks[1] < 1 << 17); // only 4 rows would fit: rows are cut
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const ROW_BAND_MIN_ROWS: u64 = 8;
 /// Share of a chunk's time the per-chunk overhead `t0` may take.
+///
+/// ```
+/// use amorsize::array::{fit::TimeModel, recommend::OVERHEAD_SHARE};
+/// use amorsize::array::{AggregateStats, ChunkSizeRecommender};
+/// let mut stats = AggregateStats::from_metrics(&[]);
+/// stats.time_model = TimeModel { t0: 1e-4, c: 1e-9, measured: 8 }; // 100 µs + 1 ns/B
+/// let r = ChunkSizeRecommender::new().workers(1).min_chunk_bytes(1)
+///     .recommend_with_budget(1 << 30, &[99_000_000], 1, Some(&stats))?;
+/// assert_eq!(r.chunk_bytes, stats.time_model.min_bytes(OVERHEAD_SHARE)); // 9.9 MB
+/// let t = stats.time_model; // the overhead is then OVERHEAD_SHARE of a chunk's time
+/// assert!(t.t0 <= OVERHEAD_SHARE * (t.t0 + t.c * r.chunk_bytes as f64) * (1.0 + 1e-9));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const OVERHEAD_SHARE: f64 = 0.01;
 /// Default working set per chunk, input plus peak bytes: 8 MiB.
+///
+/// ```
+/// use amorsize::array::{recommend::DEFAULT_WORKING_SET_BYTES, ChunkSizeRecommender, EngineConfig};
+/// assert_eq!(EngineConfig::new().working_set_bytes, DEFAULT_WORKING_SET_BYTES);
+/// let r = ChunkSizeRecommender::new().workers(1) // 1 GiB of bytes, k = 1
+///     .recommend_with_budget(1 << 30, &[1 << 30], 1, None)?;
+/// assert_eq!(r.chunk_bytes + r.projected_peak, DEFAULT_WORKING_SET_BYTES); // input + peak
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const DEFAULT_WORKING_SET_BYTES: u64 = 8 << 20;
 
 /// Builder of chunk-shape recommendations.
