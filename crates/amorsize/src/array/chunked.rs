@@ -291,6 +291,20 @@ impl<'e> Runner<'e> {
         })
     }
 
+    /// The settings the builder methods take as they are, checked when the array runs.
+    fn check_settings(&self) -> Result<()> {
+        if self.opts.workers == Some(0) {
+            return Err(Error::invalid_config("workers", "must be at least 1"));
+        }
+        match self.opts.amplification {
+            Some(k) if !(k.is_finite() && k > 0.0) => Err(Error::invalid_config(
+                "amplification",
+                format!("{k} is not a finite number above 0"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn workers(&self) -> usize {
         self.opts
             .workers
@@ -362,6 +376,7 @@ impl<'e> Runner<'e> {
         work: &(dyn Fn(usize) -> Result<R> + Sync),
     ) -> Result<Vec<R>> {
         let start = Instant::now();
+        self.check_settings()?;
         let workers = self.workers();
         let budget = self.budget()?;
         check_pressure_threshold(self.opts.pressure_threshold)?;
@@ -519,7 +534,9 @@ impl<'e> Runner<'e> {
         // the caller's lower bound on `k` (without it, chunks recommended from RSS readings,
         // where k stays 1, would not fit the budget the next run admits against).
         let mut model_stats = stats.clone();
-        if let Some(k) = self.opts.amplification {
+        // (An invalid amplification is an error when the array runs; a profile leaves it out.)
+        let valid = |k: &f64| k.is_finite() && *k > 0.0;
+        if let Some(k) = self.opts.amplification.filter(valid) {
             model_stats.peak_model.k = model_stats.peak_model.k.max(k);
             model_stats.peak_model.measured = model_stats.peak_model.measured.max(1);
         }
@@ -577,15 +594,18 @@ impl<'e> Runner<'e> {
 macro_rules! exec_setters {
     () => {
         /// Workers of the pool that runs the blocks (default: the engine's setting, else the
-        /// effective cores).
+        /// effective cores). 0 is an `InvalidConfig` error when the array runs.
         ///
         /// ```
         /// let a = ndarray::Array1::<u8>::zeros(10);
         /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[5]).unwrap().workers(2);
         /// assert_eq!(c.map_blocks(|b| b.to_owned()).unwrap(), a);
+        /// let none = amorsize::array::ChunkedArray::with_chunks(a.view(), &[5]).unwrap().workers(0);
+        /// assert!(matches!(none.map_blocks(|b| b.to_owned()),
+        ///     Err(amorsize::Error::InvalidConfig { ref setting, .. }) if setting == "workers"));
         /// ```
         pub fn workers(mut self, workers: usize) -> Self {
-            self.runner.opts.workers = Some(workers.max(1));
+            self.runner.opts.workers = Some(workers);
             self
         }
 
@@ -650,7 +670,8 @@ macro_rules! exec_setters {
 
         /// A lower bound on the amplification `k` (peak bytes per input byte of a block) for
         /// admission, for when the block function is known to allocate temporaries and the
-        /// tracking allocator is not installed to measure them.
+        /// tracking allocator is not installed to measure them. A value that is not a finite
+        /// number above 0 is an `InvalidConfig` error when the array runs.
         ///
         /// ```
         /// let a = ndarray::Array1::<f64>::ones(100);
@@ -658,11 +679,15 @@ macro_rules! exec_setters {
         ///     .amplification(4.0);
         /// c.map_blocks(|b| b.to_owned()).unwrap();
         /// assert_eq!(c.profile().last_run.unwrap().projected_block_peak, 320);
+        /// for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        ///     let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[10]).unwrap()
+        ///         .amplification(bad);
+        ///     assert!(matches!(c.map_blocks(|b| b.to_owned()),
+        ///         Err(amorsize::Error::InvalidConfig { ref setting, .. }) if setting == "amplification"));
+        /// }
         /// ```
         pub fn amplification(mut self, k: f64) -> Self {
-            if k.is_finite() && k > 0.0 {
-                self.runner.opts.amplification = Some(k);
-            }
+            self.runner.opts.amplification = Some(k);
             self
         }
 

@@ -128,25 +128,15 @@ impl PeakModel {
             Some(f) => {
                 let (mut a, mut k) = (f.intercept, f.slope);
                 if k < 0.0 || a < 0.0 {
-                    // Fall back to a line through the origin and the mean.
-                    let through = fit_line(
-                        &points
-                            .iter()
-                            .map(|p| (p.0, p.1.max(0.0)))
-                            .collect::<Vec<_>>(),
-                    );
+                    // Fall back to a line through the origin and the mean, over the points
+                    // the fit used (a NaN or infinite one would make `k` NaN, which the floor
+                    // below turns into 1/16: a model promising almost no memory).
+                    let (sx, sy) = points
+                        .iter()
+                        .filter(|(x, y)| x.is_finite() && y.is_finite())
+                        .fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1.max(0.0)));
                     a = 0.0;
-                    k = through.map_or(1.0, |t| {
-                        let n = t.points as f64;
-                        let (sx, sy) = points
-                            .iter()
-                            .fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1.max(0.0)));
-                        if sx > 0.0 {
-                            (sy / n) / (sx / n)
-                        } else {
-                            1.0
-                        }
-                    });
+                    k = if sx > 0.0 { sy / sx } else { 1.0 };
                 }
                 PeakModel {
                     a,
@@ -290,6 +280,17 @@ mod tests {
         let f = fit_line(&[(f64::NAN, 1.0), (1.0, 2.0), (2.0, 4.0)]).unwrap();
         assert_eq!(f.points, 2);
         assert!(fit_line(&[(f64::INFINITY, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn the_fallback_ignores_non_finite_points_too() {
+        // A negative slope falls back to the mean ratio of the points the fit used: 9/3.
+        for bad in [f64::NAN, f64::INFINITY] {
+            let m = PeakModel::fit(&[(1.0e6, 5.0e6), (2.0e6, 4.0e6), (1.5e6, bad)]);
+            assert!((m.k - 3.0).abs() < 1e-9 && m.a == 0.0, "{bad}: {m:?}");
+        }
+        let m = PeakModel::fit(&[(1.0e6, 5.0e6), (2.0e6, 4.0e6), (f64::NAN, 1.0)]);
+        assert!((m.k - 3.0).abs() < 1e-9, "{m:?}");
     }
 
     #[test]

@@ -134,33 +134,22 @@ impl fmt::Display for MemoryPressure {
     }
 }
 
-/// Parses `MemTotal` and `MemAvailable` (bytes) from `/proc/meminfo` text; old kernels without
-/// `MemAvailable` get `MemFree + Cached`.
+/// Parses `MemTotal` and `MemAvailable` (bytes) from `/proc/meminfo` text, with
+/// [`crate::system::parse::meminfo`]: old kernels without `MemAvailable` get
+/// `MemFree + Buffers + Cached`; the available figure is at most the total.
 ///
 /// ```
 /// let (t, a) = amorsize::array::pressure::parse_meminfo(
 ///     "MemTotal: 1000 kB\nMemFree: 10 kB\nMemAvailable: 500 kB\n").unwrap();
 /// assert_eq!((t, a), (1_024_000, 512_000));
+/// // A figure too large for bytes saturates instead of overflowing.
+/// let (t, _) = amorsize::array::pressure::parse_meminfo(
+///     "MemTotal: 18446744073709551615 kB\nMemAvailable: 1 kB\n").unwrap();
+/// assert_eq!(t, u64::MAX);
 /// ```
 pub fn parse_meminfo(text: &str) -> Result<(u64, u64)> {
-    let field = |name: &str| -> Option<u64> {
-        text.lines().find_map(|l| {
-            let rest = l.strip_prefix(name)?.strip_prefix(':')?;
-            let num = rest.split_whitespace().next()?.parse::<u64>().ok()?;
-            Some(num * 1024)
-        })
-    };
-    let total = field("MemTotal").ok_or_else(|| Error::Parse {
-        what: "/proc/meminfo".into(),
-        reason: "no MemTotal line".into(),
-    })?;
-    let available = field("MemAvailable")
-        .or_else(|| Some(field("MemFree")? + field("Cached").unwrap_or(0)))
-        .ok_or_else(|| Error::Parse {
-            what: "/proc/meminfo".into(),
-            reason: "neither MemAvailable nor MemFree".into(),
-        })?;
-    Ok((total, available.min(total)))
+    let m = crate::system::parse::meminfo(text)?;
+    Ok((m.total, m.available.min(m.total)))
 }
 
 /// The `some avg10` figure of `/proc/pressure/memory` text, if present.

@@ -17,7 +17,8 @@
 //!    out of cache, so "as large as the budget allows" is not the fastest choice here;
 //! 3. never below `min_chunk_bytes`, nor below the size where the per-chunk overhead `t0` of the
 //!    time model `t(b) = t0 + c·b` exceeds 1% of a chunk's time (unless the array is smaller,
-//!    or the budget forbids it: the budget always wins);
+//!    or the budget forbids it: the budget always wins); rule 4's equal split may then take a
+//!    chunk up to a quarter below these, and the reasons say so;
 //! 4. near-cubic, but the last (contiguous) axis is kept long: whole when at least
 //!    [`ROW_BAND_MIN_ROWS`] of its rows fit in a chunk and there are no storage chunks (bands
 //!    of contiguous rows), else at least
@@ -259,6 +260,8 @@ impl ChunkSizeRecommender {
     }
 
     /// Smallest chunk in input bytes (unless the array is smaller or the budget forbids it).
+    /// Splitting an axis into equal parts (rule 4 of the [module docs](self)) may shrink a
+    /// chunk by up to a quarter below it; the recommendation's reasons then say so.
     ///
     /// ```
     /// let r = amorsize::array::ChunkSizeRecommender::new().min_chunk_bytes(4096);
