@@ -8,13 +8,52 @@
 //! [`auto_batch_size`] then gives a job enough items that the start-up stays under
 //! [`TARGET_OVERHEAD`] of the work, and [`fit_to_arg_limit`] keeps the command line under the
 //! system's argument-length limit.
+//!
+//! ```
+//! use amorsize::process::batch::{auto_batch_size, fit_to_arg_limit, StartupFit};
+//! use amorsize::process::batch::{MAX_AUTO_BATCH, TARGET_OVERHEAD};
+//! use std::time::Duration;
+//! let us = Duration::from_micros;
+//! // The two probe jobs: 1 item in 1.25 ms, 16 items in 2 ms.
+//! let mut fit = StartupFit::default();
+//! fit.observe(1, us(1250));
+//! fit.observe(16, us(2000));
+//! let cost = fit.estimate().unwrap();
+//! assert_eq!((cost.startup, cost.per_item), (us(1200), us(50)));
+//! // 1.2 ms of start-up is 2 % of 60 ms of work: 1200 items of 50 µs.
+//! let n = auto_batch_size(cost.startup, cost.per_item, TARGET_OVERHEAD, MAX_AUTO_BATCH);
+//! assert_eq!(n, 1200);
+//! // Unless the command line cannot hold them: 1000 bytes, 100 fixed, 10 per item.
+//! assert_eq!(fit_to_arg_limit(1000, 100, std::iter::repeat(10).take(n)), 90);
+//! ```
 
 use std::time::Duration;
 
 /// The share of a job's time that spawning may take under `--batch auto` (2 %).
+///
+/// ```
+/// use amorsize::process::batch::{auto_batch_size, TARGET_OVERHEAD};
+/// use std::time::Duration;
+/// let (spawn, work) = (Duration::from_millis(3), Duration::from_millis(7));
+/// let n = auto_batch_size(spawn, work, TARGET_OVERHEAD, usize::MAX);
+/// // The smallest batch whose work makes the start-up at most 2 % of it.
+/// let share = |n: u32| spawn.as_secs_f64() / (work * n).as_secs_f64();
+/// assert!(share(n as u32) <= TARGET_OVERHEAD);
+/// assert!(share(n as u32 - 1) > TARGET_OVERHEAD);
+/// ```
 pub const TARGET_OVERHEAD: f64 = 0.02;
 
 /// The most items a batch gets when the work per item is too small to measure.
+///
+/// ```
+/// use amorsize::process::batch::{auto_batch_size, MAX_AUTO_BATCH, TARGET_OVERHEAD};
+/// use std::time::Duration;
+/// let spawn = Duration::from_millis(1);
+/// // No measurable work per item, or 1 ns (50 million items would be needed): the cap.
+/// for work in [Duration::ZERO, Duration::from_nanos(1)] {
+///     assert_eq!(auto_batch_size(spawn, work, TARGET_OVERHEAD, MAX_AUTO_BATCH), MAX_AUTO_BATCH);
+/// }
+/// ```
 pub const MAX_AUTO_BATCH: usize = 100_000;
 
 /// How the batch size is chosen.
@@ -117,6 +156,18 @@ pub fn spread_cap(size: usize, known_items: Option<usize>, concurrency: usize) -
 /// Items in the second probe job of `--batch auto` (the first has one). Sixteen items turn a
 /// wall-time noise of ±0.3 ms into ±20 µs on the work per item, and a command whose items take
 /// long gives the probe nothing worse than one coarse job.
+///
+/// ```
+/// use amorsize::process::{batch::PROBE_ITEMS, BatchPolicy, Runner, WriteSink};
+/// let r = Runner::builder(["echo"]).jobs(2).batch(BatchPolicy::Auto).keep_order(true).build()?;
+/// let mut out = Vec::new();
+/// r.run((1..=1000).map(|i| i.to_string()), &mut WriteSink::new(&mut out))?;
+/// let text = String::from_utf8(out).unwrap();
+/// let sizes: Vec<usize> = text.lines().map(|l| l.split(' ').count()).collect();
+/// assert_eq!(sizes[..2], [1, PROBE_ITEMS]); // the two probe jobs
+/// assert_eq!(sizes.iter().sum::<usize>(), 1000);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const PROBE_ITEMS: usize = 16;
 
 /// The size of the second probe job: [`PROBE_ITEMS`], but at most a quarter of each job slot's
@@ -136,6 +187,18 @@ pub fn probe_size(known_items: Option<usize>, concurrency: usize) -> usize {
 }
 
 /// What a job costs, from [`StartupFit::estimate`]: a fixed start-up per job and work per item.
+///
+/// ```
+/// use amorsize::process::batch::StartupFit;
+/// use std::time::Duration;
+/// let ms = Duration::from_millis;
+/// let mut fit = StartupFit::default();
+/// fit.observe(1, ms(7));
+/// fit.observe(4, ms(10));
+/// let cost = fit.estimate().unwrap();
+/// // A job of n items is expected to take startup + n × per_item.
+/// assert_eq!(cost.startup + cost.per_item * 10, ms(16));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct JobCost {
     /// Start-up per job: spawning and the command's own start before its items.
@@ -251,6 +314,17 @@ impl StartupFit {
 /// 4 KiB, the terminating NUL included). An item at least this long cannot be passed at all; a
 /// batch puts it in a job of its own, so that its failure does not take the items batched
 /// with it along.
+///
+/// ```
+/// use amorsize::process::{batch::MAX_ARG_STRLEN, BatchPolicy, Runner, WriteSink};
+/// let r = Runner::builder(["echo"]).jobs(1).batch(BatchPolicy::Fixed(10)).build()?;
+/// let long = "x".repeat(MAX_ARG_STRLEN);
+/// let items = vec!["a".to_string(), "b".into(), long, "c".into()];
+/// let s = r.run(items, &mut WriteSink::new(std::io::sink()))?;
+/// // Jobs [a b], [long] (refused by the kernel), [c]: only the long item fails.
+/// assert_eq!((s.succeeded, s.failed, s.max_batch), (2, 1, 2));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 /// The system's limit on the bytes of arguments plus environment of a new process

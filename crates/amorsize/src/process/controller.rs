@@ -15,6 +15,25 @@
 //!    `gain`, else by half) while throughput rises; when it falls, or stays flat after a
 //!    raise, return to the best level seen, cap at the level that did not pay, and from then
 //!    on climb one job at a time.
+//!
+//! ```
+//! use amorsize::process::{Controller, ControllerConfig, MemorySample, Observation, Reason};
+//! use std::time::Duration;
+//! let ms = Duration::from_millis;
+//! let busy = Observation { wall: ms(10), cpu: ms(10) };
+//! // Rule 3: jobs that compute all the time never run above 4 + 4/2 at once.
+//! let mut c = Controller::auto(ControllerConfig::for_cores(4));
+//! for i in 1..=100 {
+//!     assert!(c.observe(ms(10 * i), busy) <= 6);
+//! }
+//! // Rule 1: under memory pressure, the first full window halves the concurrency.
+//! let mut c = Controller::auto(ControllerConfig::for_cores(4));
+//! c.observe_memory(MemorySample { pressure_some_avg10: Some(60.0), available: 0, total: 0 });
+//! for i in 1..=4 {
+//!     c.observe(ms(10 * i), busy);
+//! }
+//! assert_eq!((c.concurrency(), c.reason()), (2, Reason::MemoryPressure));
+//! ```
 
 use serde::Serialize;
 use std::fmt;

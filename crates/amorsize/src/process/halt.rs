@@ -1,4 +1,16 @@
 //! The halt policy (`--halt now|soon,fail=N`) and the exit-status mapping (pure).
+//!
+//! ```
+//! use amorsize::process::{exit_code, HaltAction, HaltPolicy, Runner, WriteSink};
+//! let halt: HaltPolicy = "soon,fail=1".parse()?;
+//! assert_eq!(halt.check(1), HaltAction::StopStarting);
+//! // In a run: the first failure starts no more jobs, and the exit status counts it.
+//! let r = Runner::builder(["false"]).jobs(1).halt(halt).build()?;
+//! let s = r.run(["a", "b", "c"].map(String::from), &mut WriteSink::new(std::io::sink()))?;
+//! assert!(s.halted);
+//! assert_eq!((s.failed, s.exit_code()), (1, exit_code(1, None)));
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::{Error, Result};
 

@@ -1,4 +1,17 @@
 //! Reading items: one per line (or NUL-separated) from a reader, streamed, never read whole.
+//!
+//! ```
+//! use amorsize::process::{read_items, Separator};
+//! use std::io::Read;
+//! // Two items, then an endless stream: the first two come without reading the rest.
+//! let input = std::io::BufReader::new((&b"a b\nc\n"[..]).chain(std::io::repeat(b'z')));
+//! let items: Vec<String> = read_items(input, Separator::Newline).take(2).collect::<Result<_, _>>()?;
+//! assert_eq!(items, ["a b", "c"]);
+//! // NUL-separated items may hold newlines.
+//! let items: Vec<String> = read_items(&b"x\ny\0z\0"[..], Separator::Nul).collect::<Result<_, _>>()?;
+//! assert_eq!(items, ["x\ny", "z"]);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use std::io::BufRead;

@@ -1,9 +1,38 @@
 //! The job log (`--joblog FILE`): one tab-separated line per job with GNU parallel's columns.
+//!
+//! ```
+//! use amorsize::process::{Runner, WriteSink, JOBLOG_HEADER};
+//! let dir = std::env::temp_dir().join(format!("amorsize-doc-joblog-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let log = dir.join("jobs.tsv");
+//! let r = Runner::builder(["sh", "-c", "exit $1", "sh"]).jobs(1).joblog(&log).build()?;
+//! r.run(["0", "3"].map(String::from), &mut WriteSink::new(std::io::sink()))?;
+//! let text = std::fs::read_to_string(&log).unwrap();
+//! let lines: Vec<&str> = text.lines().collect();
+//! assert_eq!(lines[0], JOBLOG_HEADER);
+//! let exitvals: Vec<&str> = lines[1..].iter().map(|l| l.split('\t').nth(6).unwrap()).collect();
+//! assert_eq!(exitvals, ["0", "3"]);
+//! assert!(lines[2].ends_with("\tsh -c exit $1 sh 3"));
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 /// The header line of the job log (without the newline).
+///
+/// ```
+/// use amorsize::process::{JoblogEntry, JOBLOG_HEADER};
+/// use std::time::{Duration, SystemTime};
+/// let e = JoblogEntry { seq: 4, start: SystemTime::UNIX_EPOCH, runtime: Duration::ZERO,
+///     received: 12, exit: 1, signal: 0, command: vec!["false".into()] };
+/// let line = e.line();
+/// let row: Vec<(&str, &str)> = JOBLOG_HEADER.split('\t').zip(line.split('\t')).collect();
+/// assert_eq!(JOBLOG_HEADER.split('\t').count(), line.split('\t').count()); // a name per column
+/// assert_eq!(row[0], ("Seq", "4"));
+/// assert_eq!(row[5..], [("Receive", "12"), ("Exitval", "1"), ("Signal", "0"), ("Command", "false")]);
+/// ```
 pub const JOBLOG_HEADER: &str =
     "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
 

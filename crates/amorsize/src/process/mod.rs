@@ -62,11 +62,44 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long jobs get to exit after SIGTERM (timeout, halt, forwarded signal) before SIGKILL.
+///
+/// A job that exits on SIGTERM within the grace is ended by SIGTERM, not SIGKILL:
+///
+/// ```
+/// use amorsize::process::{JobOutput, JobResult, Runner, Sink};
+/// use std::time::Duration;
+/// struct Signals(Vec<i32>);
+/// impl Sink for Signals {
+///     fn output(&mut self, job: &JobResult, _: &JobOutput) -> std::io::Result<()> {
+///         self.0.push(job.signal);
+///         Ok(())
+///     }
+/// }
+/// // A job that prints until `--timeout` stops it: SIGTERM ends it long before KILL_GRACE.
+/// let r = Runner::builder(["sh", "-c", "while :; do echo; done"]).jobs(1);
+/// let mut sink = Signals(Vec::new());
+/// let s = r.timeout(Duration::from_millis(5)).build()?.run(["x".to_string()], &mut sink)?;
+/// assert_eq!((s.timed_out, sink.0), (1, vec![libc::SIGTERM]));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// How long a job that has exited keeps its slot while a child it left in the background
 /// still holds its output open: what the child writes meanwhile is kept; then the job ends and
 /// its pipe is closed (later writes get EPIPE). Timeouts no longer apply once it has exited.
+///
+/// ```
+/// use amorsize::process::{Runner, WriteSink};
+/// // The job's shell exits at once; the child it leaves behind writes later (within
+/// // OUTPUT_LINGER), and what it writes is kept.
+/// let r = Runner::builder(["sh", "-c", "sh -c 'echo late' & echo started"]).build()?;
+/// let mut out = Vec::new();
+/// let s = r.run(["x".to_string()], &mut WriteSink::new(&mut out))?;
+/// let mut lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+/// lines.sort();
+/// assert_eq!((lines, s.succeeded), (vec!["late", "started"], 1));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const OUTPUT_LINGER: Duration = Duration::from_secs(1);
 
 /// How long `--batch auto` runs its two probe jobs alone, while neither has finished, before it

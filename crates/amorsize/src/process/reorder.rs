@@ -4,10 +4,29 @@
 //! The bytes they hold are bounded too: the runner keeps each job's output in a
 //! [`JobOutput`](super::JobOutput), which goes to a temporary file once the run's held output
 //! passes its memory budget.
+//!
+//! ```
+//! use amorsize::process::Reorder;
+//! let mut r = Reorder::new(2); // room for jobs 1 and 2
+//! assert!(r.can_start(2) && !r.can_start(3)); // job 3 waits: back-pressure
+//! assert!(r.push(2, "second").is_empty()); // held until job 1 is printed
+//! assert_eq!(r.held(), 1);
+//! assert_eq!(r.push(1, "first"), ["first", "second"]);
+//! assert!(r.can_start(4) && !r.can_start(5));
+//! ```
 
 use std::collections::BTreeMap;
 
 /// The default capacity of the reorder buffer, in jobs.
+///
+/// ```
+/// use amorsize::process::{Runner, DEFAULT_REORDER_CAPACITY};
+/// let e = Runner::builder(["true"]).keep_order(true).build()?.explain(&[]);
+/// assert_eq!(e.reorder_capacity, DEFAULT_REORDER_CAPACITY);
+/// let shown = format!("reorder buffer of {DEFAULT_REORDER_CAPACITY} jobs");
+/// assert!(e.to_string().contains(&shown));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const DEFAULT_REORDER_CAPACITY: usize = 1024;
 
 /// A bounded reorder buffer keyed by job number (1-based, consecutive).

@@ -1,6 +1,18 @@
 //! Spawning and measuring one job: its own process group, stdout and stderr into one pipe,
 //! stdin from `/dev/null`, and `wait4` for the exit status and the CPU time it used; plus the
 //! pieces of the runner's event loop (`poll`, `pidfd_open`, the input thread's eventfd wake-up).
+//!
+//! ```
+//! use amorsize::process::{Runner, WriteSink};
+//! // Both streams into one pipe; stdin is /dev/null (`cat` ends at once); the job leads its
+//! // own process group (field 5 of /proc/PID/stat).
+//! let script = "echo out; echo err >&2; cat; read -r _ _ _ _ g _ < /proc/$$/stat; test $g = $$";
+//! let r = Runner::builder(["sh", "-c", script]).build()?;
+//! let mut out = Vec::new();
+//! let s = r.run(["x".to_string()], &mut WriteSink::new(&mut out))?;
+//! assert_eq!((out.as_slice(), s.succeeded), (&b"out\nerr\n"[..], 1));
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use std::ffi::OsStr;

@@ -14,12 +14,36 @@
 //! than the open-file limit leaves room for beside its jobs ([`max_spool_files`]); past that,
 //! and when a spool file cannot be made or written (a full disk), output stays in memory and the
 //! run warns once. Nothing is lost either way.
+//!
+//! ```
+//! use amorsize::process::{Runner, WriteSink};
+//! let dir = std::env::temp_dir().join(format!("amorsize-doc-spool-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! // A budget of 0 bytes: every job's output goes to a spool file in `dir`.
+//! let r = Runner::builder(["echo"]).keep_order(true).output_memory(0).spool_dir(&dir).build()?;
+//! let mut out = Vec::new();
+//! let s = r.run(["a", "b"].map(String::from), &mut WriteSink::new(&mut out))?;
+//! assert_eq!((out.as_slice(), s.spooled_jobs), (&b"a\nb\n"[..], 2));
+//! assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0); // unlinked: nothing left behind
+//! std::fs::remove_dir(&dir).unwrap();
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// The default budget for the output a run holds in memory: 64 MiB.
+///
+/// ```
+/// use amorsize::process::{Runner, WriteSink, DEFAULT_OUTPUT_MEMORY};
+/// let r = Runner::builder(["echo"]).build()?;
+/// assert_eq!(r.explain(&[]).output_memory, DEFAULT_OUTPUT_MEMORY);
+/// // A small output stays in memory, well within it: nothing is spooled.
+/// let s = r.run(["hi".to_string()], &mut WriteSink::new(std::io::sink()))?;
+/// assert_eq!((s.spooled_jobs, s.output_memory_peak), (0, 3));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const DEFAULT_OUTPUT_MEMORY: usize = 64 << 20;
 
 /// How many spool files a run may keep open at once, given the soft limit on open files and

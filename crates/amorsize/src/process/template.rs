@@ -6,6 +6,19 @@
 //! item, the item (or, with batching, every item of the batch) is appended as last argument.
 //! With several items per job, an argument that refers to the item is repeated once per item
 //! (GNU parallel's `-X` "context replace").
+//!
+//! ```
+//! use amorsize::process::Template;
+//! let t = Template::parse(&["convert", "{}", "{//}/{/.}.{#}.png", "{x}"])?;
+//! let argv = t.expand(&["img/cat.jpg"], 3);
+//! assert_eq!(argv, ["convert", "img/cat.jpg", "img/cat.3.png", "{x}"]);
+//! // No placeholder: every item of the batch is appended.
+//! assert_eq!(Template::parse(&["rm", "-f"])?.expand(&["a", "b"], 1), ["rm", "-f", "a", "b"]);
+//! // An argument with the item is repeated once per item.
+//! let t = Template::parse(&["zip", "x.zip", "{.}.txt"])?;
+//! assert_eq!(t.expand(&["a.c", "b.c"], 1), ["zip", "x.zip", "a.txt", "b.txt"]);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use std::ffi::{OsStr, OsString};
