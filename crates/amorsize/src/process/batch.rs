@@ -311,8 +311,10 @@ impl StartupFit {
 }
 
 /// The longest single argument Linux passes to a new process (`MAX_ARG_STRLEN`, 32 pages of
-/// 4 KiB, the terminating NUL included). An item at least this long cannot be passed at all; a
-/// batch puts it in a job of its own, so that its failure does not take the items batched
+/// 4 KiB, the terminating NUL included). An item whose argument would be at least this long
+/// (the item with the template's text around it, see
+/// [`Template::longest_arg`](crate::process::Template::longest_arg)) cannot be passed at all;
+/// a batch puts it in a job of its own, so that its failure does not take the items batched
 /// with it along.
 ///
 /// ```
@@ -322,6 +324,12 @@ impl StartupFit {
 /// let items = vec!["a".to_string(), "b".into(), long, "c".into()];
 /// let s = r.run(items, &mut WriteSink::new(std::io::sink()))?;
 /// // Jobs [a b], [long] (refused by the kernel), [c]: only the long item fails.
+/// assert_eq!((s.succeeded, s.failed, s.max_batch), (2, 1, 2));
+/// // The same with an item just short of the limit that the template makes too long.
+/// let r = Runner::builder(["echo", "--add={}"]).jobs(1).batch(BatchPolicy::Fixed(10)).build()?;
+/// let long = "x".repeat(MAX_ARG_STRLEN - 3);
+/// let items = vec!["a".to_string(), "b".into(), long, "c".into()];
+/// let s = r.run(items, &mut WriteSink::new(std::io::sink()))?;
 /// assert_eq!((s.succeeded, s.failed, s.max_batch), (2, 1, 2));
 /// # Ok::<(), amorsize::Error>(())
 /// ```

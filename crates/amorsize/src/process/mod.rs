@@ -1716,7 +1716,9 @@ impl State<'_> {
         } else {
             Duration::ZERO
         }))?;
-        let too_long = |item: &OsString| item.len() >= batch::MAX_ARG_STRLEN;
+        // The kernel's limit applies to each argument: the item with the text around it.
+        let template = &self.runner.template;
+        let too_long = |item: &OsString| template.longest_arg(item) >= batch::MAX_ARG_STRLEN;
         let limit = if too_long(&first) {
             1
         } else {

@@ -212,6 +212,30 @@ impl Template {
             .sum()
     }
 
+    /// The length of the longest argument `item` expands to (the item itself when it is
+    /// appended), with the job number at its widest: what the kernel's limit on one argument
+    /// ([`MAX_ARG_STRLEN`](crate::process::batch::MAX_ARG_STRLEN)) applies to.
+    ///
+    /// ```
+    /// use amorsize::process::Template;
+    /// assert_eq!(Template::parse(&["echo"])?.longest_arg("abc"), 3);
+    /// assert_eq!(Template::parse(&["tar", "--add={}"])?.longest_arg("abc"), 9);
+    /// assert_eq!(Template::parse(&["cp", "{}", "{}.{}"])?.longest_arg("abc"), 7);
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn longest_arg<S: AsRef<OsStr> + ?Sized>(&self, item: &S) -> usize {
+        let item = item.as_ref().as_bytes();
+        if !self.uses_item {
+            return item.len();
+        }
+        self.args
+            .iter()
+            .filter(|a| a.iter().any(Piece::uses_item))
+            .map(|a| render(a, item, u64::MAX).len())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The command line (program first) for one job of `items` with job number `seq`.
     ///
     /// ```
