@@ -1,5 +1,20 @@
 //! [`AdaptivePool`]: the user-facing pool — warm workers plus the runtime chunk controller,
 //! with `map`, `imap`, `imap_unordered`, `stats`, `close`, `terminate` — and its builder.
+//!
+//! ```
+//! use amorsize::{AdaptivePool, Error};
+//! use std::time::Duration;
+//! let pool = AdaptivePool::builder().workers(2).initial_chunk_size(4)
+//!     .target_chunk_duration(Duration::from_millis(1)).build()?;
+//! let squares = pool.map(&(0..100u64).collect::<Vec<_>>(), |x| x * x)?;
+//! assert_eq!(squares[7], 49);
+//! let lazy: Vec<u64> = pool.imap(0..5u64, |x| x + 1).collect::<Result<_, _>>()?;
+//! assert_eq!(lazy, vec![1, 2, 3, 4, 5]);
+//! assert_eq!(pool.stats().items, 105);
+//! pool.close();
+//! assert!(matches!(pool.map(&[1], |x| *x), Err(Error::PoolClosed)));
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::imap::{self, Imap, ImapUnordered};
 use super::{calibrate, Adjustment, CancelToken, ChunkPolicy, ControllerConfig};

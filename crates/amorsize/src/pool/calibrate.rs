@@ -1,6 +1,18 @@
 //! What the pool costs on this machine, measured: spawning a thread, starting a job on the
 //! warm pool, handing out one chunk. The planner uses these to decide whether running in
 //! parallel pays; [`default_target`] turns them into the controller's default target.
+//!
+//! ```
+//! use amorsize::pool::{calibrate, ThreadPool, MAX_THREAD_TARGET, MIN_THREAD_TARGET};
+//! let pool = ThreadPool::new(2)?;
+//! let costs = calibrate::measure(&pool);
+//! assert_eq!(costs.workers, 2);
+//! // 100 × the adaptive per-chunk overhead (dispatch under 1% of a chunk), clamped.
+//! let target = calibrate::default_target(&costs);
+//! assert!((MIN_THREAD_TARGET..=MAX_THREAD_TARGET).contains(&target));
+//! assert!(target >= costs.adaptive_chunk_overhead * 100 || target == MAX_THREAD_TARGET);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::scheduler::Claims;
 use super::{ChunkPolicy, ControllerConfig, RunOptions, ThreadPool};

@@ -7,6 +7,21 @@
 //!
 //! The rules (the Amorsize seed and the improvements on it) are documented on
 //! [`ChunkController`].
+//!
+//! ```
+//! use amorsize::pool::{AdjustReason, ChunkController, ControllerConfig};
+//! use std::time::Duration;
+//! let mut c = ChunkController::new(ControllerConfig::new(10, Duration::from_millis(1)));
+//! // Synthetic items of 10 µs each: a chunk of the 1 ms target holds 100 of them.
+//! for _ in 0..20 {
+//!     let n = c.chunk_size();
+//!     c.record(Duration::from_micros(10) * n as u32, n);
+//! }
+//! assert_eq!(c.chunk_size(), 100);
+//! // Three chunks 10× too fast were a new regime: one full correction, then on target.
+//! assert_eq!(c.history().len(), 1);
+//! assert_eq!((c.history()[0].at_chunk, c.history()[0].reason), (3, AdjustReason::RegimeChange));
+//! ```
 
 use crate::{Error, Result};
 use serde::Serialize;
@@ -22,12 +37,40 @@ use std::time::Duration;
 pub const DEFAULT_THREAD_TARGET: Duration = Duration::from_millis(1);
 
 /// Smallest target that [`default_target_for_threads`] returns (200 µs).
+///
+/// ```
+/// use amorsize::pool::{ControllerConfig, MIN_THREAD_TARGET};
+/// use std::time::Duration;
+/// // A dispatch cost too small to measure still gets a target no shorter than this.
+/// let cfg = ControllerConfig::for_threads(16, Duration::ZERO);
+/// assert_eq!(cfg.target, MIN_THREAD_TARGET);
+/// ```
 pub const MIN_THREAD_TARGET: Duration = Duration::from_micros(200);
 
 /// Largest target that [`default_target_for_threads`] returns (5 ms).
+///
+/// ```
+/// use amorsize::pool::{ControllerConfig, MAX_THREAD_TARGET};
+/// use std::time::Duration;
+/// // A dispatch cost measured on a badly overloaded machine does not make chunks run for long.
+/// let cfg = ControllerConfig::for_threads(16, Duration::from_secs(1));
+/// assert_eq!(cfg.target, MAX_THREAD_TARGET);
+/// ```
 pub const MAX_THREAD_TARGET: Duration = Duration::from_millis(5);
 
 /// One adjustment never multiplies the chunk size by more than this (guard (c)).
+///
+/// ```
+/// use amorsize::pool::{ChunkController, ControllerConfig, MAX_STEP_GROWTH};
+/// use std::time::Duration;
+/// let mut c = ChunkController::new(ControllerConfig::new(10, Duration::from_secs(1)));
+/// // Chunks a billion times too fast (zero counts as 1 ns) ask for a huge size...
+/// for _ in 0..3 { c.record(Duration::ZERO, 10); }
+/// // ...but the one adjustment they make grows it by this factor at most.
+/// let a = &c.history()[0];
+/// assert_eq!((a.from, a.to), (10, 10 * MAX_STEP_GROWTH as usize));
+/// assert_eq!(c.chunk_size(), a.to);
+/// ```
 pub const MAX_STEP_GROWTH: f64 = 64.0;
 
 /// How many of the last measurements the regime-change rule (b) looks at.

@@ -1,6 +1,20 @@
 //! Lazy mapping over an iterator with bounded memory: a driver thread pulls a batch of
 //! inputs, runs it on the pool, and hands results to the reader; a slow reader stalls the
 //! driver (between batches, never inside a job) instead of growing a buffer.
+//!
+//! ```
+//! use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+//! let pool = amorsize::AdaptivePool::builder().workers(2).imap_batch(4)
+//!     .target_chunk_duration(std::time::Duration::from_millis(1)).build()?;
+//! let pulled = Arc::new(AtomicUsize::new(0));
+//! let counter = pulled.clone();
+//! let endless = (0u64..).inspect(move |_| { counter.fetch_add(1, Ordering::Relaxed); });
+//! let first: Vec<u64> = pool.imap(endless, |x| x * x).take(10).collect::<Result<_, _>>()?;
+//! assert_eq!(first, (0..10u64).map(|x| x * x).collect::<Vec<_>>());
+//! // Beyond the 10 read: at most 3 batches of results and 1 of inputs were pulled.
+//! assert!(pulled.load(Ordering::Relaxed) <= 10 + 4 * 4);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::adaptive::Inner;
 use super::CancelToken;

@@ -11,6 +11,23 @@
 //! `imap`, `imap_unordered` and `stats`; [`calibrate`] measures what the pool costs so the
 //! planner can decide whether running in parallel pays. The design is explained in
 //! `src/pool/README.md`.
+//!
+//! ```
+//! use amorsize::pool::{AdaptivePool, ChunkPolicy, ControllerConfig, RunOptions, ThreadPool};
+//! use std::time::Duration;
+//! // The warm pool runs a job over 0..len, results in index order, every item once.
+//! let pool = ThreadPool::new(2)?;
+//! let policy = ChunkPolicy::Adaptive(ControllerConfig::new(8, Duration::from_millis(1)));
+//! let out = pool.map_range(1000, &RunOptions::new(2, policy), |i| i * 3)?;
+//! assert!(out.results.iter().enumerate().all(|(i, r)| *r == i * 3));
+//! assert_eq!(out.stats.items, 1000);
+//! // The user-facing pool maps a slice and keeps what its controller learned.
+//! let pool = AdaptivePool::builder().workers(2)
+//!     .target_chunk_duration(Duration::from_millis(1)).build()?;
+//! assert_eq!(pool.map(&[1, 2, 3], |x| x * 10)?, vec![10, 20, 30]);
+//! assert_eq!(pool.stats().items, 3);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use serde::Serialize;
@@ -280,6 +297,21 @@ impl RunOptions {
 }
 
 /// Which decides how many participants a job wants, from what its [`Observed`] window saw.
+///
+/// ```
+/// use amorsize::pool::{GrowFn, Growth, Observed};
+/// use std::{sync::Arc, time::Duration};
+/// // Workers that mostly wait (under half a core each): ask for twice as many.
+/// let decide: GrowFn = Arc::new(|seen: &Observed| {
+///     if seen.cpu_per_worker() < 0.5 { 2 * seen.workers } else { seen.workers }
+/// });
+/// let window = Duration::from_micros(200);
+/// let g = Growth { max_workers: 8, window, patience: window * 20, decide };
+/// let waiting = Observed { workers: 2, wall: window, cpu: Duration::from_micros(40),
+///     others: Duration::ZERO, grew_to: None };
+/// assert_eq!((g.decide)(&waiting), 4);
+/// assert_eq!((g.decide)(&Observed { cpu: window * 2, ..waiting }), 2);
+/// ```
 pub type GrowFn = Arc<dyn Fn(&Observed) -> usize + Send + Sync>;
 
 /// Lets a running job take more workers than it started with.

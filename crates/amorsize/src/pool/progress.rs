@@ -1,4 +1,13 @@
 //! A progress callback that draws an indicatif bar with rate and ETA (feature `progress-bar`).
+//!
+//! ```
+//! use amorsize::pool::{progress_bar, ChunkPolicy, RunOptions, ThreadPool};
+//! let pool = ThreadPool::new(2)?;
+//! let opts = RunOptions::new(2, ChunkPolicy::Fixed(8)).with_progress(progress_bar());
+//! let out = pool.map_range(100, &opts, |i| i + 1)?;
+//! assert_eq!(out.results[99], 100);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::{Progress, ProgressFn};
 use indicatif::{ProgressBar, ProgressStyle};

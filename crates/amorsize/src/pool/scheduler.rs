@@ -1,6 +1,21 @@
 //! Chunk scheduling: the guided-tail policy (a pure function), the claimable ranges, and the
 //! per-job state every participant runs (`Job::participate`): claim a chunk, run it into the
 //! preallocated result buffer, time it when needed, feed the controller, report progress.
+//!
+//! ```
+//! use amorsize::pool::guided_chunk;
+//! // One participant of 4 walking 1000 items in chunks of 100: the tail shrinks to 1.
+//! let (mut left, mut sizes) = (1000, Vec::new());
+//! while left > 0 {
+//!     let c = guided_chunk(100, left, 4);
+//!     sizes.push(c);
+//!     left -= c;
+//! }
+//! assert_eq!(sizes.iter().sum::<usize>(), 1000);
+//! assert_eq!(&sizes[..3], &[100, 100, 100]);
+//! assert!(sizes.windows(2).all(|w| w[1] <= w[0]));
+//! assert_eq!(sizes.last(), Some(&1));
+//! ```
 
 use super::{CancelToken, ChunkController, ChunkPolicy, Progress, ProgressFn};
 use super::{RunOptions, RunOutput, RunStats};

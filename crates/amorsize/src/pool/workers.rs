@@ -12,6 +12,23 @@
 //! `active == 0`: from then on no worker holds or can obtain a reference to the job, so the
 //! borrowed closure may go out of scope. Workers that were asleep and wake after the job
 //! closed simply never enter, so the caller never waits for a slow wake-up it does not need.
+//!
+//! ```
+//! use amorsize::pool::{ChunkPolicy, RunOptions, ThreadPool};
+//! use std::{sync::Mutex, thread};
+//! let pool = ThreadPool::new(3)?;
+//! // Fan-out: every participant runs once, the caller as participant 0.
+//! let (caller, seen) = (thread::current().id(), Mutex::new(Vec::new()));
+//! pool.broadcast(|p| seen.lock().unwrap().push((p, thread::current().id() == caller)))?;
+//! let mut seen = seen.into_inner().unwrap();
+//! seen.sort();
+//! assert_eq!(seen, vec![(0, true), (1, false), (2, false)]);
+//! // A job started from inside a job runs inline on that thread.
+//! let opts = RunOptions::new(3, ChunkPolicy::Fixed(1));
+//! let out = pool.map_range(3, &opts, |_| pool.map_range(4, &opts, |i| i).unwrap().stats.inline)?;
+//! assert_eq!(out.results, vec![true; 3]);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use super::scheduler::{guided_chunk, Job};
 #[cfg(test)]
