@@ -618,11 +618,7 @@ impl AdaptivePool {
             runs: acc.runs,
             chunks: acc.chunks,
             items: acc.items,
-            mean_chunk_duration: if acc.chunks == 0 {
-                Duration::ZERO
-            } else {
-                acc.chunk_time / acc.chunks as u32
-            },
+            mean_chunk_duration: super::mean_duration(acc.chunk_time, acc.chunks as u128),
             busy: acc.busy.clone(),
             utilization: acc
                 .busy

@@ -518,15 +518,25 @@ impl RunStats {
     /// Mean time of one chunk (zero when no chunk ran).
     ///
     /// ```
+    /// use std::time::Duration;
     /// let s = amorsize::pool::RunStats::default();
-    /// assert_eq!(s.mean_chunk_duration(), std::time::Duration::ZERO);
+    /// assert_eq!(s.mean_chunk_duration(), Duration::ZERO);
+    /// // Exact for any count: 2^32 chunks took 2^33 s.
+    /// let s = amorsize::pool::RunStats { chunks: 1 << 32, chunk_time: Duration::from_secs(1 << 33),
+    ///     ..Default::default() };
+    /// assert_eq!(s.mean_chunk_duration(), Duration::from_secs(2));
     /// ```
     pub fn mean_chunk_duration(&self) -> Duration {
-        if self.chunks == 0 {
-            Duration::ZERO
-        } else {
-            self.chunk_time / self.chunks as u32
-        }
+        mean_duration(self.chunk_time, self.chunks as u128)
+    }
+}
+
+/// `total / count`, zero for no count; exact for any count (dividing a `Duration` by a `u32`
+/// would wrap a count of 2^32 or more, and panic at a multiple of it).
+pub(crate) fn mean_duration(total: Duration, count: u128) -> Duration {
+    match total.as_nanos().checked_div(count) {
+        Some(ns) => Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)),
+        None => Duration::ZERO,
     }
 }
 
