@@ -914,7 +914,7 @@ pub struct Explain {
     pub items_per_command_line: Option<usize>,
     /// Items known in advance.
     pub items: Option<u64>,
-    /// Whether output keeps input order, and the reorder buffer's size in jobs.
+    /// Whether output keeps input order (`-k`).
     pub keep_order: bool,
     /// Reorder buffer capacity (jobs).
     pub reorder_capacity: usize,
@@ -1402,12 +1402,26 @@ impl State<'_> {
             Some(d) => TICK_MS.min(d.as_millis() as i32 + 1),
             None => TICK_MS,
         };
+        // Wake up for the nearest deadline (a --timeout, the end of a kill's grace), not at
+        // the next tick: a quiet job given 5 ms was killed after 50-60 ms.
+        let now = Instant::now();
+        let until = |due: Instant| {
+            let left = due.saturating_duration_since(now);
+            i32::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX)
+        };
+        for &(_, kill_at) in &self.lingering {
+            timeout = timeout.min(until(kill_at));
+        }
         let pollfd = |fd: i32| libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
         };
         for (&pid, r) in &self.running {
+            let due = r.kill_at.or(r.deadline.filter(|_| r.exited.is_none()));
+            if let Some(due) = due {
+                timeout = timeout.min(until(due));
+            }
             if let Some(o) = &r.output {
                 fds.push(pollfd(o.as_raw_fd()));
                 watch.push(Watch::Output(pid));

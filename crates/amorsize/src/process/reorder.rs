@@ -36,7 +36,6 @@ pub const DEFAULT_REORDER_CAPACITY: usize = 1024;
 /// let mut r = Reorder::new(4);
 /// assert!(r.push(2, "b").is_empty());           // waits for job 1
 /// assert_eq!(r.push(1, "a"), vec!["a", "b"]);  // both released in order
-/// # Ok::<(), amorsize::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Reorder<T> {
