@@ -1,5 +1,18 @@
 //! The command line: `amorsize-bench [--quick] [--json FILE] [--svg FILE] [--only NAME] [--list]`,
 //! and the run of the suite it asks for.
+//!
+//! ```
+//! use amorsize_bench::cli::{run_suite, Cli};
+//! use amorsize_bench::{strategies::Settings, workloads::{Calibration, Size}};
+//! use clap::Parser;
+//! let cli = Cli::try_parse_from(["amorsize-bench", "--only", "tiny-n"]).unwrap();
+//! let picked = cli.selected()?;
+//! // The tests run the suite at `Size::Tiny`; the binary passes `cli.size()`.
+//! let report = run_suite(&picked, Size::Tiny, Calibration::fixed(1.0), Settings::quick(2), |_, _| {})?;
+//! assert_eq!(report.workloads.len(), 1);
+//! assert_eq!(report.workloads[0].name, "tiny-n");
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::report::{summarize, Report, SCHEMA_VERSION};
 use crate::strategies::{Runner, Settings};
@@ -51,6 +64,13 @@ impl Cli {
     }
 
     /// The suite size the flags ask for.
+    ///
+    /// ```
+    /// use amorsize_bench::{cli::Cli, workloads::Size};
+    /// use clap::Parser;
+    /// assert_eq!(Cli::try_parse_from(["b", "--quick"]).unwrap().size(), Size::Quick);
+    /// assert_eq!(Cli::try_parse_from(["b"]).unwrap().size(), Size::Full);
+    /// ```
     pub fn size(&self) -> Size {
         if self.quick {
             Size::Quick

@@ -2,10 +2,28 @@
 //!
 //! Pure functions of the item count, the core count and the suite size, so they are tested
 //! without a clock.
+//!
+//! ```
+//! use amorsize_bench::grid::{pool_grid, rayon_min_lens};
+//! // `--quick` (chunk sizes in powers of 4) searches fewer settings than the full suite.
+//! let full = pool_grid(10_000, 2, false, 2);
+//! let quick = pool_grid(10_000, 2, false, 4);
+//! assert!(quick.len() < full.len());
+//! assert!(quick.iter().all(|c| full.contains(c)));
+//! assert_eq!(rayon_min_lens(10_000), vec![16, 256, 4096]);
+//! ```
 
 use serde::Serialize;
 
 /// One fixed setting of amorsize's pool.
+///
+/// ```
+/// use amorsize_bench::grid::{pool_grid, PoolConfig};
+/// let grid = pool_grid(100, 2, false, 4);
+/// // One worker runs the whole input as a single chunk.
+/// assert_eq!(grid[0], PoolConfig { workers: 1, chunk: 100 });
+/// assert!(grid.iter().all(|c| c.workers <= 4 && c.chunk <= 100));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct PoolConfig {
     /// Workers taking part (the caller counts as one).

@@ -7,15 +7,56 @@
 //! reversed in between ([`interleave_order`]) so that drift of a shared machine, position and
 //! predecessor effects hit all arms alike. Every run's checksum is compared with the sequential
 //! one: a wrong result is an error, never a figure.
+//!
+//! ```
+//! use amorsize_bench::measure::{measure, Arm};
+//! use std::{cell::RefCell, time::Duration};
+//! let log = RefCell::new(String::new());
+//! let arm = |name: &'static str| {
+//!     let log = &log;
+//!     Arm::new(name, move || { log.borrow_mut().push_str(name); Ok((Duration::ZERO, Some(7))) })
+//! };
+//! let mut arms = vec![arm("A"), arm("B"), arm("C")];
+//! let samples = measure(&mut arms, 1, 4, 7)?;
+//! assert!(samples.iter().all(|s| s.len() == 4));
+//! drop(arms);
+//! // The warm-up round, then rounds A B C, C B A, B C A, A C B.
+//! assert_eq!(log.into_inner(), "ABC ABC CBA BCA ACB".replace(' ', ""));
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::workloads::Checksum;
 use std::time::Duration;
 
 /// What one timed run returns: its duration and the checksum of its results (`None` for an arm
 /// that produces no results, such as timing the planner alone).
+///
+/// ```
+/// use amorsize_bench::{measure::{measure, Arm, RunResult}, workloads::checksum_u64};
+/// use std::time::Duration;
+/// fn squares() -> RunResult {
+///     let out: Vec<u64> = (0..4).map(|x| x * x).collect();
+///     Ok((Duration::from_micros(3), Some(checksum_u64(&out))))
+/// }
+/// let expected = checksum_u64(&[0, 1, 4, 9]);
+/// let samples = measure(&mut [Arm::new("squares", squares)], 0, 5, expected)?;
+/// assert_eq!(samples[0], vec![Duration::from_micros(3); 5]);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub type RunResult = amorsize::Result<(Duration, Option<Checksum>)>;
 
 /// One strategy, ready to run repeatedly.
+///
+/// ```
+/// use amorsize_bench::measure::Arm;
+/// use std::time::Duration;
+/// let mut calls = 0;
+/// let mut arm = Arm::new("counting", || { calls += 1; Ok((Duration::from_nanos(calls), None)) });
+/// assert_eq!((arm.run)()?.0, Duration::from_nanos(1));
+/// assert_eq!((arm.run)()?.0, Duration::from_nanos(2));
+/// assert_eq!(format!("{arm:?}"), r#"Arm { label: "counting" }"#);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub struct Arm<'a> {
     /// The strategy's label (for errors and reports).
     pub label: String,

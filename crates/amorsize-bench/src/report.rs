@@ -3,6 +3,20 @@
 //!
 //! Everything here is pure: it turns measured durations into ratios, marks and text, so it is
 //! unit-tested with made-up numbers.
+//!
+//! ```
+//! use amorsize_bench::{grid::PoolConfig, report::*};
+//! let pool = Some(PoolConfig { workers: 2, chunk: 4 });
+//! let ms = |k, t: u64| StrategyResult::new(format!("{k:?}"), k, pool, None, vec![t * 1_000_000; 5]);
+//! let results = [ms(Kind::Sequential, 100), ms(Kind::Rayon, 60), ms(Kind::Pool, 50),
+//!                ms(Kind::Auto, 55), ms(Kind::AutoPlanned, 52), ms(Kind::Planner, 1)];
+//! let r = row("medium", 500, &results, &serde_json::Value::Null).unwrap();
+//! let summary = summarize(std::slice::from_ref(&r));
+//! assert!(summary.rayon_ok && summary.sequential_ok && summary.oracle_worst_ok);
+//! let table = render(&[r], &summary);
+//! let line = table.lines().find(|l| l.starts_with("medium")).unwrap();
+//! assert!(line.contains("55.0 ms") && line.contains("1.10✓"));
+//! ```
 
 use crate::grid::PoolConfig;
 use crate::stats::{geomean, median, ratio, worst};
@@ -10,25 +24,158 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// Version of the JSON document's layout; bumped when a field changes meaning.
+///
+/// ```
+/// use amorsize_bench::{cli::run_suite, report::SCHEMA_VERSION, strategies::Settings};
+/// use amorsize_bench::workloads::{Calibration, Size};
+/// let report = run_suite(&[], Size::Tiny, Calibration::fixed(1.0), Settings::quick(2), |_, _| {})?;
+/// let json = serde_json::to_value(&report).unwrap();
+/// assert_eq!(json["schema_version"], SCHEMA_VERSION);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The targets the suite checks (issue 4).
 pub mod targets {
     /// auto / sequential on every workload.
+    ///
+    /// ```
+    /// # use amorsize_bench::{grid::PoolConfig, report::*};
+    /// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+    /// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+    /// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+    /// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+    /// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+    /// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+    /// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+    /// # }
+    /// use amorsize_bench::report::targets::AUTO_SEQUENTIAL;
+    /// // auto at 1.02× and 1.04× the plain loop's 1000 ns (rayon, oracle 1000 ns, planner 10 ns).
+    /// let close = made_up("w", 1000, 1000, 1000, 1020, 10);
+    /// let slower = made_up("w", 1000, 1000, 1000, 1040, 10);
+    /// assert!(close.auto_sequential <= AUTO_SEQUENTIAL && close.marks.sequential);
+    /// assert!(slower.auto_sequential > AUTO_SEQUENTIAL && !slower.marks.sequential);
+    /// ```
     pub const AUTO_SEQUENTIAL: f64 = 1.03;
     /// auto / rayon (default) on every workload.
+    ///
+    /// ```
+    /// # use amorsize_bench::{grid::PoolConfig, report::*};
+    /// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+    /// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+    /// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+    /// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+    /// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+    /// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+    /// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+    /// # }
+    /// use amorsize_bench::report::targets::AUTO_RAYON;
+    /// // auto at 990 ns and 1010 ns against rayon's 1000 ns (made-up medians).
+    /// let faster = made_up("w", 2000, 1000, 900, 990, 10);
+    /// let slower = made_up("w", 2000, 1000, 900, 1010, 10);
+    /// assert!(faster.auto_rayon <= AUTO_RAYON && faster.marks.rayon);
+    /// assert!(slower.auto_rayon > AUTO_RAYON && !slower.marks.rayon);
+    /// ```
     pub const AUTO_RAYON: f64 = 1.0;
     /// auto / oracle, geometric mean over the suite.
+    ///
+    /// ```
+    /// # use amorsize_bench::{grid::PoolConfig, report::*};
+    /// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+    /// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+    /// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+    /// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+    /// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+    /// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+    /// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+    /// # }
+    /// use amorsize_bench::report::{summarize, targets::AUTO_ORACLE_GEOMEAN};
+    /// // Two workloads at auto/oracle 1.0, and a third at 1.2 or at 1.24 (made-up medians).
+    /// let at = |x| made_up("w", 2000, 2000, 1000, x, 10);
+    /// let ok = summarize(&[at(1000), at(1000), at(1200)]);
+    /// assert!(ok.auto_oracle.geomean.unwrap() <= AUTO_ORACLE_GEOMEAN && ok.oracle_geomean_ok);
+    /// let miss = summarize(&[at(1000), at(1240)]); // geomean √1.24 ≈ 1.11
+    /// assert!(miss.auto_oracle.geomean.unwrap() > AUTO_ORACLE_GEOMEAN && !miss.oracle_geomean_ok);
+    /// assert!(miss.oracle_worst_ok); // each workload is still within the per-workload bound
+    /// ```
     pub const AUTO_ORACLE_GEOMEAN: f64 = 1.10;
     /// auto / oracle, worst workload.
+    ///
+    /// ```
+    /// # use amorsize_bench::{grid::PoolConfig, report::*};
+    /// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+    /// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+    /// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+    /// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+    /// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+    /// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+    /// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+    /// # }
+    /// use amorsize_bench::report::{summarize, targets::AUTO_ORACLE_WORST};
+    /// // auto/oracle 1.2 on one workload, 1.3 on another (made-up medians).
+    /// let a = made_up("a", 2000, 2000, 1000, 1200, 10);
+    /// let b = made_up("b", 2000, 2000, 1000, 1300, 10);
+    /// assert!(a.auto_oracle <= AUTO_ORACLE_WORST && a.marks.oracle);
+    /// assert!(b.auto_oracle > AUTO_ORACLE_WORST && !b.marks.oracle);
+    /// assert!(summarize(&[a.clone()]).oracle_worst_ok);
+    /// assert!(!summarize(&[a, b]).oracle_worst_ok);
+    /// ```
     pub const AUTO_ORACLE_WORST: f64 = 1.25;
     /// Sampling and planning as a share of auto's time…
+    ///
+    /// ```
+    /// # use amorsize_bench::{grid::PoolConfig, report::*};
+    /// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+    /// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+    /// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+    /// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+    /// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+    /// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+    /// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+    /// # }
+    /// use amorsize_bench::report::targets::OVERHEAD;
+    /// // auto runs 200 ms; the planner alone takes 2 ms (1%) or 6 ms (3%).
+    /// let ms = 1_000_000;
+    /// let cheap = made_up("w", 400 * ms, 300 * ms, 200 * ms, 200 * ms, 2 * ms);
+    /// let dear = made_up("w", 400 * ms, 300 * ms, 200 * ms, 200 * ms, 6 * ms);
+    /// assert!(cheap.judged_overhead() <= OVERHEAD && cheap.marks.overhead == Some(true));
+    /// assert!(dear.judged_overhead() > OVERHEAD && dear.marks.overhead == Some(false));
+    /// ```
     pub const OVERHEAD: f64 = 0.02;
     /// …on workloads whose auto run takes at least this long (seconds).
+    ///
+    /// ```
+    /// # use amorsize_bench::{grid::PoolConfig, report::*};
+    /// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+    /// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+    /// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+    /// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+    /// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+    /// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+    /// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+    /// # }
+    /// use amorsize_bench::report::targets::OVERHEAD_MIN_SECS;
+    /// // auto runs 50 ms or 200 ms, the planner 10% of it either way.
+    /// let ms = 1_000_000;
+    /// let short = made_up("w", 100 * ms, 100 * ms, 50 * ms, 50 * ms, 5 * ms);
+    /// let long = made_up("w", 400 * ms, 400 * ms, 200 * ms, 200 * ms, 20 * ms);
+    /// assert!(short.auto_s < OVERHEAD_MIN_SECS && short.marks.overhead.is_none()); // not judged
+    /// assert!(long.auto_s >= OVERHEAD_MIN_SECS && long.marks.overhead == Some(false));
+    /// ```
     pub const OVERHEAD_MIN_SECS: f64 = 0.1;
 }
 
 /// What kind of strategy a measured arm is.
+///
+/// ```
+/// use amorsize_bench::report::{row, Kind, StrategyResult};
+/// // Named in snake_case in the JSON report.
+/// assert_eq!(serde_json::to_value(Kind::AutoPlanned).unwrap(), "auto_planned");
+/// let r = StrategyResult::new("rayon min_len 16", Kind::RayonMinLen, None, Some(16), vec![5; 5]);
+/// assert_eq!(r.kind, Kind::RayonMinLen);
+/// // A row needs a sequential result, among others.
+/// assert!(row("w", 10, &[r], &serde_json::Value::Null).is_none());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -56,6 +203,17 @@ pub enum Kind {
 }
 
 /// One measured strategy of one workload.
+///
+/// ```
+/// use amorsize_bench::{grid::PoolConfig, report::{Kind, StrategyResult}};
+/// let pool = PoolConfig { workers: 2, chunk: 64 };
+/// let r = StrategyResult::new("pool w2 c64", Kind::Pool, Some(pool), None, vec![4_000, 2_000, 3_000]);
+/// assert_eq!(r.samples_ns, [4_000, 2_000, 3_000]); // in the order they ran
+/// assert!((r.median_s - 3e-6).abs() < 1e-15);
+/// assert!((r.min_s - 2e-6).abs() < 1e-15 && (r.max_s - 4e-6).abs() < 1e-15);
+/// assert_eq!(r.pool, Some(pool));
+/// assert!(StrategyResult::new("none", Kind::Pool, None, None, vec![]).median_s.is_nan());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StrategyResult {
     /// Label as printed (e.g. `pool w2 c64`).
@@ -107,6 +265,16 @@ impl StrategyResult {
 }
 
 /// The plan auto-planned used (made once by `amorsize::optimize`).
+///
+/// ```
+/// use amorsize_bench::{cli::run_workload, strategies::Settings, workloads::*};
+/// let r = run_workload(&by_name("tiny-n")?, Size::Tiny, &Calibration::fixed(1.0), Settings::quick(2))?;
+/// let plan = &r.plan;
+/// assert!(plan.executor == "Sequential" || plan.executor == "Threads");
+/// assert!(plan.workers >= 1 && plan.chunk_size >= 1);
+/// assert!(!plan.text.is_empty() && plan.diagnostics.is_object());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanSummary {
     /// `Sequential` or `Threads`.
@@ -124,6 +292,16 @@ pub struct PlanSummary {
 }
 
 /// A pool setting tried while screening the grid, with its fastest screening time.
+///
+/// ```
+/// use amorsize_bench::{cli::run_workload, grid::pool_grid, strategies::Settings, workloads::*};
+/// let r = run_workload(&by_name("tiny-n")?, Size::Tiny, &Calibration::fixed(1.0), Settings::quick(2))?;
+/// // Every setting of the quick grid for 100 items on 2 cores, in grid order.
+/// let pools: Vec<_> = r.screened.iter().map(|s| s.pool).collect();
+/// assert_eq!(pools, pool_grid(100, 2, false, 4));
+/// assert!(r.screened.iter().all(|s| s.best_s.is_finite() && s.best_s >= 0.0));
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Screened {
     /// The setting.
@@ -133,6 +311,23 @@ pub struct Screened {
 }
 
 /// Per-row pass/fail of the targets.
+///
+/// ```
+/// # use amorsize_bench::{grid::PoolConfig, report::*};
+/// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+/// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+/// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+/// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+/// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+/// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+/// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+/// # }
+/// use amorsize_bench::report::Marks;
+/// // auto 900 ns: faster than sequential (1000), slower than rayon (800), 1.2× the oracle (750).
+/// let r = made_up("w", 1000, 800, 750, 900, 10);
+/// let want = Marks { sequential: true, rayon: false, oracle: true, overhead: None };
+/// assert_eq!(r.marks, want); // overhead: auto ran under 100 ms
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Marks {
     /// auto/sequential ≤ 1.03.
@@ -147,6 +342,20 @@ pub struct Marks {
 }
 
 /// The figures of one workload: medians and the ratios the issue asks for.
+///
+/// ```
+/// use amorsize_bench::{grid::PoolConfig, report::{row, Kind, StrategyResult}};
+/// let pool = Some(PoolConfig { workers: 2, chunk: 8 });
+/// let us = |k, t: u64, min_len| StrategyResult::new("", k, pool, min_len, vec![t * 1_000; 5]);
+/// let v = [us(Kind::Sequential, 100, None), us(Kind::Rayon, 80, None), us(Kind::RayonMinLen, 40, Some(16)),
+///          us(Kind::Pool, 50, None), us(Kind::Auto, 60, None), us(Kind::AutoPlanned, 55, None),
+///          us(Kind::Planner, 3, None)];
+/// let r = row("w", 1000, &v, &serde_json::Value::Null).unwrap();
+/// assert_eq!((r.rayon_best_min_len, r.oracle), (16, pool.unwrap()));
+/// assert!((r.auto_rayon - 0.75).abs() < 1e-9 && (r.auto_rayon_best - 1.5).abs() < 1e-9);
+/// assert!((r.overhead - 0.05).abs() < 1e-9);
+/// assert!(r.auto_remembered_s.is_nan() && r.overhead_net.is_nan()); // not measured, not known
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     /// Workload name.
@@ -331,6 +540,24 @@ pub fn row(
 }
 
 /// Geometric mean and worst case of one ratio over the suite.
+///
+/// ```
+/// # use amorsize_bench::{grid::PoolConfig, report::*};
+/// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+/// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+/// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+/// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+/// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+/// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+/// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+/// # }
+/// use amorsize_bench::report::summarize;
+/// // auto/oracle 1.0 on "a", 1.21 on "b" (made-up medians).
+/// let s = summarize(&[made_up("a", 900, 900, 1000, 1000, 10), made_up("b", 900, 900, 1000, 1210, 10)]);
+/// let a = &s.auto_oracle;
+/// assert!((a.geomean.unwrap() - 1.1).abs() < 1e-9 && (a.mean.unwrap() - 1.105).abs() < 1e-9);
+/// assert!((a.worst.unwrap() - 1.21).abs() < 1e-9 && a.worst_workload.as_deref() == Some("b"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Aggregate {
     /// Geometric mean over the workloads (`None` if a ratio is missing or zero).
@@ -357,6 +584,25 @@ fn aggregate(rows: &[Row], pick: impl Fn(&Row) -> f64) -> Aggregate {
 }
 
 /// The suite summary: each ratio's geometric mean and worst case, and the verdicts.
+///
+/// ```
+/// # use amorsize_bench::{grid::PoolConfig, report::*};
+/// # // A row from made-up medians in nanoseconds (the best pool setting is 2 workers × 4).
+/// # fn made_up(name: &str, seq: u64, rayon: u64, oracle: u64, auto: u64, planner: u64) -> Row {
+/// #     let r = |k: Kind, ns: u64| StrategyResult::new(format!("{k:?}"), k,
+/// #         (k == Kind::Pool).then_some(PoolConfig { workers: 2, chunk: 4 }), None, vec![ns; 5]);
+/// #     let v = [r(Kind::Sequential, seq), r(Kind::Rayon, rayon), r(Kind::Pool, oracle),
+/// #              r(Kind::Auto, auto), r(Kind::AutoPlanned, auto), r(Kind::Planner, planner)];
+/// #     row(name, 10, &v, &serde_json::Value::Null).unwrap()
+/// # }
+/// use amorsize_bench::report::summarize;
+/// // "b" is 5% slower than its plain loop; both beat rayon and meet the oracle targets.
+/// let rows = [made_up("a", 1000, 1000, 900, 950, 10), made_up("b", 1000, 1100, 950, 1050, 10)];
+/// let s = summarize(&rows);
+/// assert!(!s.sequential_ok && s.rayon_ok && s.oracle_geomean_ok && s.oracle_worst_ok);
+/// assert_eq!(s.auto_sequential.worst_workload.as_deref(), Some("b"));
+/// assert!(s.overhead_ok && s.overhead_long.worst.is_none()); // no workload ran 100 ms
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// auto / oracle.
@@ -414,6 +660,16 @@ pub fn summarize(rows: &[Row]) -> Summary {
 
 /// How par_map's call-site memory served the calls of one workload's measurement (warm-up
 /// included; auto clears the memory before each of its runs, auto-remembered does not).
+///
+/// ```
+/// use amorsize_bench::{cli::run_workload, strategies::Settings, workloads::*};
+/// let settings = Settings::quick(2);
+/// let r = run_workload(&by_name("tiny-n")?, Size::Tiny, &Calibration::fixed(1.0), settings)?;
+/// let c = r.par_map_cache;
+/// // Two par_map arms (auto, auto-remembered), each run in the warm-up and every measured round.
+/// assert_eq!(c.plain + c.probed + c.sampled, 2 * (settings.warmup + r.runs) as u64);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ParMapCache {
     /// Calls that ran the plain loop at once (a remembered sequential site).
@@ -425,6 +681,19 @@ pub struct ParMapCache {
 }
 
 /// One workload's complete results.
+///
+/// ```
+/// use amorsize_bench::{cli::run_workload, report::Kind, strategies::Settings, workloads::*};
+/// let w = by_name("big-output")?;
+/// let r = run_workload(&w, Size::Tiny, &Calibration::fixed(1.0), Settings::quick(2))?;
+/// assert_eq!((r.name.as_str(), r.description.as_str()), (w.name, w.description));
+/// assert_eq!(r.items, items_for(w.name, Size::Tiny, 2));
+/// assert!(r.runs >= 5);
+/// let seq = r.strategies.iter().find(|s| s.kind == Kind::Sequential).unwrap();
+/// assert_eq!(seq.samples_ns.len(), r.runs);
+/// assert!(r.row.is_some());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkloadResult {
     /// Name.
@@ -448,6 +717,18 @@ pub struct WorkloadResult {
 }
 
 /// The whole run: what `--json` writes.
+///
+/// ```
+/// use amorsize_bench::{cli::run_suite, strategies::Settings, workloads::*};
+/// let picked = [by_name("tiny-n")?];
+/// let rep = run_suite(&picked, Size::Tiny, Calibration::fixed(1.0), Settings::quick(2), |_, _| {})?;
+/// assert_eq!((rep.size, rep.workloads.len()), (Size::Tiny, 1));
+/// assert!(rep.elapsed_s > 0.0 && rep.machine.cores.effective >= 1);
+/// let json = serde_json::to_value(&rep).unwrap();
+/// assert_eq!(json["workloads"][0]["name"], "tiny-n");
+/// assert_eq!(json["calibration"]["ns_per_iter"], 1.0);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`].

@@ -1,4 +1,17 @@
 //! Pure statistics over measured samples: median, geometric mean, worst case.
+//!
+//! ```
+//! use amorsize_bench::stats::{geomean, median_secs, ratio, worst};
+//! use std::time::Duration;
+//! let ms = |v: [u64; 3]| v.map(Duration::from_millis);
+//! // Two workloads: auto's and the oracle's measured runs.
+//! let auto = [median_secs(&ms([12, 10, 11])), median_secs(&ms([40, 44, 42]))];
+//! let oracle = [median_secs(&ms([10, 9, 10])), median_secs(&ms([21, 20, 22]))];
+//! let ratios: Vec<f64> = (0..2).map(|i| ratio(auto[i].unwrap(), oracle[i].unwrap()).unwrap()).collect();
+//! assert!((ratios[0] - 1.1).abs() < 1e-9 && (ratios[1] - 2.0).abs() < 1e-9);
+//! assert!((geomean(&ratios).unwrap() - 2.2f64.sqrt()).abs() < 1e-9);
+//! assert_eq!(worst(&ratios).map(|(i, _)| i), Some(1));
+//! ```
 
 use std::time::Duration;
 

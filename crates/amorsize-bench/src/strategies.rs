@@ -9,6 +9,22 @@
 //!    them is the oracle), auto (`amorsize::par_map`), auto-planned (a plan made once outside
 //!    the timer, then `Plan::execute`) and the planner alone (`amorsize::optimize`, whose time
 //!    over auto's is the overhead share).
+//!
+//! ```
+//! use amorsize_bench::{report::Kind, strategies::{Runner, Settings}, workloads::*};
+//! let w = by_name("tiny-n")?;
+//! let runner = Runner { workload: &w, settings: Settings::quick(2) };
+//! let r = visit(&w, Size::Tiny, &Calibration::fixed(1.0), 2, runner)?;
+//! let kinds: Vec<Kind> = r.strategies.iter().map(|s| s.kind).collect();
+//! for k in [Kind::Sequential, Kind::Rayon, Kind::RayonMinLen, Kind::Pool, Kind::Auto,
+//!           Kind::AutoRemembered, Kind::AutoPlanned, Kind::Planner] {
+//!     assert!(kinds.contains(&k), "{k:?} not measured");
+//! }
+//! // Every setting of the grid was screened; at most `keep` + 1 of them were measured.
+//! assert_eq!(r.screened.len(), amorsize_bench::grid::pool_grid(100, 2, false, 4).len());
+//! assert!(kinds.iter().filter(|&&k| k == Kind::Pool).count() <= 2 + 1);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::grid::{pool_grid, rayon_min_lens, PoolConfig};
 use crate::measure::{measure, runs_for, screen, top_k, Arm};
@@ -19,6 +35,16 @@ use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 /// How thoroughly a workload is measured.
+///
+/// ```
+/// use amorsize_bench::{grid::pool_grid, strategies::Settings};
+/// let (full, quick) = (Settings::full(2), Settings::quick(2));
+/// // `--quick` searches a coarser grid and keeps fewer settings after screening.
+/// let grid = |s: Settings| pool_grid(10_000, s.cores, false, s.chunk_base).len();
+/// assert!(grid(quick) < grid(full));
+/// assert!(quick.keep < full.keep && quick.screen_rounds <= full.screen_rounds);
+/// assert!(quick.runs >= 5 && full.runs >= 5);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
     /// Effective cores of the machine (sizes the grids).

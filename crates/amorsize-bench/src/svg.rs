@@ -2,6 +2,21 @@
 //!
 //! One group per workload with three bars — auto/oracle, auto/rayon, auto/sequential — and a
 //! dashed line at 1.0 (below it auto is faster). Bars taller than the axis are clipped at it.
+//!
+//! ```
+//! use amorsize_bench::{grid::PoolConfig, report::{row, Kind, StrategyResult}};
+//! let pool = Some(PoolConfig { workers: 2, chunk: 8 });
+//! let ns = |k, t| StrategyResult::new("", k, pool, None, vec![t; 5]);
+//! let results = [ns(Kind::Sequential, 900), ns(Kind::Rayon, 600), ns(Kind::Pool, 500),
+//!                ns(Kind::Auto, 550), ns(Kind::AutoPlanned, 520), ns(Kind::Planner, 10)];
+//! let r = row("light", 100, &results, &serde_json::Value::Null).unwrap();
+//! let svg = amorsize_bench::svg::render(&[r], "suite")?;
+//! assert!(svg.lines().any(|l| l.trim() == "light")); // the group's label
+//! for series in ["auto/oracle", "auto/rayon", "auto/sequential"] {
+//!     assert!(svg.contains(series));
+//! }
+//! # Ok::<(), amorsize::Error>(())
+//! ```
 
 use crate::report::Row;
 use plotters::prelude::*;

@@ -7,6 +7,18 @@
 //! the suite. Each workload hands its items and its function to a [`Visitor`], which runs them
 //! under any strategy; [`checksum_u64`] and [`checksum_bytes`] fold the ordered results so
 //! that a strategy that loses, duplicates or reorders an item is caught.
+//!
+//! ```
+//! use amorsize_bench::workloads::{checksum_u64, spin_costs_ns, Calibration, Size};
+//! // Seeded, not timed: the same name and size give the same costs on every run.
+//! let a = spin_costs_ns("lognormal", Size::Quick, 500).unwrap();
+//! assert_eq!(a, spin_costs_ns("lognormal", Size::Quick, 500).unwrap());
+//! // The calibration turns a cost in nanoseconds into spin iterations.
+//! assert_eq!(Calibration::fixed(2.0).iters_for_ns(100_000.0), 50_000);
+//! // A result lost or out of order changes the checksum.
+//! assert_ne!(checksum_u64(&[1, 2, 3]), checksum_u64(&[1, 3, 2]));
+//! assert_ne!(checksum_u64(&[1, 2, 3]), checksum_u64(&[1, 2]));
+//! ```
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -27,22 +39,52 @@ pub struct SplitMix64 {
 
 impl SplitMix64 {
     /// A generator seeded with `seed`.
+    ///
+    /// ```
+    /// use amorsize_bench::workloads::SplitMix64;
+    /// let draws = |seed| { let mut g = SplitMix64::new(seed); [g.next_u64(), g.next_u64()] };
+    /// assert_eq!(draws(7), draws(7));
+    /// assert_ne!(draws(7), draws(8));
+    /// ```
     pub fn new(seed: u64) -> Self {
         SplitMix64 { state: seed }
     }
 
     /// The next 64 random bits.
+    ///
+    /// ```
+    /// // The reference splitmix64 sequence from seed 0.
+    /// let mut g = amorsize_bench::workloads::SplitMix64::new(0);
+    /// assert_eq!(g.next_u64(), 0xE220_A839_7B1D_CDAF);
+    /// assert_eq!(g.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+    /// ```
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         mix(self.state)
     }
 
     /// A uniform float in `[0, 1)`.
+    ///
+    /// ```
+    /// let mut g = amorsize_bench::workloads::SplitMix64::new(1);
+    /// let xs: Vec<f64> = (0..10_000).map(|_| g.next_f64()).collect();
+    /// assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+    /// let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    /// assert!((mean - 0.5).abs() < 0.02, "{mean}");
+    /// ```
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// A standard normal draw (Box–Muller).
+    ///
+    /// ```
+    /// let mut g = amorsize_bench::workloads::SplitMix64::new(3);
+    /// let xs: Vec<f64> = (0..20_000).map(|_| g.next_normal()).collect();
+    /// let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    /// let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+    /// assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+    /// ```
     pub fn next_normal(&mut self) -> f64 {
         let u1 = 1.0 - self.next_f64(); // (0, 1]
         let u2 = self.next_f64();
@@ -95,6 +137,13 @@ pub struct Calibration {
 
 impl Calibration {
     /// A calibration with a given speed (tests use this: no clock involved).
+    ///
+    /// ```
+    /// use amorsize_bench::workloads::Calibration;
+    /// let c = Calibration::fixed(0.5);
+    /// assert_eq!(c.ns_per_iter, 0.5);
+    /// assert_eq!(c.iters_for_ns(1_000.0), 2_000); // 1 µs at 0.5 ns per iteration
+    /// ```
     pub fn fixed(ns_per_iter: f64) -> Self {
         Calibration { ns_per_iter }
     }
@@ -126,6 +175,14 @@ impl Calibration {
     }
 
     /// Spin iterations that take about `ns` nanoseconds (at least 1).
+    ///
+    /// ```
+    /// let c = amorsize_bench::workloads::Calibration::fixed(3.0);
+    /// assert_eq!(c.iters_for_ns(10.0), 3); // 3.33 rounds to 3
+    /// assert_eq!(c.iters_for_ns(11.0), 4); // 3.67 rounds to 4
+    /// assert_eq!(c.iters_for_ns(0.1), 1);
+    /// assert_eq!(c.iters_for_ns(f64::NAN), 1);
+    /// ```
     pub fn iters_for_ns(&self, ns: f64) -> u64 {
         if !(ns.is_finite() && ns > 0.0) {
             return 1;
@@ -135,6 +192,13 @@ impl Calibration {
 }
 
 /// How big the suite is.
+///
+/// ```
+/// use amorsize_bench::workloads::{items_for, Size};
+/// let n = |size| items_for("cheap", size, 2);
+/// assert!(n(Size::Full) > n(Size::Quick) && n(Size::Quick) > n(Size::Tiny));
+/// assert_eq!(serde_json::to_value(Size::Quick).unwrap(), "quick"); // as `--json` writes it
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Size {
@@ -148,6 +212,15 @@ pub enum Size {
 }
 
 /// The built-in workloads, in the order the suite runs them.
+///
+/// ```
+/// use amorsize_bench::workloads::{all, by_name, NAMES};
+/// assert!(all().iter().map(|w| w.name).eq(NAMES.iter().copied()));
+/// for name in NAMES {
+///     assert_eq!(by_name(name)?.name, *name);
+/// }
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub const NAMES: &[&str] = &[
     "cheap",
     "light",
@@ -167,6 +240,17 @@ pub const NAMES: &[&str] = &[
 ];
 
 /// One workload of the suite: a name, what it is, and how many items at each [`Size`].
+///
+/// ```
+/// use amorsize_bench::{grid::pool_grid, workloads::{by_name, items_for, Size}};
+/// let w = by_name("blocking")?;
+/// assert!(w.blocking && w.description.contains("sleep"));
+/// let n = items_for(w.name, Size::Full, 2);
+/// // Blocking work: the pool grid tries more workers than the 2 cores.
+/// assert!(pool_grid(n, 2, w.blocking, 4).iter().any(|c| c.workers > 4));
+/// assert!(!by_name("heavy")?.blocking);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workload {
     /// Short name (used by `--only`).
@@ -253,6 +337,14 @@ pub fn by_name(name: &str) -> amorsize::Result<Workload> {
 }
 
 /// One CPU-bound item: how many spin iterations, from which seed.
+///
+/// ```
+/// use amorsize_bench::workloads::{run_spin, SpinItem};
+/// let item = SpinItem { seed: 7, iters: 100 };
+/// assert_eq!(run_spin(&item), run_spin(&item.clone()));
+/// assert_ne!(run_spin(&item), run_spin(&SpinItem { iters: 101, ..item }));
+/// assert_ne!(run_spin(&item), run_spin(&SpinItem { seed: 8, ..item }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpinItem {
     /// Seed of the hash chain (the item's identity).
@@ -262,12 +354,27 @@ pub struct SpinItem {
 }
 
 /// Runs one [`SpinItem`].
+///
+/// ```
+/// use amorsize_bench::workloads::{run_spin, spin, SpinItem};
+/// let items = [SpinItem { seed: 3, iters: 50 }, SpinItem { seed: 4, iters: 50 }];
+/// let results: Vec<u64> = items.iter().map(run_spin).collect();
+/// assert_eq!(results, [spin(50, 3), spin(50, 4)]);
+/// ```
 #[inline]
 pub fn run_spin(item: &SpinItem) -> u64 {
     spin(item.iters, item.seed)
 }
 
 /// The result of a strategy, reduced to one order-sensitive number.
+///
+/// ```
+/// use amorsize_bench::workloads::{checksum_bytes, checksum_u64, Checksum};
+/// let sequential: Checksum = checksum_u64(&[10, 20, 30]);
+/// assert_eq!(sequential, checksum_u64(&vec![10, 20, 30])); // same results, same checksum
+/// assert_ne!(sequential, checksum_u64(&[10, 20, 20])); // a wrong result differs
+/// assert_ne!(checksum_bytes(&[vec![1u8, 2]]), checksum_bytes(&[vec![1u8], vec![2]]));
+/// ```
 pub type Checksum = u64;
 
 /// Folds ordered `u64` results into one order-sensitive checksum.
@@ -310,6 +417,25 @@ pub fn checksum_bytes(results: &[Vec<u8>]) -> Checksum {
 ///
 /// Each workload calls [`Visitor::visit`] with its own closure, so every workload is a distinct
 /// call site (amorsize's `par_map` remembers per closure type, as it would in user code).
+///
+/// ```
+/// use amorsize_bench::workloads::*;
+/// struct Reversed; // runs the items last to first, then puts the results back in order
+/// impl Visitor for Reversed {
+///     type Output = (Checksum, Checksum);
+///     fn visit<T: Sync, R: Send + 'static, F: Fn(&T) -> R + Sync>(
+///         self, items: &[T], f: F, checksum: fn(&[R]) -> Checksum,
+///     ) -> Self::Output {
+///         let forward: Vec<R> = items.iter().map(&f).collect();
+///         let mut back: Vec<R> = items.iter().rev().map(&f).collect();
+///         back.reverse();
+///         (checksum(&forward), checksum(&back))
+///     }
+/// }
+/// let (a, b) = visit(&by_name("ascending")?, Size::Tiny, &Calibration::fixed(1.0), 2, Reversed);
+/// assert_eq!(a, b);
+/// # Ok::<(), amorsize::Error>(())
+/// ```
 pub trait Visitor {
     /// What the visit returns.
     type Output;
