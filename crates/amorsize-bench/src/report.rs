@@ -702,7 +702,7 @@ pub struct WorkloadResult {
     pub description: String,
     /// Items.
     pub items: usize,
-    /// Measured rounds per strategy (after one warm-up round).
+    /// Measured rounds per strategy (after the warm-up rounds, `Settings::warmup`).
     pub runs: usize,
     /// The plan auto-planned used.
     pub plan: PlanSummary,
@@ -733,7 +733,7 @@ pub struct WorkloadResult {
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// `full` or `quick`.
+    /// `full` or `quick` (`tiny` in the crate's own tests).
     pub size: crate::workloads::Size,
     /// The machine (cores, memory, pressure) as `amorsize::system::info()` sees it.
     pub machine: amorsize::system::SystemInfo,

@@ -80,7 +80,7 @@ pub fn worst(xs: &[f64]) -> Option<(usize, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// `a / b`, or `None` when `b` is not positive or either is not finite.
+/// `a / b`, or `None` when `a` is negative, `b` is not positive, or either is not finite.
 ///
 /// ```
 /// assert_eq!(amorsize_bench::stats::ratio(1.0, 2.0), Some(0.5));
