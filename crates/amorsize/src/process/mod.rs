@@ -1076,6 +1076,19 @@ struct Running {
     nonblocking: bool,
 }
 
+impl Running {
+    /// The next signal the job's process group is due, and when: SIGKILL at the end of the
+    /// grace period of a kill already under way, else SIGTERM at the `--timeout` of a job that
+    /// has not exited.
+    fn next_signal(&self) -> Option<(Instant, i32)> {
+        match (self.kill_at, self.deadline) {
+            (Some(k), _) => Some((k, libc::SIGKILL)),
+            (None, Some(d)) if self.exited.is_none() => Some((d, libc::SIGTERM)),
+            _ => None,
+        }
+    }
+}
+
 /// A command line as text, for the job log, the sink and messages (bytes that are not UTF-8
 /// shown as U+FFFD; the job itself got them as they are).
 fn shown(argv: &[OsString]) -> Vec<String> {
@@ -1418,8 +1431,7 @@ impl State<'_> {
             revents: 0,
         };
         for (&pid, r) in &self.running {
-            let due = r.kill_at.or(r.deadline.filter(|_| r.exited.is_none()));
-            if let Some(due) = due {
+            if let Some((due, _)) = r.next_signal() {
                 timeout = timeout.min(until(due));
             }
             if let Some(o) = &r.output {
@@ -1584,16 +1596,14 @@ impl State<'_> {
             true
         });
         for (pid, r) in self.running.iter_mut() {
-            if let Some(k) = r.kill_at {
-                if now >= k {
-                    spawn::signal_group(*pid, libc::SIGKILL);
-                    r.kill_at = Some(now + KILL_GRACE);
-                }
-            } else if r.exited.is_none() && r.deadline.is_some_and(|d| now >= d) {
+            let Some((_, signal)) = r.next_signal().filter(|&(due, _)| now >= due) else {
+                continue;
+            };
+            if signal == libc::SIGTERM {
                 r.timed_out = true;
-                spawn::signal_group(*pid, libc::SIGTERM);
-                r.kill_at = Some(now + KILL_GRACE);
             }
+            spawn::signal_group(*pid, signal);
+            r.kill_at = Some(now + KILL_GRACE);
         }
     }
 
