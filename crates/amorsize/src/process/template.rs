@@ -189,7 +189,7 @@ impl Template {
         self.args
             .iter()
             .filter(|a| !a.iter().any(Piece::uses_item))
-            .map(|a| render(a, b"", 0).len() + 1 + std::mem::size_of::<usize>())
+            .map(|a| rendered_len(a, b"", 1) + 1 + std::mem::size_of::<usize>())
             .sum()
     }
 
@@ -208,7 +208,7 @@ impl Template {
         self.args
             .iter()
             .filter(|a| a.iter().any(Piece::uses_item))
-            .map(|a| render(a, item, 0).len() + 1 + std::mem::size_of::<usize>())
+            .map(|a| rendered_len(a, item, 1) + 1 + std::mem::size_of::<usize>())
             .sum()
     }
 
@@ -231,7 +231,7 @@ impl Template {
         self.args
             .iter()
             .filter(|a| a.iter().any(Piece::uses_item))
-            .map(|a| render(a, item, u64::MAX).len())
+            .map(|a| rendered_len(a, item, u64::MAX.to_string().len()))
             .max()
             .unwrap_or(0)
     }
@@ -293,17 +293,33 @@ impl Template {
 fn render(arg: &[Piece], item: &[u8], seq: u64) -> Vec<u8> {
     let mut s = Vec::new();
     for p in arg {
-        match p {
-            Piece::Lit(l) => s.extend_from_slice(l.as_bytes()),
-            Piece::Item => s.extend_from_slice(item),
-            Piece::NoExt => s.extend_from_slice(without_extension_bytes(item)),
-            Piece::Base => s.extend_from_slice(basename_bytes(item)),
-            Piece::Dir => s.extend_from_slice(dirname_bytes(item)),
-            Piece::BaseNoExt => s.extend_from_slice(without_extension_bytes(basename_bytes(item))),
-            Piece::Seq => s.extend_from_slice(seq.to_string().as_bytes()),
+        match text(p, item) {
+            Some(t) => s.extend_from_slice(t),
+            None => s.extend_from_slice(seq.to_string().as_bytes()),
         }
     }
     s
+}
+
+/// The length of `render(arg, item, seq)` for a job number of `seq_digits` digits, without
+/// rendering it (the batcher sizes every item it considers).
+fn rendered_len(arg: &[Piece], item: &[u8], seq_digits: usize) -> usize {
+    arg.iter()
+        .map(|p| text(p, item).map_or(seq_digits, <[u8]>::len))
+        .sum()
+}
+
+/// What piece `p` stands for with `item`; `None` for the job number.
+fn text<'a>(p: &'a Piece, item: &'a [u8]) -> Option<&'a [u8]> {
+    Some(match p {
+        Piece::Lit(l) => l.as_bytes(),
+        Piece::Item => item,
+        Piece::NoExt => without_extension_bytes(item),
+        Piece::Base => basename_bytes(item),
+        Piece::Dir => dirname_bytes(item),
+        Piece::BaseNoExt => without_extension_bytes(basename_bytes(item)),
+        Piece::Seq => return None,
+    })
 }
 
 /// [`without_extension`] on bytes: a prefix of `item`.
@@ -433,6 +449,20 @@ mod tests {
         let total: usize = fixed + items.iter().map(|i| t.item_bytes(i)).sum::<usize>();
         let expanded: usize = t.expand(&items, 1).iter().map(|a| a.len() + 1 + 8).sum();
         assert_eq!(total, expanded);
+        // Every placeholder, and the job number at its widest: the longest argument is the
+        // longest one expanded.
+        let t = Template::parse(&["cp", "{}", "x/{//}/{/.}-{#}.{.}", "{/}"]).unwrap();
+        for item in ["a", "dir/sub/file.tar.gz", "/abs.d/x"] {
+            let argv = t.expand(&[item], u64::MAX);
+            let longest = argv[1..].iter().map(String::len).max().unwrap();
+            assert_eq!(t.longest_arg(item), longest, "{item}: {argv:?}");
+            let fixed = Template::parse(&["cp", "{}", "{/}"]).unwrap();
+            let bytes: usize = fixed.expand(&[item], 0)[1..]
+                .iter()
+                .map(|a| a.len() + 9)
+                .sum();
+            assert_eq!(fixed.item_bytes(item), bytes);
+        }
     }
 
     #[test]
