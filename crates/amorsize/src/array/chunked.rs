@@ -297,12 +297,19 @@ impl<'e> Runner<'e> {
             return Err(Error::invalid_config("workers", "must be at least 1"));
         }
         match self.opts.amplification {
-            Some(k) if !(k.is_finite() && k > 0.0) => Err(Error::invalid_config(
+            Some(k) if self.amplification().is_none() => Err(Error::invalid_config(
                 "amplification",
                 format!("{k} is not a finite number above 0"),
             )),
             _ => Ok(()),
         }
+    }
+
+    /// The caller's lower bound on `k`, when it is valid (a finite number above 0).
+    fn amplification(&self) -> Option<f64> {
+        self.opts
+            .amplification
+            .filter(|k| k.is_finite() && *k > 0.0)
     }
 
     fn workers(&self) -> usize {
@@ -381,7 +388,7 @@ impl<'e> Runner<'e> {
         let budget = self.budget()?;
         check_pressure_threshold(self.opts.pressure_threshold)?;
         let mut model = self.prior_stats().map(|s| s.peak_model).unwrap_or_default();
-        if let Some(k) = self.opts.amplification {
+        if let Some(k) = self.amplification() {
             model.k = model.k.max(k);
             model.measured = model.measured.max(1);
         }
@@ -535,8 +542,7 @@ impl<'e> Runner<'e> {
         // where k stays 1, would not fit the budget the next run admits against).
         let mut model_stats = stats.clone();
         // (An invalid amplification is an error when the array runs; a profile leaves it out.)
-        let valid = |k: &f64| k.is_finite() && *k > 0.0;
-        if let Some(k) = self.opts.amplification.filter(valid) {
+        if let Some(k) = self.amplification() {
             model_stats.peak_model.k = model_stats.peak_model.k.max(k);
             model_stats.peak_model.measured = model_stats.peak_model.measured.max(1);
         }
