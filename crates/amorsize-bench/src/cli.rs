@@ -101,6 +101,7 @@ pub fn list() -> String {
 /// let r = amorsize_bench::cli::run_workload(&w, Size::Tiny, &Calibration::fixed(1.0), Settings::quick(2))?;
 /// let text = details(&r);
 /// assert!(text.contains("sequential") && text.contains("auto (par_map)"));
+/// assert!(text.contains("par_map calls:"));
 /// # Ok::<(), amorsize::Error>(())
 /// ```
 pub fn details(r: &crate::report::WorkloadResult) -> String {
@@ -118,6 +119,11 @@ pub fn details(r: &crate::report::WorkloadResult) -> String {
             fmt_secs(st.max_s)
         );
     }
+    let c = &r.par_map_cache;
+    s += &format!(
+        "    | par_map calls: {} plain, {} from memory, {} sampled; {} had their first item helped\n",
+        c.plain, c.probed, c.sampled, c.helped
+    );
     s
 }
 

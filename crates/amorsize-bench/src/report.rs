@@ -678,6 +678,9 @@ pub struct ParMapCache {
     pub probed: u64,
     /// Calls that sampled in full.
     pub sampled: u64,
+    /// Calls whose long first item had helpers start on the items after it (counted under one
+    /// of the above as well).
+    pub helped: u64,
 }
 
 /// One workload's complete results.
@@ -1132,6 +1135,7 @@ mod tests {
                 plain: 0,
                 probed: 6,
                 sampled: 6,
+                helped: 0,
             },
             screened: vec![Screened {
                 pool: PoolConfig {

@@ -383,6 +383,7 @@ impl Visitor for Runner<'_> {
                 plain: cache_after.plain.saturating_sub(cache_before.plain),
                 probed: cache_after.probed.saturating_sub(cache_before.probed),
                 sampled: cache_after.sampled.saturating_sub(cache_before.sampled),
+                helped: cache_after.helped.saturating_sub(cache_before.helped),
             },
             screened,
             strategies,

@@ -149,6 +149,18 @@ impl Error {
         };
         Error::TaskPanicked { index, message }
     }
+
+    /// This error for a part of the input that starts at `offset`: a panicked item's index
+    /// moves by `offset`, other errors stay as they are.
+    pub(crate) fn offset_index(self, offset: usize) -> Self {
+        match self {
+            Error::TaskPanicked { index, message } => Error::TaskPanicked {
+                index: index.saturating_add(offset),
+                message,
+            },
+            other => other,
+        }
+    }
 }
 
 /// The result type of amorsize.

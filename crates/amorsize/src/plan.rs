@@ -706,6 +706,11 @@ impl Optimizer {
         }
     }
 
+    /// The `max_workers` setting as given (`None`: the default, at least the cores).
+    pub(crate) fn max_workers_set(&self) -> Option<usize> {
+        self.max_workers
+    }
+
     pub(crate) fn warm(&self) -> bool {
         self.warm_pool
     }

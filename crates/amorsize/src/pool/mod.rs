@@ -38,6 +38,7 @@ use std::time::Duration;
 mod adaptive;
 pub mod calibrate;
 mod controller;
+pub(crate) mod early;
 mod imap;
 #[cfg(feature = "progress-bar")]
 mod progress;

@@ -319,6 +319,12 @@ pub fn in_worker() -> bool {
     CURRENT_POOL.with(|c| c.get() != 0)
 }
 
+/// Marks the current thread, for good, as one that runs items for a call (a helper of
+/// [`super::early`]): calls made from it run inline, as from a pool worker.
+pub(crate) fn mark_helper_thread() {
+    CURRENT_POOL.with(|c| c.set(usize::MAX));
+}
+
 /// Marks the current thread as running a job of pool `id` until dropped.
 struct Mark(usize);
 impl Mark {
