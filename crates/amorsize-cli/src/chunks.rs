@@ -15,7 +15,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Args)]
 struct Inner {
-    /// Array shape, comma-separated (e.g. 50000,50000).
+    /// Array shape, comma-separated (e.g. 50000,50000); a zero-length axis (0,5) is an empty
+    /// array, whose chunks are those of one slice of it.
     #[arg(long)]
     shape: String,
     /// Element type: f64, f32, f16, i64, i32, i16, i8, u64, u32, u16, u8, bool, c64, c128
@@ -70,7 +71,9 @@ fn dtype_size(d: &str) -> Result<usize, Error> {
     Ok(size)
 }
 
-fn parse_list(flag: &str, s: &str) -> Result<Vec<usize>, Error> {
+/// A comma-separated list of integers, non-empty; zeros only with `allow_zero` (an array's shape
+/// may have a zero-length axis, a chunk shape may not).
+fn parse_list(flag: &str, s: &str, allow_zero: bool) -> Result<Vec<usize>, Error> {
     let v: Result<Vec<usize>, _> = s.split(',').map(|p| p.trim().parse::<usize>()).collect();
     let v = v.map_err(|_| {
         Error::invalid_input(
@@ -78,7 +81,7 @@ fn parse_list(flag: &str, s: &str) -> Result<Vec<usize>, Error> {
             format!("`{s}` is not a comma-separated list of integers"),
         )
     })?;
-    if v.is_empty() || v.contains(&0) {
+    if !allow_zero && v.contains(&0) {
         return Err(Error::invalid_input(
             flag,
             format!("`{s}` must be non-empty with no zero"),
@@ -100,7 +103,7 @@ fn parse_usize(flag: &str, s: &str) -> Result<usize, Error> {
 }
 
 fn run(args: &Inner) -> Result<String, Error> {
-    let shape = parse_list("--shape", &args.shape)?;
+    let shape = parse_list("--shape", &args.shape, true)?;
     let es = dtype_size(&args.dtype)?;
     let mut rec = ChunkSizeRecommender::new();
     if let Some(f) = &args.memory_fraction {
@@ -116,7 +119,7 @@ fn run(args: &Inner) -> Result<String, Error> {
         rec = rec.queued(parse_usize("--queued", q)?);
     }
     if let Some(p) = &args.previous {
-        rec = rec.previous_chunks(&parse_list("--previous", p)?);
+        rec = rec.previous_chunks(&parse_list("--previous", p, false)?);
     }
     if let Some(b) = &args.budget {
         rec = rec.budget_bytes(amorsize::array::engine::parse_bytes("--budget", b)?);

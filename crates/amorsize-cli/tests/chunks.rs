@@ -100,10 +100,55 @@ fn machine_budget_works_without_an_explicit_one() {
 }
 
 #[test]
+fn a_shape_with_a_zero_length_axis_gets_chunks_of_at_least_one() {
+    cmd()
+        .args([
+            "chunks",
+            "--shape",
+            "10,0",
+            "--budget",
+            "1G",
+            "--workers",
+            "2",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("chunks [10, 1]"))
+        .stdout(predicate::str::contains("0 chunks"))
+        .stdout(predicate::str::contains(
+            "no elements (axis 1 has length 0)",
+        ))
+        .stdout(predicate::str::contains("NaN").not());
+    for shape in ["0,5", "0", "4,0,6"] {
+        let out = cmd()
+            .args(["chunks", "--shape", shape, "--budget", "1G", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shape}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["array_bytes"].as_f64(), Some(0.0), "{shape}");
+        let r = &v["recommendation"];
+        assert_eq!(r["n_chunks"].as_u64(), Some(0), "{shape}");
+        let chunks = r["chunks"].as_array().unwrap();
+        assert_eq!(chunks.len(), shape.split(',').count(), "{shape}");
+        assert!(
+            chunks.iter().all(|c| c.as_u64().unwrap() >= 1),
+            "{shape}: {chunks:?}"
+        );
+        assert!(!r["reasons"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
 fn bad_input_is_one_line_and_exit_255() {
     for args in [
         vec!["--shape", "10,x"],
-        vec!["--shape", "10,0"],
+        vec!["--shape", "10,10", "--previous", "10,0"],
+        vec!["--shape", ""],
         vec!["--shape", "10,10", "--dtype", "f65"],
         vec!["--shape", "10,10", "--memory-fraction", "1.5"],
         vec!["--shape", "10,10", "--memory-fraction", "abc"],

@@ -44,12 +44,15 @@ use std::time::{Duration, Instant};
 
 /// A regular grid of chunks over an array: every chunk has the chunk shape except the last
 /// along each axis, which is clipped to the array. Chunks are numbered in row-major order.
+/// An array with a zero-length axis has no chunks along that axis, so its grid is empty.
 ///
 /// ```
 /// let g = amorsize::array::ChunkGrid::new(&[10, 7], &[4, 7]).unwrap();
 /// assert_eq!(g.len(), 3);
 /// assert_eq!(g.block_shape(2), vec![2, 7]);
 /// assert_eq!(g.block_ranges(1), vec![4..8, 0..7]);
+/// let empty = amorsize::array::ChunkGrid::new(&[10, 0], &[4, 7]).unwrap();
+/// assert_eq!((empty.len(), empty.counts()), (0, &[3, 0][..]));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChunkGrid {
@@ -59,18 +62,20 @@ pub struct ChunkGrid {
 }
 
 impl ChunkGrid {
-    /// A grid of `chunks` over `shape`. Errors ([`Error::InvalidInput`]): rank 0, a zero-sized
-    /// array dimension, more elements than `usize` holds, a chunk shape of another rank or with
-    /// a zero. Chunks larger than the
-    /// array are clipped to it.
+    /// A grid of `chunks` over `shape`. Errors ([`Error::InvalidInput`]): rank 0, more
+    /// elements than `usize` holds (counting a zero-length axis as 1), a chunk shape of another
+    /// rank or with a zero. Chunks larger than the array are clipped to it, but never below 1:
+    /// along a zero-length axis the chunk length is 1 and there are 0 chunks.
     ///
     /// ```
     /// use amorsize::array::ChunkGrid;
     /// assert!(ChunkGrid::new(&[10, 10], &[5]).is_err());
     /// assert!(ChunkGrid::new(&[10, 10], &[5, 0]).is_err());
-    /// assert!(ChunkGrid::new(&[10, 0], &[5, 5]).is_err());
+    /// assert!(ChunkGrid::new(&[10, 0], &[5, 0]).is_err()); // a zero chunk, whatever the shape
     /// assert!(ChunkGrid::new(&[usize::MAX, 2], &[5, 5]).is_err()); // more elements than usize holds
     /// assert_eq!(ChunkGrid::new(&[10], &[50]).unwrap().chunks(), &[10]);
+    /// let empty = ChunkGrid::new(&[10, 0], &[5, 5]).unwrap(); // no elements, no chunks
+    /// assert_eq!((empty.chunks(), empty.len()), (&[5, 1][..], 0));
     /// ```
     pub fn new(shape: &[usize], chunks: &[usize]) -> Result<ChunkGrid> {
         super::check_shape(shape)?;
@@ -90,7 +95,13 @@ impl ChunkGrid {
                 format!("{chunks:?} has a zero"),
             ));
         }
-        let chunks: Vec<usize> = chunks.iter().zip(shape).map(|(&c, &s)| c.min(s)).collect();
+        // Clipped to the axis, but at least 1: a zero-length axis keeps chunks of 1 (and has
+        // none of them).
+        let chunks: Vec<usize> = chunks
+            .iter()
+            .zip(shape)
+            .map(|(&c, &s)| c.min(s.max(1)))
+            .collect();
         let counts = shape
             .iter()
             .zip(&chunks)
@@ -103,19 +114,25 @@ impl ChunkGrid {
         })
     }
 
-    /// Number of chunks.
+    /// Number of chunks: 0 when an axis has length 0.
     ///
     /// ```
     /// assert_eq!(amorsize::array::ChunkGrid::new(&[9, 9], &[3, 3]).unwrap().len(), 9);
+    /// assert_eq!(amorsize::array::ChunkGrid::new(&[9, 0, 9], &[3, 3, 3]).unwrap().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
+        if self.counts.contains(&0) {
+            return 0;
+        }
         self.counts.iter().product()
     }
 
-    /// Never true (a grid has at least one chunk); for completeness.
+    /// Whether the grid has no chunk, which is when the array has a zero-length axis.
     ///
     /// ```
-    /// assert!(!amorsize::array::ChunkGrid::new(&[1], &[1]).unwrap().is_empty());
+    /// use amorsize::array::ChunkGrid;
+    /// assert!(!ChunkGrid::new(&[1], &[1]).unwrap().is_empty());
+    /// assert!(ChunkGrid::new(&[0], &[1]).unwrap().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -130,19 +147,21 @@ impl ChunkGrid {
         &self.shape
     }
 
-    /// The chunk shape (clipped to the array).
+    /// The chunk shape (clipped to the array, and at least 1 on every axis).
     ///
     /// ```
     /// assert_eq!(amorsize::array::ChunkGrid::new(&[4, 2], &[3, 3]).unwrap().chunks(), &[3, 2]);
+    /// assert_eq!(amorsize::array::ChunkGrid::new(&[4, 0], &[3, 3]).unwrap().chunks(), &[3, 1]);
     /// ```
     pub fn chunks(&self) -> &[usize] {
         &self.chunks
     }
 
-    /// Chunks along each axis.
+    /// Chunks along each axis (0 along a zero-length axis).
     ///
     /// ```
     /// assert_eq!(amorsize::array::ChunkGrid::new(&[4, 2], &[3, 1]).unwrap().counts(), &[2, 2]);
+    /// assert_eq!(amorsize::array::ChunkGrid::new(&[0, 2], &[3, 1]).unwrap().counts(), &[0, 2]);
     /// ```
     pub fn counts(&self) -> &[usize] {
         &self.counts
@@ -152,12 +171,14 @@ impl ChunkGrid {
     ///
     /// # Panics
     /// When `i >= self.len()`, as indexing a slice out of bounds does (it used to wrap around
-    /// to another chunk's ranges).
+    /// to another chunk's ranges); so for every `i` on an empty grid.
     ///
     /// ```
     /// let g = amorsize::array::ChunkGrid::new(&[5, 5], &[2, 5]).unwrap();
     /// assert_eq!(g.block_ranges(2), vec![4..5, 0..5]);
     /// assert!(std::panic::catch_unwind(|| g.block_ranges(3)).is_err());
+    /// let empty = amorsize::array::ChunkGrid::new(&[5, 0], &[2, 5]).unwrap();
+    /// assert!(std::panic::catch_unwind(|| empty.block_ranges(0)).is_err());
     /// ```
     pub fn block_ranges(&self, i: usize) -> Vec<Range<usize>> {
         assert!(
@@ -176,10 +197,10 @@ impl ChunkGrid {
         ranges
     }
 
-    /// Shape of chunk `i`.
+    /// Shape of chunk `i` (at least 1 on every axis).
     ///
     /// # Panics
-    /// When `i >= self.len()`.
+    /// When `i >= self.len()` (every `i` on an empty grid).
     ///
     /// ```
     /// let g = amorsize::array::ChunkGrid::new(&[5], &[2]).unwrap();
@@ -211,6 +232,17 @@ fn split_blocks<'b, T, D: Dimension>(
         rest = b;
     }
     split_blocks(rest, axis + 1, chunks, out);
+}
+
+/// The error of a reduction over an array with no blocks (a zero-length axis).
+fn no_blocks_to_reduce(shape: &[usize]) -> Error {
+    Error::invalid_input(
+        "array",
+        format!(
+            "{shape:?} has a zero-length axis, so it has no blocks to reduce (a reduction has \
+             no identity value to return for an empty array)"
+        ),
+    )
 }
 
 fn block_view<'a, A, D: Dimension>(
@@ -375,6 +407,16 @@ impl<'e> Runner<'e> {
         self.recommender().total_budget()
     }
 
+    /// Checks what every run checks before it starts (the settings, the budget, the pressure
+    /// threshold); returns the run's workers and budget.
+    fn check_run(&self) -> Result<(usize, u64)> {
+        self.check_settings()?;
+        let workers = self.workers();
+        let budget = self.budget()?;
+        check_pressure_threshold(self.opts.pressure_threshold)?;
+        Ok((workers, budget))
+    }
+
     /// Runs `work(i)` for every block of `grid` under admission control and records the run.
     fn execute<R: Send>(
         &self,
@@ -383,10 +425,10 @@ impl<'e> Runner<'e> {
         work: &(dyn Fn(usize) -> Result<R> + Sync),
     ) -> Result<Vec<R>> {
         let start = Instant::now();
-        self.check_settings()?;
-        let workers = self.workers();
-        let budget = self.budget()?;
-        check_pressure_threshold(self.opts.pressure_threshold)?;
+        let (workers, budget) = self.check_run()?;
+        if grid.is_empty() {
+            return Ok(self.execute_empty(op, grid, workers, budget, start));
+        }
         let mut model = self.prior_stats().map(|s| s.peak_model).unwrap_or_default();
         if let Some(k) = self.amplification() {
             model.k = model.k.max(k);
@@ -524,6 +566,42 @@ impl<'e> Runner<'e> {
         }
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastRun { metrics, report });
         Ok(results)
+    }
+
+    /// A run over a grid with no chunk (an array with a zero-length axis): nothing is called,
+    /// admitted or measured. The array remembers the run (its report says 0 chunks), but the
+    /// engine does not record it: a record is a measurement of the key (its history entry and
+    /// the aggregate that the next run's model and recommendation start from), and a run with
+    /// no block would replace the key's measurements with none.
+    fn execute_empty<R>(
+        &self,
+        op: &str,
+        grid: &ChunkGrid,
+        workers: usize,
+        budget: u64,
+        start: Instant,
+    ) -> Vec<R> {
+        let report = RunReport {
+            operation: op.to_string(),
+            chunk_shape: grid.chunks().to_vec(),
+            chunks: 0,
+            workers,
+            budget_bytes: budget,
+            projected_block_peak: 0,
+            projected_peak: 0,
+            measured_peak: 0,
+            source: MemorySource::current(),
+            max_concurrent: 0,
+            admission_waits: 0,
+            pressure_waits: 0,
+            oversized_blocks: 0,
+            wall: start.elapsed(),
+        };
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastRun {
+            metrics: Vec::new(),
+            report,
+        });
+        Vec::new()
     }
 
     fn build_profile(
@@ -800,13 +878,17 @@ impl<A, D: Dimension> std::fmt::Debug for ChunkedArray<'_, A, D> {
 
 impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
     /// Chunks chosen by the recommender (settings of the global engine; `k = 1` before any
-    /// measurement). Errors: a zero-sized dimension, rank 0, a budget that cannot hold one
-    /// element.
+    /// measurement). Errors: rank 0, a budget that cannot hold one element. An array with a
+    /// zero-length axis gets the chunks of one slice of it, 1 along that axis (see
+    /// [`ChunkSizeRecommender::recommend_with_budget`]); its grid is empty.
     ///
     /// ```
     /// let a = ndarray::Array2::<f64>::zeros((200, 300));
     /// let c = amorsize::array::ChunkedArray::auto(a.view()).unwrap();
     /// assert_eq!(c.chunks().len(), 2);
+    /// let empty = ndarray::Array2::<f64>::zeros((0, 300));
+    /// let e = amorsize::array::ChunkedArray::auto(empty.view()).unwrap();
+    /// assert_eq!((e.chunks()[0], e.grid().len()), (1, 0));
     /// ```
     pub fn auto(view: ArrayView<'a, A, D>) -> Result<Self> {
         Self::auto_with_engine(view, global_engine())
@@ -834,13 +916,17 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         Ok(ChunkedArray { view, runner })
     }
 
-    /// Chunks of the given shape (clipped to the array). Errors ([`Error::InvalidInput`]): a
-    /// chunk shape of the wrong rank or with a zero, a zero-sized array dimension.
+    /// Chunks of the given shape (clipped to the array, at least 1; see [`ChunkGrid::new`]).
+    /// Errors ([`Error::InvalidInput`]): a chunk shape of the wrong rank or with a zero. An
+    /// array with a zero-length axis is accepted: it has no blocks.
     ///
     /// ```
     /// let a = ndarray::Array2::<f64>::zeros((10, 10));
     /// assert!(amorsize::array::ChunkedArray::with_chunks(a.view(), &[5]).is_err());
     /// assert!(amorsize::array::ChunkedArray::with_chunks(a.view(), &[5, 5]).is_ok());
+    /// let empty = ndarray::Array2::<f64>::zeros((10, 0));
+    /// let e = amorsize::array::ChunkedArray::with_chunks(empty.view(), &[5, 5]).unwrap();
+    /// assert!(e.grid().is_empty());
     /// ```
     pub fn with_chunks(view: ArrayView<'a, A, D>, chunks: &[usize]) -> Result<Self> {
         Self::with_chunks_and_engine(view, chunks, global_engine())
@@ -890,12 +976,19 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
     /// remaining blocks are skipped; results already written are dropped without running their
     /// destructors, which only leaks for element types that own memory).
     ///
+    /// An array with a zero-length axis has no blocks: `f` is never called and the result is an
+    /// empty array of the input's shape (the settings are still checked, as for any run).
+    ///
     /// ```
     /// let a = ndarray::Array3::<i32>::from_shape_fn((4, 5, 6), |(i, j, k)| (i + j + k) as i32);
     /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[3, 2, 4]).unwrap();
     /// let out = c.map_blocks(|b| b.mapv(|x| x as f64 / 2.0)).unwrap();
     /// assert_eq!(out, a.mapv(|x| x as f64 / 2.0));
     /// assert!(c.map_blocks(|b| ndarray::Array3::<f64>::zeros((1, 1, 1))).is_err());
+    /// let empty = ndarray::Array3::<i32>::zeros((4, 0, 6));
+    /// let e = amorsize::array::ChunkedArray::with_chunks(empty.view(), &[3, 2, 4]).unwrap();
+    /// let out = e.map_blocks(|b| -> ndarray::Array3<f64> { unreachable!("no block: {b:?}") });
+    /// assert_eq!(out.unwrap().shape(), &[4, 0, 6]);
     /// ```
     pub fn map_blocks<B, F>(&self, f: F) -> Result<Array<B, D>>
     where
@@ -909,6 +1002,8 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
     /// [`Self::map_blocks`] with each block's index ranges (one per axis) passed to `f`, so that
     /// a block can be combined with the same region of other arrays (elementwise `a·b + c`).
     /// The other arrays are only read through views: their blocks cost no working memory.
+    /// As there, an array with a zero-length axis gives an empty array of its shape and `f` is
+    /// never called.
     ///
     /// ```
     /// use ndarray::{s, Array2};
@@ -931,7 +1026,10 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         let grid = self.runner.grid_for_run();
         let mut out = Array::<B, D>::uninit(self.view.raw_dim());
         let mut blocks = Vec::with_capacity(grid.len());
-        split_blocks(out.view_mut(), 0, grid.chunks(), &mut blocks);
+        if !grid.is_empty() {
+            // (An empty grid has no block; split_blocks would still cut one empty view.)
+            split_blocks(out.view_mut(), 0, grid.chunks(), &mut blocks);
+        }
         let slots: Slots<'_, MaybeUninit<B>, D> =
             blocks.into_iter().map(|b| Mutex::new(Some(b))).collect();
         let view = &self.view;
@@ -964,18 +1062,29 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         drop(slots);
         // SAFETY: execute returned Ok only if every block ran `work` to completion, and the
         // blocks of the grid cover the output exactly (split_blocks), so every element is written.
+        // An empty grid belongs to an array with a zero-length axis: the output has no element.
         Ok(unsafe { out.assume_init() })
     }
 
     /// Maps every block to a value and folds the values in chunk order with `combine`.
-    /// Errors: a panicking block ([`Error::TaskPanicked`]).
+    /// Errors: a panicking block ([`Error::TaskPanicked`]); an array with a zero-length axis,
+    /// which has no blocks ([`Error::InvalidInput`]: there is no identity value to return, so
+    /// neither `map` nor `combine` is called; fold an empty array's result yourself, e.g. with
+    /// `unwrap_or`, when your reduction has one). Settings errors come before that one, as for
+    /// any run.
     ///
     /// ```
+    /// use amorsize::{array::ChunkedArray, Error};
     /// let a = ndarray::Array2::<u64>::from_shape_fn((10, 10), |(i, j)| (i * 10 + j) as u64);
-    /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[3, 4]).unwrap();
+    /// let c = ChunkedArray::with_chunks(a.view(), &[3, 4]).unwrap();
     /// assert_eq!(c.reduce_blocks(|b| b.sum(), |x, y| x + y).unwrap(), 4950);
     /// let max = c.reduce_blocks(|b| *b.iter().max().unwrap(), |x, y| x.max(y)).unwrap();
     /// assert_eq!(max, 99);
+    /// let none = ndarray::Array2::<u64>::zeros((0, 10));
+    /// let e = ChunkedArray::with_chunks(none.view(), &[3, 4]).unwrap();
+    /// let err = e.reduce_blocks(|b| b.sum(), |x, y| x + y).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput { ref reason, .. } if reason.contains("no blocks")));
+    /// assert_eq!(e.reduce_blocks(|b| b.sum(), |x, y| x + y).unwrap_or(0), 0);
     /// ```
     pub fn reduce_blocks<R, M, C>(&self, map: M, combine: C) -> Result<R>
     where
@@ -988,7 +1097,8 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
     }
 
     /// [`Self::reduce_blocks`] with each block's index ranges (one per axis) passed to `map`,
-    /// for reductions that must know where a block lies (e.g. a sum along one axis).
+    /// for reductions that must know where a block lies (e.g. a sum along one axis). The same
+    /// errors: an array with a zero-length axis has no blocks to reduce ([`Error::InvalidInput`]).
     ///
     /// ```
     /// use ndarray::{Array1, Array2, Axis};
@@ -1012,6 +1122,12 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         C: Fn(R, R) -> R,
     {
         let grid = self.runner.grid_for_run();
+        if grid.is_empty() {
+            // No block and no identity value to start from. Settings errors come first, as for
+            // any run; the array's last run is left as it was.
+            self.runner.check_run()?;
+            return Err(no_blocks_to_reduce(self.shape()));
+        }
         let view = &self.view;
         let work = |i: usize| -> Result<R> {
             let ranges = grid.block_ranges(i);
@@ -1021,7 +1137,7 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         parts
             .into_iter()
             .reduce(combine)
-            .ok_or_else(|| Error::invalid_input("array", "no blocks"))
+            .ok_or_else(|| no_blocks_to_reduce(self.shape()))
     }
 }
 
@@ -1049,12 +1165,16 @@ impl<A, D: Dimension> std::fmt::Debug for ChunkedArrayMut<'_, A, D> {
 }
 
 impl<'a, A, D: Dimension> ChunkedArrayMut<'a, A, D> {
-    /// Chunks chosen by the recommender (see [`ChunkedArray::auto`]).
+    /// Chunks chosen by the recommender (see [`ChunkedArray::auto`], also for an array with a
+    /// zero-length axis).
     ///
     /// ```
     /// let mut a = ndarray::Array1::<f32>::zeros(1000);
     /// let c = amorsize::array::ChunkedArrayMut::auto(a.view_mut()).unwrap();
     /// assert_eq!(c.chunks().len(), 1);
+    /// let mut none = ndarray::Array1::<f32>::zeros(0);
+    /// let e = amorsize::array::ChunkedArrayMut::auto(none.view_mut()).unwrap();
+    /// assert_eq!((e.chunks(), e.grid().len()), (vec![1], 0));
     /// ```
     pub fn auto(view: ArrayViewMut<'a, A, D>) -> Result<Self> {
         let shape = view.shape().to_vec();
@@ -1066,11 +1186,15 @@ impl<'a, A, D: Dimension> ChunkedArrayMut<'a, A, D> {
         Ok(ChunkedArrayMut { view, runner })
     }
 
-    /// Chunks of the given shape (errors as [`ChunkedArray::with_chunks`]).
+    /// Chunks of the given shape (errors as [`ChunkedArray::with_chunks`]; an array with a
+    /// zero-length axis is accepted and has no blocks).
     ///
     /// ```
     /// let mut a = ndarray::Array1::<f32>::zeros(10);
     /// assert!(amorsize::array::ChunkedArrayMut::with_chunks(a.view_mut(), &[0]).is_err());
+    /// let mut none = ndarray::Array2::<f32>::zeros((3, 0));
+    /// let e = amorsize::array::ChunkedArrayMut::with_chunks(none.view_mut(), &[2, 2]).unwrap();
+    /// assert!(e.grid().is_empty());
     /// ```
     pub fn with_chunks(view: ArrayViewMut<'a, A, D>, chunks: &[usize]) -> Result<Self> {
         let runner = Runner::new::<A>(view.shape().to_vec(), chunks, global_engine())?;
@@ -1087,12 +1211,18 @@ impl<'a, A, D: Dimension> ChunkedArrayMut<'a, A, D> {
     /// the blocks not yet started when the failure was seen are untouched (they are skipped).
     /// Which blocks had finished depends on scheduling. Run on a copy if that is not acceptable.
     ///
+    /// An array with a zero-length axis has no blocks: `f` is never called and the call
+    /// returns `Ok(())` (after the settings checks of any run).
+    ///
     /// ```
     /// let mut a = ndarray::Array1::<i64>::from_iter(0..10);
     /// let mut c = amorsize::array::ChunkedArrayMut::with_chunks(a.view_mut(), &[3]).unwrap();
     /// c.map_blocks_mut(|mut b| b += 1).unwrap();
     /// drop(c);
     /// assert_eq!(a, ndarray::Array1::from_iter(1..11));
+    /// let mut none = ndarray::Array2::<i64>::zeros((0, 4));
+    /// let mut e = amorsize::array::ChunkedArrayMut::with_chunks(none.view_mut(), &[3, 3]).unwrap();
+    /// e.map_blocks_mut(|_| unreachable!("an empty array has no block")).unwrap();
     /// ```
     pub fn map_blocks_mut<F>(&mut self, f: F) -> Result<()>
     where
@@ -1101,7 +1231,9 @@ impl<'a, A, D: Dimension> ChunkedArrayMut<'a, A, D> {
     {
         let grid = self.runner.grid_for_run();
         let mut blocks = Vec::with_capacity(grid.len());
-        split_blocks(self.view.view_mut(), 0, grid.chunks(), &mut blocks);
+        if !grid.is_empty() {
+            split_blocks(self.view.view_mut(), 0, grid.chunks(), &mut blocks);
+        }
         let slots: Slots<'_, A, D> = blocks.into_iter().map(|b| Mutex::new(Some(b))).collect();
         let work = |i: usize| -> Result<()> {
             let block = slots[i]

@@ -422,7 +422,7 @@ pub struct ArrayProfile {
     pub recommended_chunks: Vec<usize>,
     /// Why.
     pub reasons: Vec<String>,
-    /// Runs recorded.
+    /// Runs recorded (a run of an array with a zero-length axis ran no block and is not one).
     pub runs: usize,
     /// Chunks the next run of this key will use, once a recommendation has been applied.
     pub applied_chunks: Option<Vec<usize>>,
@@ -664,7 +664,7 @@ impl AdaptiveChunkingEngine {
             stats: ProfilerStats::from(&p.stats),
             recommended_chunks: p.recommended_chunks.clone(),
             reasons: p.reasons.clone(),
-            runs: prev.as_ref().map_or(0, |q| q.runs) + usize::from(p.last_run.is_some()),
+            runs: prev.as_ref().map_or(0, |q| q.runs) + usize::from(ran_a_block(p)),
             applied_chunks: prev.and_then(|q| q.applied_chunks).filter(|_| same_shape),
             aggregate: p.stats.clone(),
         };
@@ -694,9 +694,12 @@ impl AdaptiveChunkingEngine {
         Ok(self.upsert(&key, dtype, &p))
     }
 
-    /// Records a finished run (called by the chunked arrays).
+    /// Records a finished run (called by the chunked arrays). A run that ran no block (an
+    /// array with a zero-length axis) is not recorded: it measured nothing, and recording it
+    /// would replace the key's measured aggregate (which the next run's peak model and
+    /// recommendation start from) with an empty one and add a history entry with no peak.
     pub(crate) fn record_run(&self, key: &str, dtype: &str, p: &ProfileReport, auto_rechunk: bool) {
-        if !self.is_enabled() {
+        if !self.is_enabled() || !ran_a_block(p) {
             return;
         }
         let id = self.upsert(key, dtype, p);
@@ -791,6 +794,11 @@ impl AdaptiveChunkingEngine {
             config_error: self.config_error.clone(),
         }
     }
+}
+
+/// Whether `p`'s last run ran at least one block.
+fn ran_a_block(p: &ProfileReport) -> bool {
+    p.last_run.as_ref().is_some_and(|r| r.chunks > 0)
 }
 
 /// The process-wide engine, configured from `AMORSIZE_ARRAY_*` on first use (an invalid

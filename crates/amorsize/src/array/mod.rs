@@ -27,6 +27,34 @@
 //! # Ok::<(), amorsize::Error>(())
 //! ```
 //!
+//! # Empty arrays
+//! An array with a zero-length axis (a filter that kept no rows) is chunked like any other: its
+//! grid has no chunks, every chunk length is still at least 1, and a run has no block to call
+//! the function on. [`ChunkedArray::map_blocks`] then returns an empty array of the same shape
+//! and [`ChunkedArrayMut::map_blocks_mut`] does nothing; [`ChunkedArray::reduce_blocks`], which
+//! has no identity value to return, is an [`Error::InvalidInput`](crate::Error::InvalidInput).
+//! The recommender plans such an array's chunks on one slice of it (1 along each zero-length
+//! axis), and a run with no block is not recorded by the [`AdaptiveChunkingEngine`] (it
+//! measured nothing). Only rank 0 is refused.
+//!
+//! ```
+//! use amorsize::array::ChunkedArray;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! let rows = ndarray::Array2::<f64>::zeros((0, 5)); // a filter kept no row
+//! let c = ChunkedArray::with_chunks(rows.view(), &[100, 5])?;
+//! assert_eq!((c.grid().len(), c.chunks()), (0, vec![1, 5]));
+//! let calls = AtomicUsize::new(0);
+//! let out = c.map_blocks(|b| {
+//!     calls.fetch_add(1, Ordering::Relaxed);
+//!     b.mapv(|x| x * 2.0)
+//! })?;
+//! assert_eq!(out.shape(), &[0, 5]); // an empty array of the input's shape
+//! assert_eq!(calls.load(Ordering::Relaxed), 0); // the function never ran
+//! assert!(c.reduce_blocks(|b| b.sum(), |x, y| x + y).is_err()); // nothing to reduce
+//! assert_eq!(c.profile().last_run.unwrap().chunks, 0);
+//! # Ok::<(), amorsize::Error>(())
+//! ```
+//!
 //! # Memory
 //! A run never admits more projected working memory (beyond its input and output arrays) than
 //! its budget, except that a single block larger than the whole budget runs alone (reported in
@@ -83,8 +111,11 @@ pub use recommend::{machine_budget, ChunkSizeRecommender, Recommendation};
 /// ```
 pub type Engine = AdaptiveChunkingEngine;
 
-/// An array shape amorsize can chunk: rank 1 or more, no zero-sized dimension, and at most
-/// `usize::MAX` elements in all (so that every count of elements or chunks fits).
+/// An array shape amorsize can chunk: rank 1 or more, and lengths that multiply to at most
+/// `usize::MAX` when every zero-length axis is counted as 1 (so that every count of elements or
+/// chunks fits, and so does the slice a recommendation for an empty array is planned on; ndarray
+/// itself asks the same of its non-zero axes). A zero-length axis is legal: the array then has
+/// no elements and its grid no chunks.
 fn check_shape(shape: &[usize]) -> crate::Result<()> {
     if shape.is_empty() {
         return Err(crate::Error::invalid_input(
@@ -92,20 +123,19 @@ fn check_shape(shape: &[usize]) -> crate::Result<()> {
             "rank 0 has no chunks",
         ));
     }
-    if shape.contains(&0) {
-        return Err(crate::Error::invalid_input(
-            "array shape",
-            format!("{shape:?} has a zero-sized dimension"),
-        ));
-    }
     if shape
         .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .try_fold(1usize, |n, &d| n.checked_mul(d.max(1)))
         .is_none()
     {
+        let what = if shape.contains(&0) {
+            "its non-zero axes span"
+        } else {
+            "it has"
+        };
         return Err(crate::Error::invalid_input(
             "array shape",
-            format!("{shape:?} has more than {} elements", usize::MAX),
+            format!("{shape:?}: {what} more than {} elements", usize::MAX),
         ));
     }
     Ok(())

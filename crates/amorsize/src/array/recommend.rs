@@ -29,6 +29,10 @@
 //!    storage chunk when growing and a divisor of it when shrinking (or the whole axis); the
 //!    recommendation reports how far this moved the chunk from its target.
 //!
+//! An array with a zero-length axis has no elements and no chunks; its chunk shape is what these
+//! rules give one slice of it (the shape with 1 for each zero-length axis), so every chunk
+//! length is still at least 1.
+//!
 //! ```
 //! use amorsize::array::ChunkSizeRecommender;
 //! // 64 MiB of f64 on 4 workers, 1 GiB budget, k = 1 (nothing measured yet).
@@ -153,10 +157,12 @@ pub fn machine_budget(mem: &MemoryInfo, fraction: f64, safety: f64) -> u64 {
     (avail as f64 * fraction * safety).floor() as u64
 }
 
-/// Number of chunks of shape `chunks` that cover `shape` (`Π ceil(shape_i / chunks_i)`).
+/// Number of chunks of shape `chunks` that cover `shape` (`Π ceil(shape_i / chunks_i)`; 0 when
+/// an axis has length 0).
 ///
 /// ```
 /// assert_eq!(amorsize::array::recommend::grid_count(&[10, 10], &[3, 5]), 8);
+/// assert_eq!(amorsize::array::recommend::grid_count(&[10, 0], &[3, 5]), 0);
 /// ```
 pub fn grid_count(shape: &[usize], chunks: &[usize]) -> usize {
     shape
@@ -182,7 +188,7 @@ pub struct Recommendation {
     pub chunk_elements: u64,
     /// Input bytes per (full) chunk.
     pub chunk_bytes: u64,
-    /// Chunks in the grid.
+    /// Chunks in the grid (0 for an array with a zero-length axis).
     pub n_chunks: usize,
     /// Input bytes the rules aimed at before shaping and alignment.
     pub target_bytes: u64,
@@ -429,14 +435,25 @@ impl ChunkSizeRecommender {
 
     /// The pure core: recommends with a total working-memory budget of `budget` bytes.
     ///
-    /// Errors: invalid settings ([`Error::InvalidConfig`]); an empty shape, a zero dimension, a
-    /// zero element size, or `previous_chunks` of the wrong rank ([`Error::InvalidInput`]); a
-    /// budget that cannot hold the peak of one element ([`Error::MemoryBudget`]).
+    /// Errors: invalid settings ([`Error::InvalidConfig`]); an empty shape (rank 0), a zero
+    /// element size, or `previous_chunks` of the wrong rank ([`Error::InvalidInput`]); a budget
+    /// that cannot hold the peak of one element ([`Error::MemoryBudget`]).
+    ///
+    /// A shape with a zero-length axis has no elements and no chunks (`n_chunks` is 0), but still
+    /// gets a valid chunk shape, at least 1 on every axis: the one recommended for a single
+    /// slice of the array (the shape with 1 for each zero-length axis), so 1 along each
+    /// zero-length axis. The other figures (`chunk_bytes`, `projected_peak`, …) describe a chunk
+    /// of that slice, and the first reason says so.
     ///
     /// ```
     /// use amorsize::{Error, array::ChunkSizeRecommender};
     /// let e = ChunkSizeRecommender::new().recommend_with_budget(4, &[10], 8, None).unwrap_err();
     /// assert!(matches!(e, Error::MemoryBudget { needed: 8, budget: 4 }));
+    /// let r = ChunkSizeRecommender::new().workers(1)
+    ///     .recommend_with_budget(1 << 20, &[0, 500], 8, None)?;
+    /// assert_eq!((r.chunks, r.n_chunks), (vec![1, 500], 0));
+    /// assert!(r.reasons[0].contains("no elements"));
+    /// # Ok::<(), amorsize::Error>(())
     /// ```
     pub fn recommend_with_budget(
         &self,
@@ -461,6 +478,39 @@ impl ChunkSizeRecommender {
                 ));
             }
         }
+        let empty_axes: Vec<usize> = (0..shape.len()).filter(|&i| shape[i] == 0).collect();
+        if empty_axes.is_empty() {
+            return self.plan(budget, shape, element_size, stats, "array");
+        }
+        // No elements: plan the chunks of one slice (1 along every zero-length axis; check_shape
+        // made sure its element count fits), which gives every axis a chunk of at least 1.
+        let slice: Vec<usize> = shape.iter().map(|&s| s.max(1)).collect();
+        let mut r = self.plan(budget, &slice, element_size, stats, "slice")?;
+        r.n_chunks = grid_count(shape, &r.chunks);
+        let axes = match empty_axes.as_slice() {
+            [one] => format!("axis {one} has length 0"),
+            many => format!("axes {many:?} have length 0"),
+        };
+        r.reasons.insert(
+            0,
+            format!(
+                "the array {shape:?} has no elements ({axes}), so no chunk will run; the chunks \
+                 are those of one slice {slice:?} of it, 1 along each zero-length axis"
+            ),
+        );
+        Ok(r)
+    }
+
+    /// The rules on a shape with no zero-length axis (`noun` names it in the reasons: the
+    /// array, or the slice an empty array is planned on).
+    fn plan(
+        &self,
+        budget: u64,
+        shape: &[usize],
+        element_size: usize,
+        stats: Option<&AggregateStats>,
+        noun: &str,
+    ) -> Result<Recommendation> {
         let es = element_size as u64;
         let peak_model = stats.map(|s| s.peak_model).unwrap_or_default();
         let time_model = stats
@@ -568,7 +618,7 @@ impl ChunkSizeRecommender {
         }
         if target >= total_u64 {
             target = total_u64;
-            reasons.push("the whole array fits in one chunk".to_string());
+            reasons.push(format!("the whole {noun} fits in one chunk"));
         }
         let n = (target / es).max(1);
 
@@ -615,9 +665,9 @@ impl ChunkSizeRecommender {
                 mib(chunk_bytes),
                 mib(lo),
                 if self.previous_chunks.is_some() {
-                    "storage alignment (a hard rule)"
+                    "storage alignment (a hard rule)".to_string()
                 } else {
-                    "the array's shape"
+                    format!("the {noun}'s shape")
                 }
             ));
         }
@@ -953,10 +1003,6 @@ mod tests {
             Err(Error::InvalidInput { .. })
         ));
         assert!(matches!(
-            rec(1).recommend_with_budget(1 << 20, &[10, 0], 8, None),
-            Err(Error::InvalidInput { .. })
-        ));
-        assert!(matches!(
             rec(1).recommend_with_budget(1 << 20, &[10], 0, None),
             Err(Error::InvalidInput { .. })
         ));
@@ -1015,6 +1061,76 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_length_axis_gets_chunks_of_one_slice_and_no_chunk() {
+        for (shape, chunks) in [
+            (vec![0, 5], vec![1, 5]),
+            (vec![5, 0], vec![5, 1]),
+            (vec![0], vec![1]),
+            (vec![4, 0, 6], vec![4, 1, 6]),
+            (vec![0, 0], vec![1, 1]),
+        ] {
+            let r = rec(4)
+                .recommend_with_budget(1 << 20, &shape, 8, None)
+                .unwrap();
+            assert_eq!(r.chunks, chunks, "{shape:?}");
+            assert_eq!(r.n_chunks, 0, "{shape:?}");
+            assert!(r.reasons[0].contains("no elements"), "{:?}", r.reasons);
+            assert!(r.reasons[0].contains("length 0"), "{:?}", r.reasons);
+            assert!(
+                r.reasons
+                    .iter()
+                    .any(|s| s == "the whole slice fits in one chunk"),
+                "{:?}",
+                r.reasons
+            );
+            assert!(r.projected_peak <= r.per_chunk_budget);
+            assert!(r.alignment_ratio.is_finite());
+            let g = crate::array::ChunkGrid::new(&shape, &r.chunks).unwrap();
+            assert!(g.is_empty());
+            // No NaN or infinity reaches the text or the JSON.
+            let text = r.to_string();
+            assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+            // (serde_json writes a NaN as null; `aligned_to` is the only field that may be.)
+            let mut json = serde_json::to_value(&r).unwrap();
+            json.as_object_mut().unwrap().remove("aligned_to");
+            assert!(!json.to_string().contains("null"), "{json}");
+        }
+        let r = rec(1)
+            .recommend_with_budget(1 << 20, &[0, 3, 0], 8, None)
+            .unwrap();
+        assert!(r.reasons[0].contains("axes [0, 2] have length 0"), "{r}");
+        // A large slice is cut by the same rules as an array of that shape, and aligned.
+        let slice = rec(1)
+            .min_chunk_bytes(1)
+            .previous_chunks(&[7, 1000])
+            .recommend_with_budget(1 << 20, &[1, 1_000_000], 8, None)
+            .unwrap();
+        let empty = rec(1)
+            .min_chunk_bytes(1)
+            .previous_chunks(&[7, 1000])
+            .recommend_with_budget(1 << 20, &[0, 1_000_000], 8, None)
+            .unwrap();
+        assert_eq!(empty.chunks, slice.chunks);
+        assert!(empty.chunks[1] < 1_000_000 && empty.chunks[1] % 1000 == 0);
+        // the budget rule still applies: a budget below one element is an error
+        assert!(matches!(
+            rec(1).recommend_with_budget(7, &[0, 10], 8, None),
+            Err(Error::MemoryBudget {
+                needed: 8,
+                budget: 7
+            })
+        ));
+        // …and so does the element count, counting the zero-length axis as 1.
+        assert!(matches!(
+            rec(1).recommend_with_budget(1 << 20, &[usize::MAX, 2, 0], 8, None),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(rec(1)
+            .recommend_with_budget(1 << 20, &[usize::MAX, 0], 8, None)
+            .is_ok());
+    }
+
+    #[test]
     fn iroot_is_exact() {
         assert_eq!(iroot(27, 3), 3);
         assert_eq!(iroot(26, 3), 2);
@@ -1028,7 +1144,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(200))]
         #[test]
         fn recommendation_fits_covers_and_has_rank(
-            shape in proptest::collection::vec(1usize..300, 1..=4),
+            // Mostly non-empty; about one axis in eight has length 0 (an array with no elements).
+            shape in proptest::collection::vec(prop_oneof![1 => Just(0usize), 7 => 1usize..300], 1..=4),
             es in prop_oneof![Just(1usize), Just(2), Just(4), Just(8), Just(16)],
             budget in 64u64..(64u64 << 20),
             workers in 1usize..9,
@@ -1047,8 +1164,10 @@ mod tests {
                     prop_assert!(rec.projected_peak <= rec.per_chunk_budget);
                     prop_assert!(rec.per_chunk_budget * rec.in_flight as u64 <= budget);
                     for (&c, &s) in rec.chunks.iter().zip(&shape) {
-                        prop_assert!(c >= 1 && c <= s);
+                        // at least 1, and at most the axis (1 along a zero-length axis)
+                        prop_assert!(c >= 1 && c <= s.max(1));
                     }
+                    prop_assert_eq!(rec.n_chunks == 0, shape.contains(&0));
                     // the grid covers the array exactly: per axis the blocks sum to the shape.
                     let g = crate::array::ChunkGrid::new(&shape, &rec.chunks).unwrap();
                     let covered: usize = (0..g.len()).map(|i| g.block_shape(i).iter().product::<usize>()).sum();
