@@ -24,8 +24,9 @@
 //! time and run while the helpers finish (as compute-bound work at once when the first item
 //! kept the CPU busy while helped). The offer costs the caller a few atomic operations and no
 //! system call — still 0.1–0.2 µs of a 6 µs call here — so only calls of at most 100 items
-//! per helper make one (past that the first item alone is under 1% of the job), and not a
-//! site remembered with items far shorter than the wait. The monitor costs about 19 µs of CPU
+//! per helper make one (past that the first item alone is under 1% of the job); neither does
+//! a call with a progress callback (the helpers' items would not reach it) nor a site
+//! remembered with items far shorter than the wait. The monitor costs about 19 µs of CPU
 //! a beat here while offers keep coming, and parks 100 ms after the last one. [`cache_stats`]
 //! counts the calls helped.
 //!
@@ -531,12 +532,17 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 
 /// Help for the first item: how many helpers, and how long the first item must run before
 /// they start ([`pool::early`]). `None` when the monitor has not started (no parallel job has
-/// run in this process yet), when the tracking allocator measures the sample's memory, when
-/// the call site is remembered with items far shorter than that, or when the input is so long
-/// that the first item alone is a small part of the job (see [`ITEMS_PER_HELPER`]).
+/// run in this process yet), when the tracking allocator measures the sample's memory, when a
+/// progress callback counts the items (the helpers' items would not reach it), when the call
+/// site is remembered with items far shorter than that, or when the input is so long that the
+/// first item alone is a small part of the job (see [`ITEMS_PER_HELPER`]).
 fn early_help(opt: &Optimizer, n: usize, known: Option<&Entry>) -> Option<(usize, Duration)> {
     let cap = pool::early::helper_cap();
-    if cap == 0 || n > ITEMS_PER_HELPER.saturating_mul(cap) || crate::alloc::is_active() {
+    if cap == 0
+        || n > ITEMS_PER_HELPER.saturating_mul(cap)
+        || crate::alloc::is_active()
+        || opt.progress.is_some()
+    {
         return None;
     }
     let after = early_help_after(&current_costs());
@@ -1165,6 +1171,7 @@ mod tests {
         assert_eq!(early_help(&opt, 2, None).map(|h| h.0), Some(1));
         assert!(early_help(&opt, most + 1, None).is_none());
         assert!(early_help(&Optimizer::new().max_workers(1), most, None).is_none());
+        assert!(early_help(&Optimizer::new().progress(|_| {}), most, None).is_none());
         let short = Entry {
             items: most,
             stats: SampleStats {

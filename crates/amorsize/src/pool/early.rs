@@ -6,23 +6,23 @@
 //! worker before the item would remove that, but costs the caller a wake-up (2.4–2.6 µs on the
 //! 2-core VM) on every call, and a call of a thousand 5 ns items takes 6 µs in all.
 //!
-//! So the caller only *offers* its job: it writes a pointer to it in one slot, with the time
-//! the offer falls due (a few atomic stores, no system call), runs the item, and takes the
-//! offer back (one compare-and-swap). A monitor thread looks at the slot once a [`TICK`] while
-//! offers were made in the last [`LINGER`]; it claims an offer that has fallen due and hands
-//! it to helper threads, which run items 1, 2, … one at a time from a shared counter until the
-//! caller, done with its item, closes the counter. The caller then waits for the items the
-//! helpers hold (at most one each), and goes on with items `0..k` done. This is heartbeat
-//! scheduling (Acar, Charguéraud, Rainey and Sieczkowski, 2018): latent parallelism is
-//! promoted at the monitor's beat, never at the caller's expense.
+//! So the caller only *offers* its job: it writes a pointer to it in a free slot (one of
+//! [`SLOTS`]), with the time the offer falls due (a few atomic stores, no system call), runs
+//! the item, and takes the offer back (one compare-and-swap). A monitor thread looks at the
+//! slots once a [`TICK`] while offers were made in the last [`LINGER`]; it claims an offer
+//! that has fallen due and hands it to idle helper threads, which run items 1, 2, … one at a
+//! time from a shared counter until the caller, done with its item, closes the counter. Items
+//! `1..k` are then the helpers'; the caller runs the rest while they finish their last ones,
+//! and waits for them before it returns. This is heartbeat scheduling (Acar, Charguéraud,
+//! Rainey and Sieczkowski, 2018): latent parallelism is promoted at the monitor's beat, never
+//! at the caller's expense.
 //!
 //! The monitor parks when no offer was made for [`LINGER`]; the offer that finds it parked
 //! wakes it, at most once per [`LINGER`] of the program's time. While it ticks, each beat costs
 //! the monitor about 19 µs of CPU on the 2-core VM (2% of one core at one beat a millisecond).
-//! When the offer falls due is the caller's decision ([`run_first`]'s `after`): this module
-//! runs work, it does not decide policy.
-//!
-//! Only one offer is out at a time; a call that finds the slot taken runs as before.
+//! Whether to offer, and when an offer falls due, are the caller's decisions ([`run_first`]'s
+//! `helpers` and `after`): this module runs work, it does not decide policy. The protocol,
+//! step by step, is in `src/pool/README.md`.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
