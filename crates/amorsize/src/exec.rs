@@ -1093,6 +1093,15 @@ pub fn cache_len() -> usize {
 mod tests {
     use super::*;
 
+    /// The tests that need helpers run one at a time (see `pool::early::tests::helpers`);
+    /// `None` when there is none to have (one core, or the tracking allocator).
+    fn helpers_to_have() -> Option<std::sync::MutexGuard<'static, ()>> {
+        let serial = pool::early::tests::helpers();
+        let ready =
+            !crate::alloc::is_active() && pool::early::start() && pool::early::helper_cap() > 0;
+        ready.then_some(serial)
+    }
+
     /// Whether `cond` held within a minute (it is met at once when the code is right).
     fn within_a_minute(cond: impl Fn() -> bool) -> bool {
         let t0 = std::time::Instant::now();
@@ -1110,10 +1119,9 @@ mod tests {
     /// still runs exactly once, its result in place.
     #[test]
     fn a_long_first_item_does_not_hold_up_the_others() {
-        let _serial = pool::early::tests::helpers();
-        if crate::alloc::is_active() || !pool::early::start() || pool::early::helper_cap() == 0 {
+        let Some(_serial) = helpers_to_have() else {
             return; // one core: no helper to have
-        }
+        };
         // One call site per size (a generic function's closures differ by its parameter): a
         // site remembered from one size (with its short later items) would make no offer.
         long_first_item::<2>();
@@ -1159,9 +1167,9 @@ mod tests {
     /// site remembered with items far shorter than the wait.
     #[test]
     fn offers_only_where_the_first_item_can_matter() {
-        if crate::alloc::is_active() || !pool::early::start() || pool::early::helper_cap() == 0 {
-            return;
-        }
+        let Some(_serial) = helpers_to_have() else {
+            return; // one core: no helper to have
+        };
         let cap = pool::early::helper_cap();
         let opt = Optimizer::new();
         let most = ITEMS_PER_HELPER * cap;
@@ -1188,16 +1196,19 @@ mod tests {
     /// and completes; the outer call's results are all in place.
     #[test]
     fn a_call_inside_a_helped_first_item_completes() {
-        let _serial = pool::early::tests::helpers();
-        if crate::alloc::is_active() || !pool::early::start() || pool::early::helper_cap() == 0 {
-            return;
-        }
+        let Some(_serial) = helpers_to_have() else {
+            return; // one core: no helper to have
+        };
         use std::sync::atomic::AtomicBool;
         let items: Vec<u64> = (0..40).collect();
         let other = AtomicBool::new(false);
+        let helped = AtomicBool::new(false);
         let out = par_map(&items, |&i| {
             if i == 0 {
-                within_a_minute(|| other.load(Ordering::Acquire));
+                helped.store(
+                    within_a_minute(|| other.load(Ordering::Acquire)),
+                    Ordering::Relaxed,
+                );
                 let inner: Vec<u64> = (0..500).collect();
                 par_map(&inner, |x| x * 2).unwrap().iter().sum::<u64>()
             } else {
@@ -1206,6 +1217,7 @@ mod tests {
             }
         })
         .unwrap();
+        assert!(helped.load(Ordering::Relaxed));
         assert_eq!(out[0], 2 * (0..500u64).sum::<u64>());
         assert_eq!(&out[1..], &items[1..]);
     }
@@ -1214,40 +1226,48 @@ mod tests {
     /// panic comes first.
     #[test]
     fn a_panic_while_helped_names_the_item() {
-        let _serial = pool::early::tests::helpers();
-        if crate::alloc::is_active() || !pool::early::start() || pool::early::helper_cap() == 0 {
-            return;
-        }
-        use std::sync::atomic::AtomicBool;
-        for first_panics in [false, true] {
-            let items: Vec<usize> = (0..50).collect();
-            let reached = AtomicBool::new(false);
-            let r = par_map(&items, |&i| {
-                if i == 0 {
-                    within_a_minute(|| reached.load(Ordering::Acquire));
-                    assert!(!first_panics, "first");
-                } else if i == 1 {
-                    reached.store(true, Ordering::Release);
-                    panic!("second");
-                }
-                i
-            });
-            let Err(Error::TaskPanicked { index, message }) = r else {
-                panic!("expected a panic, got {r:?}");
-            };
-            assert_eq!(index, usize::from(!first_panics), "{message}");
-        }
+        let Some(_serial) = helpers_to_have() else {
+            return; // one core: no helper to have
+        };
+        // A call site each (see `long_first_item`).
+        panic_while_helped::<false>();
+        panic_while_helped::<true>();
     }
 
-    /// A panic past the helpers' items names the input's index, not the tail's. (A test of
-    /// its own: two closures of one function share a call site, and the first test's site is
-    /// remembered with items too short to offer.)
+    fn panic_while_helped<const FIRST_PANICS: bool>() {
+        use std::sync::atomic::AtomicBool;
+        let items: Vec<usize> = (0..50).collect();
+        let reached = AtomicBool::new(false);
+        let helped = AtomicBool::new(false);
+        let r = par_map(&items, |&i| {
+            if i == 0 {
+                helped.store(
+                    within_a_minute(|| reached.load(Ordering::Acquire)),
+                    Ordering::Relaxed,
+                );
+                assert!(!FIRST_PANICS, "first");
+            } else if i == 1 {
+                reached.store(true, Ordering::Release);
+                panic!("second");
+            }
+            i
+        });
+        assert!(
+            helped.load(Ordering::Relaxed),
+            "item 1 never ran beside item 0"
+        );
+        let Err(Error::TaskPanicked { index, message }) = r else {
+            panic!("expected a panic, got {r:?}");
+        };
+        assert_eq!(index, usize::from(!FIRST_PANICS), "{message}");
+    }
+
+    /// A panic past the helpers' items names the input's index, not the tail's.
     #[test]
     fn a_panic_after_the_helped_items_names_the_inputs_index() {
-        let _serial = pool::early::tests::helpers();
-        if crate::alloc::is_active() || !pool::early::start() || pool::early::helper_cap() == 0 {
-            return;
-        }
+        let Some(_serial) = helpers_to_have() else {
+            return; // one core: no helper to have
+        };
         use std::sync::atomic::AtomicBool;
         let items: Vec<usize> = (0..ITEMS_PER_HELPER).collect();
         let last = items.len() - 1;
