@@ -158,18 +158,22 @@ pub fn machine_budget(mem: &MemoryInfo, fraction: f64, safety: f64) -> u64 {
 }
 
 /// Number of chunks of shape `chunks` that cover `shape` (`Π ceil(shape_i / chunks_i)`; 0 when
-/// an axis has length 0).
+/// an axis has length 0; `usize::MAX` when the count does not fit, rather than overflowing).
 ///
 /// ```
-/// assert_eq!(amorsize::array::recommend::grid_count(&[10, 10], &[3, 5]), 8);
-/// assert_eq!(amorsize::array::recommend::grid_count(&[10, 0], &[3, 5]), 0);
+/// use amorsize::array::recommend::grid_count;
+/// assert_eq!(grid_count(&[10, 10], &[3, 5]), 8);
+/// assert_eq!(grid_count(&[10, 0], &[3, 5]), 0);
+/// assert_eq!(grid_count(&[usize::MAX, usize::MAX], &[1, 1]), usize::MAX);
+/// assert_eq!(grid_count(&[usize::MAX, usize::MAX, 0], &[1, 1, 1]), 0);
 /// ```
 pub fn grid_count(shape: &[usize], chunks: &[usize]) -> usize {
+    // Saturating: a product past usize::MAX stays there, and a later zero still makes it 0.
     shape
         .iter()
         .zip(chunks)
         .map(|(&s, &c)| s.div_ceil(c.max(1)))
-        .product()
+        .fold(1usize, usize::saturating_mul)
 }
 
 /// A recommended chunk shape and why.
