@@ -22,7 +22,7 @@
 //! ```
 
 use super::chunked::ChunkedArray;
-use super::metrics::{AggregateStats, ProfileReport};
+use super::metrics::{AggregateStats, ProfileReport, RunReport};
 use super::MemoryPressure;
 use crate::{Error, Result};
 use ndarray::Dimension;
@@ -428,6 +428,10 @@ pub struct ArrayProfile {
     pub applied_chunks: Option<Vec<usize>>,
     #[serde(skip)]
     aggregate: AggregateStats,
+    /// The run last counted in `runs`: the same run reported again (a `profile_array` after
+    /// the run's own record) is not counted twice.
+    #[serde(skip)]
+    counted: Option<RunReport>,
 }
 
 impl fmt::Display for ArrayProfile {
@@ -653,6 +657,8 @@ impl AdaptiveChunkingEngine {
         };
         let prev = st.profiles.remove(&id);
         let same_shape = prev.as_ref().is_some_and(|q| q.shape == p.shape);
+        let counted = prev.as_ref().and_then(|q| q.counted.clone());
+        let new_run = ran_a_block(p) && counted.as_ref() != p.last_run.as_ref();
         let profile = ArrayProfile {
             id,
             key: key.to_string(),
@@ -664,9 +670,10 @@ impl AdaptiveChunkingEngine {
             stats: ProfilerStats::from(&p.stats),
             recommended_chunks: p.recommended_chunks.clone(),
             reasons: p.reasons.clone(),
-            runs: prev.as_ref().map_or(0, |q| q.runs) + usize::from(ran_a_block(p)),
+            runs: prev.as_ref().map_or(0, |q| q.runs) + usize::from(new_run),
             applied_chunks: prev.and_then(|q| q.applied_chunks).filter(|_| same_shape),
             aggregate: p.stats.clone(),
+            counted: if new_run { p.last_run.clone() } else { counted },
         };
         st.profiles.insert(id, profile);
         id
@@ -681,6 +688,14 @@ impl AdaptiveChunkingEngine {
     /// let c = amorsize::array::ChunkedArray::with_chunks(a.view(), &[5]).unwrap();
     /// let id = e.profile_array(&c).unwrap();
     /// assert_eq!(e.get_profile(id).unwrap().runs, 0);
+    /// // A run is counted once, however often its profile is recorded.
+    /// let c = amorsize::array::ChunkedArray::with_chunks_and_engine(a.view(), &[5], &e).unwrap();
+    /// c.map_blocks(|b| b.to_owned()).unwrap(); // recorded by the run itself
+    /// let id = e.profile_array(&c).unwrap();
+    /// e.profile_array(&c).unwrap();
+    /// assert_eq!(e.get_profile(id).unwrap().runs, 1);
+    /// c.map_blocks(|b| b.to_owned()).unwrap();
+    /// assert_eq!(e.get_profile(e.profile_array(&c).unwrap()).unwrap().runs, 2);
     /// ```
     pub fn profile_array<A, D: Dimension>(
         &self,
