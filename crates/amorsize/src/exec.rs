@@ -440,14 +440,7 @@ fn run_computing<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let guess = sample::summarize(&[sample::Measurement::wall_only(0, 1, took)]);
     let plan = opt.plan_from(items.len(), &guess);
     let (out, run) = run_measured(&plan, items, f, Vec::new(), Some(&guess), None)?;
-    let mut stats = guess;
-    if let Some(mean) = run.as_ref().and_then(busy_per_item) {
-        stats.mean = mean;
-        stats.median = mean;
-        stats.p95 = stats.p95.max(mean);
-    }
-    let parallel = opt.plan_from(n, &stats).executor() == Executor::Threads;
-    cache_put(key, n, &stats, parallel);
+    remember_run(opt, key, n, guess, run.as_ref());
     Ok(out)
 }
 
@@ -770,17 +763,27 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         others: others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall),
         cores: crate::system::info().cores.effective.max(1),
     });
-    let mut stats = stats_seen(&guess, &seen, after);
-    // The run measured every item it ran (each participant's time in the job): a better mean
-    // than the prefix's first item alone, and the measure a remembered site is checked with.
-    if let Some(mean) = run.as_ref().and_then(busy_per_item) {
+    remember_run(opt, key, n, stats_seen(&guess, &seen, after), run.as_ref());
+    Ok(out)
+}
+
+/// Remembers a call site of `n` items from `stats`, with the mean the pool's run measured in
+/// place of the first item's alone: the run timed every item it ran (each participant's time
+/// in the job), and it is the measure a remembered site is checked with.
+fn remember_run(
+    opt: &Optimizer,
+    key: u64,
+    n: usize,
+    mut stats: SampleStats,
+    run: Option<&pool::RunStats>,
+) {
+    if let Some(mean) = run.and_then(busy_per_item) {
         stats.mean = mean;
-        stats.median = stats.mean;
-        stats.p95 = stats.p95.max(stats.mean);
+        stats.median = mean;
+        stats.p95 = stats.p95.max(mean);
     }
     let parallel = opt.plan_from(n, &stats).executor() == Executor::Threads;
     cache_put(key, n, &stats, parallel);
-    Ok(out)
 }
 
 /// The CPU of a watched job's own threads: `caller`'s (measured around the whole run) and the

@@ -220,11 +220,10 @@ fn claim(s: usize, helpers: &mut Vec<Helper>) {
         return;
     }
     // No helper to give: leave the offer for a later beat.
-    let idle = helpers
-        .iter()
-        .filter(|h| !h.busy.load(Ordering::Acquire))
-        .count();
-    if idle == 0 && helpers.len() >= helper_limit() {
+    let idle: Vec<usize> = (0..helpers.len())
+        .filter(|&h| !helpers[h].busy.load(Ordering::Acquire))
+        .collect();
+    if idle.is_empty() && helpers.len() >= helper_limit() {
         return;
     }
     if SLOT[s]
@@ -245,10 +244,8 @@ fn claim(s: usize, helpers: &mut Vec<Helper>) {
         }),
         Ordering::Relaxed,
     );
-    let mut chosen: Vec<usize> = (0..helpers.len())
-        .filter(|&h| !helpers[h].busy.load(Ordering::Acquire))
-        .take(offer.helpers)
-        .collect();
+    // Only the monitor marks a helper busy, so the idle ones found above are idle still.
+    let mut chosen: Vec<usize> = idle.into_iter().take(offer.helpers).collect();
     while chosen.len() < offer.helpers && helpers.len() < helper_limit() {
         let (tx, rx) = mpsc::channel::<SendPtr>();
         let busy = std::sync::Arc::new(AtomicBool::new(false));
@@ -429,7 +426,8 @@ fn cpu_share_since_claim(offer: &Offer) -> Option<f64> {
     Some(cpu.saturating_sub(cpu0) as f64 / wall as f64)
 }
 
-/// The helpers' results in index order, up to the first gap; or the lowest-indexed panic.
+/// The helpers' results (sorted by index: `1..k`, each once) without their indices; or the
+/// lowest-indexed panic.
 fn collect<R>(done: Vec<(usize, std::thread::Result<R>)>) -> Result<Vec<R>, Panicked> {
     let mut out = Vec::with_capacity(done.len());
     for (i, r) in done {
