@@ -214,13 +214,17 @@ impl ChunkGrid {
 /// One slot per block; each block's worker takes its view out once.
 type Slots<'b, T, D> = Vec<Mutex<Option<ArrayViewMut<'b, T, D>>>>;
 
-/// Splits a mutable view into the grid's blocks, in row-major chunk order.
+/// Splits a mutable view into the grid's blocks, in row-major chunk order. A view with a
+/// zero-length axis has no block (as its grid has none).
 fn split_blocks<'b, T, D: Dimension>(
     v: ArrayViewMut<'b, T, D>,
     axis: usize,
     chunks: &[usize],
     out: &mut Vec<ArrayViewMut<'b, T, D>>,
 ) {
+    if v.is_empty() {
+        return;
+    }
     if axis == chunks.len() {
         out.push(v);
         return;
@@ -1026,10 +1030,7 @@ impl<'a, A, D: Dimension> ChunkedArray<'a, A, D> {
         let grid = self.runner.grid_for_run();
         let mut out = Array::<B, D>::uninit(self.view.raw_dim());
         let mut blocks = Vec::with_capacity(grid.len());
-        if !grid.is_empty() {
-            // (An empty grid has no block; split_blocks would still cut one empty view.)
-            split_blocks(out.view_mut(), 0, grid.chunks(), &mut blocks);
-        }
+        split_blocks(out.view_mut(), 0, grid.chunks(), &mut blocks);
         let slots: Slots<'_, MaybeUninit<B>, D> =
             blocks.into_iter().map(|b| Mutex::new(Some(b))).collect();
         let view = &self.view;
@@ -1231,9 +1232,7 @@ impl<'a, A, D: Dimension> ChunkedArrayMut<'a, A, D> {
     {
         let grid = self.runner.grid_for_run();
         let mut blocks = Vec::with_capacity(grid.len());
-        if !grid.is_empty() {
-            split_blocks(self.view.view_mut(), 0, grid.chunks(), &mut blocks);
-        }
+        split_blocks(self.view.view_mut(), 0, grid.chunks(), &mut blocks);
         let slots: Slots<'_, A, D> = blocks.into_iter().map(|b| Mutex::new(Some(b))).collect();
         let work = |i: usize| -> Result<()> {
             let block = slots[i]
