@@ -278,8 +278,9 @@ pub struct SampleStats {
     /// Coefficient of variation, std / mean (0 when the mean is 0).
     pub cv: f64,
     /// Share of an item's wall time it keeps a CPU busy, within `0..=1`: the thread's CPU time
-    /// over the wall time less the scheduler's run delay; 1 for runs in which the thread never
-    /// blocked, and 1 when the function runs threads of its own.
+    /// over the wall time less the scheduler's run delay, the median over the measurements (the
+    /// lower middle of an even count); 1 for runs in which the thread never blocked, and 1 when
+    /// the function runs threads of its own.
     pub cpu_fraction: f64,
     /// Process CPU time / wall time, the median over measurements (≥ 1.5 when the function
     /// runs threads of its own).
@@ -489,16 +490,28 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
     // never blocked (no voluntary context switch) was on the CPU all the time it was not
     // preempted, whatever the CPU clock says on a loaded or virtual machine; time spent waiting
     // for a CPU (the run delay) is never the function waiting either.
+    //
+    // Each run's share counts alike, and the share is their median (the lower middle of an even
+    // count), as for the process's ratio below: the kernel sometimes bills a thread that only
+    // slept for far more CPU than the sleep took (0.1–0.5 ms of a 1 ms sleep measured on the
+    // 2-core VM, in the first run after a burst of work by hundreds of pool threads, against
+    // 0.01–0.05 ms otherwise), and one such run in a sample of two made sleeping items look
+    // 6–25% busy, to be run on a tenth of the workers they needed. The two mistakes are not
+    // alike either: a share read too low runs items that compute on more workers than cores,
+    // at about the same speed; one read too high runs waiting items on too few, tens of times
+    // slower.
     let long: Vec<&Measurement> = ms.iter().filter(|m| cpu_readable(m)).collect();
-    let (mut lw, mut busy) = (0.0, 0.0);
+    let mut shares: Vec<f64> = Vec::new();
     let mut ratios: Vec<f64> = Vec::new();
     for m in &long {
         let w = m.wall.saturating_sub(m.run_delay).as_secs_f64();
-        lw += w;
-        busy += match m.voluntary_switches {
-            Some(0) => w,
-            _ => m.thread_cpu.as_secs_f64().min(w),
-        };
+        if w > 0.0 {
+            let busy = match m.voluntary_switches {
+                Some(0) => w,
+                _ => m.thread_cpu.as_secs_f64().min(w),
+            };
+            shares.push(busy / w);
+        }
         // A call that runs threads of its own waits for them: its thread blocks. One that never
         // blocked computed all along, and whatever else the process burned meanwhile was other
         // threads' (a pool or rayon finishing earlier work, a program's own busy threads; the
@@ -521,12 +534,11 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
     };
     // The calling thread may wait inside the call while threads the call started do the work
     // (a nested parallel loop from outside its pool): what the whole process burned counts.
-    let cpu_fraction = if inner_parallelism > 1.0 {
-        1.0
-    } else if lw > 0.0 {
-        (busy / lw).max(process_cpu_ratio.min(1.0)).clamp(0.0, 1.0)
-    } else {
-        1.0
+    let cpu_fraction = match lower_median(shares) {
+        Some(share) if inner_parallelism <= 1.0 => {
+            share.max(process_cpu_ratio.min(1.0)).clamp(0.0, 1.0)
+        }
+        _ => 1.0,
     };
     SampleStats {
         count,
@@ -1062,6 +1074,29 @@ mod tests {
         assert_eq!(summarize(&[a]).cpu_fraction, 1.0);
         a.voluntary_switches = Some(3);
         assert!((summarize(&[a]).cpu_fraction - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_run_billed_for_cpu_it_did_not_use_does_not_make_waiting_items_busy() {
+        // Two runs of one item that sleeps 1 ms: the first billed 400 µs of CPU (as the kernel
+        // bills a thread after a burst of work by many others), the second 20 µs.
+        let mut a = m(1000, 1);
+        a.thread_cpu = Duration::from_micros(400);
+        a.process_cpu = Duration::from_micros(420);
+        let mut b = m(1000, 1);
+        b.thread_cpu = Duration::from_micros(20);
+        b.process_cpu = Duration::from_micros(25);
+        let s = summarize(&[a, b]);
+        assert!((s.cpu_fraction - 0.025).abs() < 1e-9, "{}", s.cpu_fraction);
+        // Over the two runs' sum it would read 21%: the planner would give such items about
+        // a tenth of the workers.
+        assert!(s.cpu_fraction < 0.21 / 4.0);
+        // Most runs busy: the share is theirs.
+        let mut c = m(1000, 1);
+        c.thread_cpu = Duration::from_micros(500);
+        c.process_cpu = Duration::from_micros(500);
+        let s = summarize(&[a, b, c]);
+        assert!((s.cpu_fraction - 0.42).abs() < 1e-9, "{}", s.cpu_fraction);
     }
 
     #[test]
