@@ -13,6 +13,11 @@
 //! averaged within each run (so the CV of such a sample is the CV of run means, which is what
 //! chunks of many items see anyway).
 //!
+//! The CPU shares ([`SampleStats::cpu_fraction`], [`SampleStats::process_cpu_ratio`]) are
+//! medians over the measurements, not ratios of sums: the kernel now and then bills a thread
+//! for far more CPU than it used (a sleep right after a burst of work by many threads), and one
+//! such measurement must not make waiting items look busy.
+//!
 //! A call whose thread blocked while other threads of the process burned CPU ([`OTHERS_WORTH_A_LOOK`])
 //! may run threads of its own, or wait beside the program's own busy threads; the sample then
 //! measures what the rest of the process burns while no item runs
