@@ -123,6 +123,8 @@ pub const INNER_PARALLELISM_THRESHOLD: f64 = 1.5;
 /// Share of a run's wall time that other threads of the process burned (the median over the
 /// runs in which the calling thread blocked) at which the sample looks at what they burn while no
 /// item runs ([`crate::system::BusyThreads`]): the program's own busy threads, not the call's.
+/// Less than this beside the thread's own share is other threads' noise, left out of
+/// [`SampleStats::cpu_fraction`].
 ///
 /// ```
 /// use amorsize::sample::{measure, SampleSettings};
@@ -285,7 +287,9 @@ pub struct SampleStats {
     /// Share of an item's wall time it keeps a CPU busy, within `0..=1`: the thread's CPU time
     /// over the wall time less the scheduler's run delay, the median over the measurements (the
     /// lower middle of an even count); 1 for runs in which the thread never blocked, and 1 when
-    /// the function runs threads of its own.
+    /// the function runs threads of its own. When the rest of the process burned at least
+    /// [`OTHERS_WORTH_A_LOOK`] more than that (threads the call started, working while it
+    /// waits), the process's share (`process_cpu_ratio`, at most 1) instead.
     pub cpu_fraction: f64,
     /// Process CPU time / wall time, the median over measurements (≥ 1.5 when the function
     /// runs threads of its own).
@@ -503,8 +507,8 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
     // 0.01–0.05 ms otherwise), and one such run in a sample of two made sleeping items look
     // 6–25% busy, to be run on a tenth of the workers they needed. The two mistakes are not
     // alike either: a share read too low runs items that compute on more workers than cores,
-    // at about the same speed; one read too high runs waiting items on too few, tens of times
-    // slower.
+    // at about the same speed (with more items in memory at once); one read too high runs
+    // waiting items on too few, tens of times slower.
     let long: Vec<&Measurement> = ms.iter().filter(|m| cpu_readable(m)).collect();
     let mut shares: Vec<f64> = Vec::new();
     let mut ratios: Vec<f64> = Vec::new();
