@@ -1136,6 +1136,74 @@ mod tests {
         assert!((s.cpu_fraction - 0.35).abs() < 1e-9, "{}", s.cpu_fraction);
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Whatever the runs, the CPU share is a share, does not depend on their order, and
+        /// (when neither threads of the call's own nor other threads' CPU past the threshold
+        /// come in) lies between the least and the most busy run's own share: one run billed
+        /// for any amount of CPU cannot move it past the others.
+        #[test]
+        fn cpu_share_is_a_median_of_the_runs(
+            runs in proptest::collection::vec(
+                (100u64..5_000, 0u64..=1_000, 0u64..=400, prop_oneof![Just(Some(0u64)), Just(Some(1)), Just(None)]),
+                1..8,
+            ),
+        ) {
+            let ms: Vec<Measurement> = runs
+                .iter()
+                .map(|&(wall, cpu_permille, others_us, switches)| {
+                    let mut a = m(wall, 1);
+                    a.thread_cpu = Duration::from_micros(wall * cpu_permille / 1000);
+                    a.process_cpu = a.thread_cpu + Duration::from_micros(others_us);
+                    a.voluntary_switches = switches;
+                    a
+                })
+                .collect();
+            let s = summarize(&ms);
+            prop_assert!((0.0..=1.0).contains(&s.cpu_fraction));
+            let mut reversed = ms.clone();
+            reversed.reverse();
+            prop_assert_eq!(summarize(&reversed).cpu_fraction, s.cpu_fraction);
+            let own: Vec<f64> = ms
+                .iter()
+                .map(|a| match a.voluntary_switches {
+                    Some(0) => 1.0,
+                    _ => a.thread_cpu.as_secs_f64() / a.wall.as_secs_f64(),
+                })
+                .collect();
+            let (lo, hi) = own
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let own_median = lower_median(own.clone()).expect("one run at least");
+            let others_count = s.process_cpu_ratio.min(1.0) - own_median >= OTHERS_WORTH_A_LOOK;
+            if s.inner_parallelism == 1.0 && !others_count {
+                prop_assert!(s.cpu_fraction >= lo - 1e-9 && s.cpu_fraction <= hi + 1e-9,
+                    "{} not in {}..={}", s.cpu_fraction, lo, hi);
+            }
+            // A run billed for far more CPU than the others, in a sample of three or more,
+            // leaves the share where the others put it.
+            if ms.len() >= 2 {
+                let mut billed = ms.clone();
+                let mut extra = billed[0];
+                extra.thread_cpu = extra.wall;
+                extra.process_cpu = extra.wall;
+                extra.voluntary_switches = Some(1);
+                billed.push(extra);
+                let t = summarize(&billed);
+                let mut sorted = own.clone();
+                sorted.sort_by(f64::total_cmp);
+                // The lower middle of the n + 1 shares, the billed one (1.0) the largest.
+                let expected = sorted[billed.len().div_ceil(2) - 1];
+                if t.inner_parallelism == 1.0 && t.process_cpu_ratio.min(1.0) - expected < OTHERS_WORTH_A_LOOK {
+                    prop_assert!((t.cpu_fraction - expected).abs() < 1e-9,
+                        "{} != {} from {:?}", t.cpu_fraction, expected, sorted);
+                }
+            }
+        }
+    }
+
     #[test]
     fn work_done_by_threads_the_call_started_is_not_blocking() {
         // The calling thread waits (0.1 ms of CPU in 1 ms) while 1.2 cores of the process work.
