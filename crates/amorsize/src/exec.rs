@@ -607,7 +607,8 @@ fn watch_window(costs: &Costs) -> f64 {
 
 /// What the watch saw, as sample statistics: `guess` (the prefix's, compute-bound by
 /// assumption) with the CPU use the workers showed, and, once the job is done, what the rest
-/// of the process burned ([`AfterJob`]).
+/// of the process burned ([`AfterJob`]). Waiting workers' share is at least `floor` (see
+/// [`waiting_floor`]): a window in which they burned nothing at all reads that, not zero.
 ///
 /// A worker on the CPU for at least half the window computes (a preempted one on a loaded
 /// machine still gets about half): the guess stands. (Whether it also runs threads of its own
@@ -624,7 +625,12 @@ fn watch_window(costs: &Costs) -> f64 {
 /// as the items' threads would burn. Otherwise (`None` while the items run) the work waits,
 /// and its CPU share is the item's: the other mistake runs waiting items on the spare cores
 /// alone, tens of times slower.
-fn stats_seen(guess: &SampleStats, seen: &pool::Observed, after: Option<AfterJob>) -> SampleStats {
+fn stats_seen(
+    guess: &SampleStats,
+    seen: &pool::Observed,
+    after: Option<AfterJob>,
+    floor: f64,
+) -> SampleStats {
     let r = seen.cpu_per_worker();
     let mut s = guess.clone();
     if r >= WATCHED_COMPUTES {
@@ -640,9 +646,17 @@ fn stats_seen(guess: &SampleStats, seen: &pool::Observed, after: Option<AfterJob
     if throughout && others >= WATCHED_INNER_THREADS {
         s.inner_parallelism = (r + others).max(sample::INNER_PARALLELISM_THRESHOLD);
     } else {
-        s.cpu_fraction = r.max(1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64);
+        s.cpu_fraction = r.max(floor);
     }
     s
+}
+
+/// The least CPU share a watch gives waiting workers: the share at which the planner's
+/// `cores / CPU fraction` reaches the allowed `max_workers` (1/64 with the default cap, see
+/// [`crate::plan::WAITING_WORKERS_PER_CORE`]). A fixed 1/64 held a job to 64 workers per core
+/// however high `Optimizer::max_workers` was set: 128 on 2 cores with `max_workers(256)`.
+fn waiting_floor(settings: &sample::SampleSettings) -> f64 {
+    (settings.cores.max(1) as f64 / settings.max_workers.max(1) as f64).min(1.0)
 }
 
 /// What a watched job showed once it was done, when its window raised the question whether
@@ -720,7 +734,9 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     prefix: Vec<R>,
 ) -> Result<Vec<R>> {
     let n = items.len();
-    let max = opt.sample_settings_for().max_workers.min(n).max(1);
+    let settings = opt.sample_settings_for();
+    let max = settings.max_workers.min(n).max(1);
+    let floor = waiting_floor(&settings);
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - prefix.len();
@@ -730,7 +746,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // those threads, at about the same speed; taken for inner parallelism, items that wait
         // beside a busy program run on as few workers as there are cores, tens of times slower.)
         move |seen: &pool::Observed| {
-            let p = opt.plan_from(left, &stats_seen(&guess, seen, None));
+            let p = opt.plan_from(left, &stats_seen(&guess, seen, None, floor));
             if p.executor() == Executor::Threads {
                 p.workers()
             } else {
@@ -763,7 +779,13 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         others: others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall),
         cores: crate::system::info().cores.effective.max(1),
     });
-    remember_run(opt, key, n, stats_seen(&guess, &seen, after), run.as_ref());
+    remember_run(
+        opt,
+        key,
+        n,
+        stats_seen(&guess, &seen, after, floor),
+        run.as_ref(),
+    );
     Ok(out)
 }
 
@@ -1315,6 +1337,9 @@ mod tests {
         })
     }
 
+    /// The default floor on 2 cores (128 workers allowed).
+    const FLOOR: f64 = 1.0 / 64.0;
+
     fn guess() -> SampleStats {
         sample::summarize(&[sample::Measurement::wall_only(
             0,
@@ -1325,16 +1350,16 @@ mod tests {
 
     #[test]
     fn a_watch_of_waiting_workers_gives_their_cpu_share() {
-        let s = stats_seen(&guess(), &seen(2, 8, 20), None);
+        let s = stats_seen(&guess(), &seen(2, 8, 20), None, FLOOR);
         assert!((s.cpu_fraction - 0.02).abs() < 1e-9, "{s:?}");
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(s.mean, guess().mean);
         // Idle noise from the rest of the process (≤ 0.4 CPU per worker) is not inner work.
-        let s = stats_seen(&guess(), &seen(1, 2, 80), None);
+        let s = stats_seen(&guess(), &seen(1, 2, 80), None, FLOOR);
         assert!(s.cpu_fraction < 0.05 && s.inner_parallelism == 1.0, "{s:?}");
         // Nothing at all burned: the floor of 1/64, not zero.
         assert_eq!(
-            stats_seen(&guess(), &seen(1, 0, 0), None).cpu_fraction,
+            stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR).cpu_fraction,
             1.0 / 64.0
         );
     }
@@ -1342,12 +1367,12 @@ mod tests {
     #[test]
     fn a_watch_of_computing_workers_keeps_them_compute_bound() {
         // 60% on the CPU: preempted on a loaded machine, not waiting.
-        let s = stats_seen(&guess(), &seen(2, 240, 30), None);
+        let s = stats_seen(&guess(), &seen(2, 240, 30), None, FLOOR);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         // Computing while the rest of the process burns more: not judged from one window
         // (another pool spinning looks the same); still compute-bound on every core.
-        let s = stats_seen(&guess(), &seen(1, 200, 200), None);
+        let s = stats_seen(&guess(), &seen(1, 200, 200), None, FLOOR);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(decide_for(&s).workers(), 2);
@@ -1357,7 +1382,7 @@ mod tests {
     fn a_worker_waiting_while_the_process_computes_has_inner_parallelism() {
         // The worker waits for a nested parallel loop whose threads burn ~1 CPU, and the
         // program has no busy thread of its own.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.8));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.8), FLOOR);
         assert_eq!(s.cpu_fraction, 1.0);
         assert!(s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD);
         let plan = decide_for(&s);
@@ -1369,7 +1394,7 @@ mod tests {
     fn threads_busy_only_in_the_window_are_not_the_items() {
         // The window looks like a nested loop, but over the whole job the rest of the process
         // burned a tenth of a core (a pool's idle threads spun while the job started).
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 0.1));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 0.1), FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // A job too short to judge: the work waits.
@@ -1378,14 +1403,14 @@ mod tests {
             others: None,
             cores: 2,
         });
-        let s = stats_seen(&guess(), &seen(1, 0, 190), short);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), short, FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // The rest of the process burned over the job, but it is the program's busy threads.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.2));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.2), FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         // Busy for half the job: half the cores' worth is not the items' threads either.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.1));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.1), FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
     }
 
@@ -1442,20 +1467,20 @@ mod tests {
     #[test]
     fn a_worker_waiting_beside_busy_threads_of_the_program_waits() {
         // The same window, but the program keeps a core busy by itself while no item runs.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.9));
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.9), FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(s.busy_elsewhere, 1.0);
         assert!(s.cpu_fraction < 0.05, "{s:?}");
         assert!(decide_for(&s).workers() > 8);
         // Two workers, two busy cores of the program and a nested loop burning 2 more: what
         // is left over is still the items' threads.
-        let s = stats_seen(&guess(), &seen(2, 0, 800), job(2.0, 3.9));
+        let s = stats_seen(&guess(), &seen(2, 0, 800), job(2.0, 3.9), FLOOR);
         assert!(
             s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD,
             "{s:?}"
         );
         // Not yet known (while the items run): the work waits.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), None);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), None, FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // Workers that compute never raise the question.
@@ -1473,10 +1498,43 @@ mod tests {
     }
 
     #[test]
-    fn waiting_items_plan_many_workers_computing_ones_the_cores() {
-        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10), None)).workers() > 8);
+    fn the_watch_floor_follows_max_workers() {
+        let settings = |max_workers| sample::SampleSettings {
+            cores: 2,
+            max_workers,
+            ..Default::default()
+        };
+        assert_eq!(waiting_floor(&settings(128)), FLOOR);
+        assert_eq!(waiting_floor(&settings(1)), 1.0);
+        // Workers that burned nothing in the window, with max_workers(256): 256 of them, not
+        // the 128 a fixed floor of 1/64 allowed.
+        let s = stats_seen(
+            &guess(),
+            &seen(1, 0, 0),
+            None,
+            waiting_floor(&settings(256)),
+        );
+        let machine = crate::plan::MachineFacts::new(2, 1 << 30);
+        let costs = Costs {
+            spawn: 55e-6,
+            wake: 50e-6,
+            dispatch: 1e-7,
+        };
+        let opt = Optimizer::new().max_workers(256);
+        let plan = crate::plan::decide(&opt, &s, 500, &machine, &costs);
+        assert_eq!(plan.workers(), 256, "{plan}");
+        let s = stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR);
         assert_eq!(
-            decide_for(&stats_seen(&guess(), &seen(1, 200, 10), None)).workers(),
+            crate::plan::decide(&opt, &s, 500, &machine, &costs).workers(),
+            128
+        );
+    }
+
+    #[test]
+    fn waiting_items_plan_many_workers_computing_ones_the_cores() {
+        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10), None, FLOOR)).workers() > 8);
+        assert_eq!(
+            decide_for(&stats_seen(&guess(), &seen(1, 200, 10), None, FLOOR)).workers(),
             2
         );
     }

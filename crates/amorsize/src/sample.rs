@@ -641,12 +641,16 @@ pub fn time_budget(max_time: Duration, items: usize, mean: f64) -> Duration {
 /// assert!(b.as_secs_f64() > 3e-4 && b.as_secs_f64() < 4e-4);
 /// // On one core nothing runs in parallel: no such bound.
 /// assert_eq!(parallel_budget(&SampleSettings::default(), 500, &stats), std::time::Duration::MAX);
+/// // Items that use no CPU at all, with 256 workers allowed: 500 sleeps in two rounds.
+/// let idle = SampleStats { mean: 1e-3, cpu_fraction: 0.0, ..Default::default() };
+/// let b = parallel_budget(&SampleSettings { max_workers: 256, ..s }, 500, &idle);
+/// assert!((b.as_secs_f64() - 0.05 * 0.5 / 256.0).abs() < 1e-9);
 /// ```
 pub fn parallel_budget(settings: &SampleSettings, items: usize, stats: &SampleStats) -> Duration {
     let seq = items as f64 * stats.mean;
-    let cpu = stats
-        .cpu_fraction
-        .clamp(1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64, 1.0);
+    // No floor but `max_workers` itself: a fixed one (1/64) held this bound to 64 workers per
+    // core however high `max_workers` was set.
+    let cpu = stats.cpu_fraction.clamp(f64::MIN_POSITIVE, 1.0);
     let p = (items as f64)
         .min(settings.max_workers.max(1) as f64)
         .min(settings.cores.max(1) as f64 / cpu)
