@@ -779,14 +779,38 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         others: others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall),
         cores: crate::system::info().cores.effective.max(1),
     });
-    remember_run(
-        opt,
-        key,
-        n,
-        stats_seen(&guess, &seen, after, floor),
-        run.as_ref(),
-    );
+    let mut stats = stats_seen(&guess, &seen, after, floor);
+    // The window watched one or a few workers for a moment: one of them billed for CPU it did
+    // not use (as the kernel bills a thread waking among hundreds of others, see the sample's
+    // `summarize_beside`) reads as work that computes a fifth of the time, and the job runs on
+    // a tenth of the workers it needed. The whole job watched every worker: for waiting work,
+    // the site is remembered with their median share, so one unlucky window is not repeated
+    // by every later call.
+    if stats.cpu_fraction < WATCHED_COMPUTES && stats.inner_parallelism <= 1.0 {
+        if let Some(share) = run.as_ref().and_then(workers_share) {
+            if share < WATCHED_COMPUTES {
+                stats.cpu_fraction = share.max(floor);
+            }
+        }
+    }
+    remember_run(opt, key, n, stats, run.as_ref());
     Ok(out)
+}
+
+/// The median CPU share of a job's workers (slots 1 and up that took part for at least
+/// [`sample::MIN_MEASUREMENT`]): each one's CPU time over its time in the job (the lower middle
+/// of an even count); `None` when the workers' CPU was not measured or none took part.
+fn workers_share(run: &pool::RunStats) -> Option<f64> {
+    let mut shares: Vec<f64> = run
+        .cpu
+        .iter()
+        .zip(&run.busy)
+        .skip(1)
+        .filter(|(_, busy)| **busy >= sample::MIN_MEASUREMENT)
+        .map(|(cpu, busy)| (cpu.as_secs_f64() / busy.as_secs_f64()).min(1.0))
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    shares.get(shares.len().checked_sub(1)? / 2).copied()
 }
 
 /// Remembers a call site of `n` items from `stats`, with the mean the pool's run measured in
@@ -1495,6 +1519,26 @@ mod tests {
             dispatch: 1e-7,
         };
         crate::plan::decide(&Optimizer::new(), s, 200, &machine, &costs)
+    }
+
+    #[test]
+    fn a_jobs_workers_share_is_their_median() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&us| Duration::from_micros(us))
+                .collect::<Vec<_>>()
+        };
+        let run = |cpu: &[u64], busy: &[u64]| pool::RunStats {
+            cpu: ms(cpu),
+            busy: ms(busy),
+            ..Default::default()
+        };
+        // The caller (slot 0) is left out; one worker billed 400 µs of a 1 ms item is too.
+        let r = run(&[900, 400, 20, 30, 0], &[1000, 1000, 1000, 1000, 0]);
+        assert!((workers_share(&r).unwrap() - 0.03).abs() < 1e-9);
+        // Workers that barely took part are not read; nor is a job whose CPU was not measured.
+        assert_eq!(workers_share(&run(&[0, 5], &[1000, 10])), None);
+        assert_eq!(workers_share(&run(&[], &[1000, 1000])), None);
     }
 
     #[test]
