@@ -651,12 +651,14 @@ fn stats_seen(
     s
 }
 
-/// The least CPU share a watch gives waiting workers: the share at which the planner's
-/// `cores / CPU fraction` reaches the allowed `max_workers` (1/64 with the default cap, see
-/// [`crate::plan::WAITING_WORKERS_PER_CORE`]). A fixed 1/64 held a job to 64 workers per core
-/// however high `Optimizer::max_workers` was set: 128 on 2 cores with `max_workers(256)`.
+/// The least CPU share a watch gives waiting workers: 1 / [`crate::plan::WAITING_WORKERS_PER_CORE`]
+/// (1/64), or less where the allowed `max_workers` asks for more workers than that per core
+/// (the share at which the planner's `cores / CPU fraction` reaches it). A fixed 1/64 held a
+/// job to 64 workers per core however high `Optimizer::max_workers` was set: 128 on 2 cores
+/// with `max_workers(256)`.
 fn waiting_floor(settings: &sample::SampleSettings) -> f64 {
-    (settings.cores.max(1) as f64 / settings.max_workers.max(1) as f64).min(1.0)
+    let per_core = 1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64;
+    (settings.cores.max(1) as f64 / settings.max_workers.max(1) as f64).min(per_core)
 }
 
 /// What a watched job showed once it was done, when its window raised the question whether
@@ -1549,7 +1551,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(waiting_floor(&settings(128)), FLOOR);
-        assert_eq!(waiting_floor(&settings(1)), 1.0);
+        // Fewer allowed (the plan caps them): the floor stays; on 16 cores the default of 512
+        // (32 per core) keeps it too.
+        assert_eq!(waiting_floor(&settings(1)), FLOOR);
+        let sixteen = sample::SampleSettings {
+            cores: 16,
+            max_workers: crate::plan::default_max_workers(16),
+            ..Default::default()
+        };
+        assert_eq!(waiting_floor(&sixteen), FLOOR);
         // Workers that burned nothing in the window, with max_workers(256): 256 of them, not
         // the 128 a fixed floor of 1/64 allowed.
         let s = stats_seen(
