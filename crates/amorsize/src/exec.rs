@@ -803,7 +803,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 /// [`sample::MIN_MEASUREMENT`]): each one's CPU time over its time in the job (the lower middle
 /// of an even count); `None` when the workers' CPU was not measured or none took part.
 fn workers_share(run: &pool::RunStats) -> Option<f64> {
-    let mut shares: Vec<f64> = run
+    let shares: Vec<f64> = run
         .cpu
         .iter()
         .zip(&run.busy)
@@ -811,8 +811,7 @@ fn workers_share(run: &pool::RunStats) -> Option<f64> {
         .filter(|(_, busy)| **busy >= sample::MIN_MEASUREMENT)
         .map(|(cpu, busy)| (cpu.as_secs_f64() / busy.as_secs_f64()).min(1.0))
         .collect();
-    shares.sort_by(f64::total_cmp);
-    shares.get(shares.len().checked_sub(1)? / 2).copied()
+    sample::lower_median(shares)
 }
 
 /// Remembers a call site of `n` items from `stats`, with the mean the pool's run measured in
@@ -1514,13 +1513,18 @@ mod tests {
     }
 
     fn decide_for(s: &SampleStats) -> Plan {
+        decide_with(&Optimizer::new(), s, 200)
+    }
+
+    /// The plan for `items` on 2 cores with the VM's costs.
+    fn decide_with(opt: &Optimizer, s: &SampleStats, items: usize) -> Plan {
         let machine = crate::plan::MachineFacts::new(2, 1 << 30);
         let costs = Costs {
             spawn: 55e-6,
             wake: 50e-6,
             dispatch: 1e-7,
         };
-        crate::plan::decide(&Optimizer::new(), s, 200, &machine, &costs)
+        crate::plan::decide(opt, s, items, &machine, &costs)
     }
 
     #[test]
@@ -1568,20 +1572,11 @@ mod tests {
             None,
             waiting_floor(&settings(256)),
         );
-        let machine = crate::plan::MachineFacts::new(2, 1 << 30);
-        let costs = Costs {
-            spawn: 55e-6,
-            wake: 50e-6,
-            dispatch: 1e-7,
-        };
         let opt = Optimizer::new().max_workers(256);
-        let plan = crate::plan::decide(&opt, &s, 500, &machine, &costs);
+        let plan = decide_with(&opt, &s, 500);
         assert_eq!(plan.workers(), 256, "{plan}");
         let s = stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR);
-        assert_eq!(
-            crate::plan::decide(&opt, &s, 500, &machine, &costs).workers(),
-            128
-        );
+        assert_eq!(decide_with(&opt, &s, 500).workers(), 128);
     }
 
     #[test]

@@ -602,7 +602,7 @@ fn blocked(m: &Measurement) -> bool {
 }
 
 /// The median of `v`, the lower middle of an even count; `None` when `v` is empty.
-fn lower_median(mut v: Vec<f64>) -> Option<f64> {
+pub(crate) fn lower_median(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len().checked_sub(1)? / 2).copied()
 }
