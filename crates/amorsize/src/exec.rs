@@ -58,9 +58,13 @@
 //! The planner needs the costs of parallelism on this machine ([`costs`]: a spawn, a wake-up,
 //! a chunk), and measuring them takes a few milliseconds — far more than a short job. So
 //! par_map plans with [`UNCALIBRATED`] figures (above what the 2-core VM measures, so a job too
-//! small to share is never made parallel) until the sequential work it has projected over the
-//! process adds up to [`CALIBRATE_AFTER`]; the call that reaches it calibrates first, at about
-//! 1% of the work before it. [`is_calibrated`] tells which is in force.
+//! small to share is never made parallel) until the work it has seen over the process adds up
+//! to [`CALIBRATE_AFTER`]; the call that reaches it calibrates first, at about 1% of the work
+//! before it. A job counts as its projected sequential time, except a job of long items
+//! watched from its start (below), which counts as the time it took: such items may wait, and
+//! then run tens of times faster than their projection (a program's first call of 500 sleeps
+//! of 1 ms took 12 ms when it calibrated first, 9 ms now). [`is_calibrated`] tells which
+//! figures are in force.
 //!
 //! ## Long items: measured inside the job
 //! When the prefix's first item alone took so long that the plan runs items one at a time
@@ -143,9 +147,10 @@ static COSTS: OnceLock<Costs> = OnceLock::new();
 ///
 /// Calibrating takes 3–8 ms on the 2-core VM (spawning and waking threads, timing a few
 /// thousand chunks). [`par_map`] does not make a short job pay for it: until the work it has
-/// seen adds up to [`CALIBRATE_AFTER`] (run sequentially), it plans with [`UNCALIBRATED`]
-/// costs, so calibration costs at most a few per cent of the work run before it. A first call
-/// of 100 items of 0.3 µs took 4–8 ms before (the plain loop: 0.03 ms). [`costs`] and
+/// seen adds up to [`CALIBRATE_AFTER`] (each job's projected sequential time, or for a job of
+/// long items watched from its start the time it took), it plans with [`UNCALIBRATED`] costs,
+/// so calibration costs at most a few per cent of the work run before it. A first call of 100
+/// items of 0.3 µs took 4–8 ms before (the plain loop: 0.03 ms). [`costs`] and
 /// [`Optimizer::optimize`] calibrate at once.
 ///
 /// ```
@@ -182,8 +187,9 @@ pub const UNCALIBRATED: Costs = Costs {
     dispatch: 0.5e-6,
 };
 
-/// Sequential work (seconds, as projected by the prefix probe) par_map runs with
-/// [`UNCALIBRATED`] costs before it calibrates: calibrating then costs about 1% of it.
+/// Work (seconds) par_map runs with [`UNCALIBRATED`] costs before it calibrates: calibrating
+/// then costs about 1% of it. Each job counts as its sequential time projected by the prefix
+/// probe, or, for a job of long items watched from its start, as the time it took.
 ///
 /// ```
 /// use amorsize::exec::{is_calibrated, CALIBRATE_AFTER};
@@ -195,20 +201,37 @@ pub const UNCALIBRATED: Costs = Costs {
 /// ```
 pub const CALIBRATE_AFTER: f64 = 0.5;
 
-/// The costs to plan a job of `projected` seconds with: the calibrated ones once the work
-/// seen (this job included) reaches [`CALIBRATE_AFTER`], else [`UNCALIBRATED`].
+/// The work par_map has seen in this process (nanoseconds), toward [`CALIBRATE_AFTER`].
+static SEEN_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Adds `secs` of work to what par_map has seen; returns the total (seconds). Once calibrated
+/// nothing is counted (a short call then pays no atomic operation for it).
+fn count_seen(secs: f64) -> f64 {
+    if is_calibrated() {
+        return CALIBRATE_AFTER;
+    }
+    let ns = (secs.max(0.0) * 1e9).min(1e18) as u64;
+    SEEN_NS.fetch_add(ns, Ordering::Relaxed).saturating_add(ns) as f64 * 1e-9
+}
+
+/// The costs to plan a job of `projected` seconds of sequential work with: the calibrated
+/// ones once the work seen (this job included) reaches [`CALIBRATE_AFTER`], else
+/// [`UNCALIBRATED`].
 fn costs_for(projected: f64) -> Costs {
     if let Some(c) = COSTS.get() {
         return *c;
     }
-    static SEEN_NS: AtomicU64 = AtomicU64::new(0);
-    let ns = (projected.max(0.0) * 1e9).min(1e18) as u64;
-    let seen = SEEN_NS.fetch_add(ns, Ordering::Relaxed).saturating_add(ns);
-    if seen as f64 * 1e-9 >= CALIBRATE_AFTER {
+    if count_seen(projected) >= CALIBRATE_AFTER {
         costs()
     } else {
         UNCALIBRATED
     }
+}
+
+/// The costs to plan with before this job is counted: the calibrated ones once the work seen
+/// by earlier calls reaches [`CALIBRATE_AFTER`], else [`UNCALIBRATED`].
+fn costs_so_far() -> Costs {
+    costs_for(0.0)
 }
 
 /// The costs in force now, without calibrating: the calibrated ones or [`UNCALIBRATED`].
@@ -471,9 +494,11 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     }
     let per_item = elapsed.as_secs_f64() / m.max(1) as f64;
     let projected = per_item * n as f64;
-    let costs = costs_for(projected);
+    // This job's work is counted toward calibration below, by the path it takes.
+    let costs = costs_so_far();
     if projected < crate::plan::MIN_JOB_FAN_OUTS * costs.fan_out(2, opt.warm()) {
         // Far too small to pay for waking a worker: finish the plain loop.
+        count_seen(projected);
         HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
         let mut out = prefix;
         let done = out.len();
@@ -492,6 +517,7 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         };
         if similar && (0.5..=2.0).contains(&ratio) {
             HITS_PROBE.fetch_add(1, Ordering::Relaxed);
+            costs_for(projected);
             let plan = opt.plan_from(n, &e.stats);
             cache_put(key, n, &e.stats, plan.executor() == Executor::Threads);
             return run_with_sample(&plan, items, f, segments(prefix), Some(&e.stats));
@@ -512,9 +538,16 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         && affordable
         && !crate::alloc::is_active()
     {
-        return run_watched(opt, key, &plan, guess, window, items, f, prefix);
+        // Counted as the time the job takes, not as its sequential projection: items that
+        // wait run tens of times faster than that, and calibrating first (3–8 ms here) would
+        // add a third to such a job (a first call of 500 sleeps of 1 ms: 12 ms, 9 ms without).
+        let started = std::time::Instant::now();
+        let r = run_watched(opt, key, &plan, guess, window, items, f, prefix);
+        count_seen((elapsed + started.elapsed()).as_secs_f64());
+        return r;
     }
     // 4. A full sample, going on from the prefix (its items are not run again).
+    costs_for(projected);
     let prior = sample::Sample {
         measurements: vec![first],
         stats: SampleStats::default(),

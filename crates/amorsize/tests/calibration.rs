@@ -2,7 +2,7 @@
 //!
 //! One test in its own binary (its own process): no other test may calibrate first.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn short_jobs_do_not_calibrate_and_long_work_does() {
@@ -19,7 +19,9 @@ fn short_jobs_do_not_calibrate_and_long_work_does() {
     let out = amorsize::par_map(&items, spin).unwrap();
     assert_eq!(out, items.iter().map(spin).collect::<Vec<_>>());
     assert!(!amorsize::exec::is_calibrated());
-    // 600 items that each sleep 1 ms: at least 0.6 s of sequential work, past CALIBRATE_AFTER.
+    // 600 items that each sleep 1 ms: 0.6 s of sequential work, past CALIBRATE_AFTER, but
+    // long items are watched from the job's start and counted as the time the job took (a
+    // few milliseconds on two cores or more): calibrating first would be a large part of it.
     const { assert!(amorsize::exec::CALIBRATE_AFTER <= 0.6) };
     let items: Vec<u64> = (0..600).collect();
     let out = amorsize::par_map(&items, |x| {
@@ -28,5 +30,21 @@ fn short_jobs_do_not_calibrate_and_long_work_does() {
     })
     .unwrap();
     assert_eq!(out, (1..=600).collect::<Vec<u64>>());
+    if amorsize::system::info().cores.effective >= 2 {
+        assert!(!amorsize::exec::is_calibrated());
+    }
+    // Short items adding up to 0.6 s of sequential work (each waits 5 µs on the clock, so
+    // whatever the machine's speed): this job's projection reaches CALIBRATE_AFTER, and it
+    // calibrates before it is planned.
+    let items: Vec<u64> = (0..120_000).collect();
+    let spin = |x: &u64| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_micros(5) {
+            std::hint::spin_loop();
+        }
+        x + 1
+    };
+    let out = amorsize::par_map(&items, spin).unwrap();
+    assert_eq!(out, (1..=120_000).collect::<Vec<u64>>());
     assert!(amorsize::exec::is_calibrated());
 }
