@@ -78,7 +78,23 @@
 //! (a nested parallel loop) or beside busy threads of the program; while the items run that
 //! cannot be told, and the job grows as for waiting work (for a nested loop the extra workers
 //! only queue work for its threads, at about the same speed; the other mistake would run
-//! waiting items on the cores alone). Once the job is done, two measurements tell which it was,
+//! waiting items on the cores alone). A worker waiting for a CPU (the kernel's run delay, from
+//! its `schedstat`) is not waiting for its item: on a loaded machine computing items still
+//! read as computing. Items on the CPU part of their time (under the planner's
+//! [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND)) grow the job to about cores / share.
+//!
+//! The window sees a moment of one item, and an item that computes first and waits after
+//! (prepares a request, then waits for the answer) reads as computing when the moment falls on
+//! its computing part. So unless the job already has all the workers it may, the caller looks
+//! again two items' time after the window started, between its own items, at the same workers
+//! over that whole time ([`pool::Growth::second_look`]), and the job grows if the planner then
+//! wants more. The whole job sees every item: the workers' median CPU share over the job, less
+//! their wait for a CPU, is what the call site remembers. Measured on the 2-core VM, 400 items
+//! that compute 500 µs and sleep 500 µs (medians of 6 rounds): the best fixed setting took
+//! 100 ms (8–16 workers); a fresh call took 219 ms before (it stayed on the 2 cores) and
+//! 114 ms now, a remembered one 219 ms before and 105 ms now.
+//!
+//! Once the job is done, two measurements tell whether the items ran threads of their own,
 //! and the call site remembers the answer: what the process burns while no item runs
 //! ([`crate::system::BusyThreads`]), and what the threads other than the job's participants
 //! burned over the whole job (each participant reads its own CPU clock on entering and
@@ -643,11 +659,12 @@ fn watch_window(costs: &Costs) -> f64 {
 /// of the process burned ([`AfterJob`]). Waiting workers' share is at least `floor` (see
 /// [`waiting_floor`]): a window in which they burned nothing at all reads that, not zero.
 ///
-/// A worker on the CPU for at least half the window computes (a preempted one on a loaded
-/// machine still gets about half): the guess stands. (Whether it also runs threads of its own
+/// A worker on the CPU for at least [`WATCHED_COMPUTES`] of the window it could run (the
+/// window less its wait for a CPU, so a worker preempted on a loaded machine still reads
+/// about 1) computes: the guess stands. (Whether it also runs threads of its own
 /// is not judged from one window: other threads of the process — another pool still spinning
 /// after its job, say — look the same, and calling compute-bound work inner-parallel would
-/// run it on fewer workers than cores.) A worker off the CPU waits: for I/O, a sleep, a lock —
+/// run it on fewer workers than cores.) A worker off the CPU part of the time waits: for I/O, a sleep, a lock —
 /// or for threads the items started (a nested parallel loop: measured on the 2-core VM, 1.1–1.2
 /// CPUs per worker burned elsewhere in the process, against ≤ 0.4 of idle noise), where more
 /// workers would only queue more work for those threads. Two other things look the same in
@@ -738,8 +755,13 @@ fn others_over_job(process_cpu: Duration, own: Option<Duration>, wall: Duration)
         .then(|| process_cpu.saturating_sub(own).as_secs_f64() / wall.as_secs_f64())
 }
 
-/// A watched worker on the CPU for at least this share of the window computes.
-const WATCHED_COMPUTES: f64 = 0.5;
+/// A watched worker on the CPU for at least this share of the window it could run (less its
+/// wait for a CPU: [`pool::Observed::cpu_per_worker`]) computes: the planner's own line
+/// between compute-bound and partly blocking work. (It was half the window, for a worker
+/// preempted on a loaded machine, before the run delay was taken out; items on the CPU
+/// half the time then ran on the cores alone, at half the speed of 4 or more workers on 2
+/// cores.)
+const WATCHED_COMPUTES: f64 = crate::plan::COMPUTE_BOUND;
 
 /// CPU per watched worker that the rest of the process burns when the items started threads
 /// of their own (1.1–1.2 measured, against ≤ 0.4 of idle noise); over a whole job, the share
@@ -793,7 +815,13 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // work is many items): on a loaded machine a wake-up can take milliseconds.
     let window = Duration::from_secs_f64(window);
     let patience = (window * 20).max(Duration::from_secs_f64(guess.mean.min(1.0)));
-    let grow = pool::Growth::new(max, window, decide).patience(patience);
+    // The window sees a moment of one item: when it does not grow the job, the caller looks
+    // again after two items' time, over both (an item that computes first and waits after
+    // reads as computing when the moment falls on its computing part).
+    let again = Duration::from_secs_f64((2.0 * guess.mean).min(1.0));
+    let grow = pool::Growth::new(max, window, decide)
+        .patience(patience)
+        .second_look(again);
     let (p0, c0) = (sample::process_cpu_time(), sample::thread_cpu_time());
     let t0 = std::time::Instant::now();
     let (out, run) = run_measured(plan, items, f, vec![(0, prefix)], None, Some(grow))?;
@@ -815,34 +843,42 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         cores: crate::system::info().cores.effective.max(1),
     });
     let mut stats = stats_seen(&guess, &seen, after, floor);
-    // The window watched one or a few workers for a moment: one of them billed for CPU it did
-    // not use (as the kernel bills a thread waking among hundreds of others, see the sample's
-    // `summarize_beside`) reads as work that computes a fifth of the time, and the job runs on
-    // a tenth of the workers it needed. The whole job watched every worker: for waiting work,
-    // the site is remembered with their median share, so one unlucky window is not repeated
-    // by every later call.
-    if stats.cpu_fraction < WATCHED_COMPUTES && stats.inner_parallelism <= 1.0 {
+    // The window watched one or a few workers for a moment, and a moment can mislead: a
+    // worker billed for CPU it did not use (as the kernel bills a thread waking among hundreds
+    // of others, see the sample's `summarize_beside`) reads as work that computes a fifth of
+    // the time, and an item that computes for a while and then waits reads as computing when
+    // the window falls on its computing part (200 µs then 800 µs asleep: one call in six here;
+    // half and half: two in three). The whole job watched every worker over every item: unless
+    // the items were found to run threads of their own, the site is remembered with the
+    // workers' median share, so one unlucky window is not repeated by every later call.
+    if stats.inner_parallelism <= 1.0 {
         if let Some(share) = run.as_ref().and_then(workers_share) {
-            if share < WATCHED_COMPUTES {
-                stats.cpu_fraction = share.max(floor);
-            }
+            stats.cpu_fraction = if share >= WATCHED_COMPUTES {
+                share
+            } else {
+                share.max(floor)
+            };
         }
     }
     remember_run(opt, key, n, stats, run.as_ref());
     Ok(out)
 }
 
-/// The median CPU share of a job's workers (slots 1 and up that took part for at least
-/// [`sample::MIN_MEASUREMENT`]): each one's CPU time over its time in the job (the lower middle
-/// of an even count); `None` when the workers' CPU was not measured or none took part.
+/// The median CPU share of a job's workers (slots 1 and up that could run for at least
+/// [`sample::MIN_MEASUREMENT`]): each one's CPU time over its time in the job less its wait
+/// for a CPU (the lower middle of an even count); `None` when the workers' CPU was not
+/// measured or none took part.
 fn workers_share(run: &pool::RunStats) -> Option<f64> {
+    let delay = |slot: usize| run.run_delay.get(slot).copied().unwrap_or_default();
     let shares: Vec<f64> = run
         .cpu
         .iter()
         .zip(&run.busy)
+        .enumerate()
         .skip(1)
-        .filter(|(_, busy)| **busy >= sample::MIN_MEASUREMENT)
-        .map(|(cpu, busy)| (cpu.as_secs_f64() / busy.as_secs_f64()).min(1.0))
+        .map(|(slot, (cpu, busy))| (cpu, busy.saturating_sub(delay(slot))))
+        .filter(|(_, could)| *could >= sample::MIN_MEASUREMENT)
+        .map(|(cpu, could)| (cpu.as_secs_f64() / could.as_secs_f64()).min(1.0))
         .collect();
     sample::lower_median(shares)
 }
@@ -1381,6 +1417,7 @@ mod tests {
             wall: Duration::from_micros(200),
             cpu: Duration::from_micros(cpu_us),
             others: Duration::from_micros(others_us),
+            run_delay: Duration::ZERO,
             grew_to: None,
         }
     }
@@ -1424,16 +1461,37 @@ mod tests {
 
     #[test]
     fn a_watch_of_computing_workers_keeps_them_compute_bound() {
-        // 60% on the CPU: preempted on a loaded machine, not waiting.
-        let s = stats_seen(&guess(), &seen(2, 240, 30), None, FLOOR);
+        // 60% on the CPU and 40% waiting for one: preempted on a loaded machine, not waiting.
+        let preempted = pool::Observed {
+            run_delay: Duration::from_micros(160),
+            ..seen(2, 240, 30)
+        };
+        let s = stats_seen(&guess(), &preempted, None, FLOOR);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
+        assert_eq!(decide_for(&s).workers(), 2);
         // Computing while the rest of the process burns more: not judged from one window
         // (another pool spinning looks the same); still compute-bound on every core.
         let s = stats_seen(&guess(), &seen(1, 200, 200), None, FLOOR);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(decide_for(&s).workers(), 2);
+    }
+
+    #[test]
+    fn a_watch_of_workers_on_the_cpu_part_of_the_time_gives_more_workers_than_cores() {
+        // 60% on the CPU and asleep the rest (no wait for a CPU): partly blocking, the
+        // planner's line, not half the window (which kept such work on the cores).
+        let s = stats_seen(&guess(), &seen(2, 240, 30), None, FLOOR);
+        assert!((s.cpu_fraction - 0.6).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert!(decide_for(&s).workers() > 2);
+        // Just below the planner's compute-bound line, and just above it.
+        let on_cpu = |us| (crate::plan::COMPUTE_BOUND * 200.0 * 2.0 + us) as u64;
+        let below = stats_seen(&guess(), &seen(2, on_cpu(-2.0), 0), None, FLOOR);
+        assert!(below.cpu_fraction < crate::plan::COMPUTE_BOUND);
+        let above = stats_seen(&guess(), &seen(2, on_cpu(2.0), 0), None, FLOOR);
+        assert_eq!(above.cpu_fraction, 1.0);
     }
 
     #[test]
@@ -1578,6 +1636,19 @@ mod tests {
         // Workers that barely took part are not read; nor is a job whose CPU was not measured.
         assert_eq!(workers_share(&run(&[0, 5], &[1000, 10])), None);
         assert_eq!(workers_share(&run(&[], &[1000, 1000])), None);
+        // A worker's wait for a CPU is not its items' waiting: on the CPU 500 of the 600 µs it
+        // could run is a share of 5/6, where 500 of 1000 would read a half.
+        let preempted = pool::RunStats {
+            run_delay: ms(&[0, 400]),
+            ..run(&[900, 500], &[1000, 1000])
+        };
+        assert!((workers_share(&preempted).unwrap() - 500.0 / 600.0).abs() < 1e-9);
+        // Preempted all the time but 10 µs: too little to read.
+        let gone = pool::RunStats {
+            run_delay: ms(&[0, 990]),
+            ..run(&[900, 10], &[1000, 1000])
+        };
+        assert_eq!(workers_share(&gone), None);
     }
 
     #[test]

@@ -719,6 +719,29 @@ pub fn run_delay() -> Option<Duration> {
     parse_schedstat(&text)
 }
 
+/// The run delay of thread `tid` of this process (see [`run_delay`]); `None` for a tid of 0 or
+/// where the kernel does not provide it.
+pub(crate) fn run_delay_of(tid: i64) -> Option<Duration> {
+    if tid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    parse_schedstat(&text)
+}
+
+/// The calling thread's kernel thread id (0 where there is none to read).
+pub(crate) fn own_tid() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid takes no arguments and cannot fail.
+        (unsafe { libc::syscall(libc::SYS_gettid) }) as i64
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
 /// Parses a `schedstat` line (`cpu_ns run_delay_ns timeslices`) into the run delay.
 ///
 /// ```

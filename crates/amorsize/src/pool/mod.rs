@@ -307,9 +307,9 @@ impl RunOptions {
 ///     if seen.cpu_per_worker() < 0.5 { 2 * seen.workers } else { seen.workers }
 /// });
 /// let window = Duration::from_micros(200);
-/// let g = Growth { max_workers: 8, window, patience: window * 20, decide };
+/// let g = Growth { max_workers: 8, window, patience: window * 20, decide, second_look: None };
 /// let waiting = Observed { workers: 2, wall: window, cpu: Duration::from_micros(40),
-///     others: Duration::ZERO, grew_to: None };
+///     others: Duration::ZERO, run_delay: Duration::ZERO, grew_to: None };
 /// assert_eq!((g.decide)(&waiting), 4);
 /// assert_eq!((g.decide)(&Observed { cpu: window * 2, ..waiting }), 2);
 /// ```
@@ -355,6 +355,12 @@ pub struct Growth {
     pub patience: Duration,
     /// The participants wanted, given what the window saw.
     pub decide: GrowFn,
+    /// When the window did not grow the job: how long after the window's start the caller
+    /// looks again at the same workers (between its own chunks, so at the first chunk end
+    /// past it), over the whole time since the window started, and asks `decide` again.
+    /// A moment can mislead: an item that computes first and waits after reads as computing
+    /// when the window falls on its computing part. `None` (the default): no second look.
+    pub second_look: Option<Duration>,
 }
 
 impl Growth {
@@ -374,7 +380,42 @@ impl Growth {
             window,
             patience: window.saturating_mul(20),
             decide: Arc::new(decide),
+            second_look: None,
         }
+    }
+
+    /// Sets when the caller looks again at a job the window did not grow (see
+    /// [`Growth::second_look`](struct@Growth#structfield.second_look)).
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, Growth, RunOptions, ThreadPool};
+    /// use std::time::{Duration, Instant};
+    /// // Items that compute for 2 ms, then sleep for 8: the window falls on the computing part
+    /// // of the first items (the policy wants 4 participants for work on the CPU under half
+    /// // the time), the second look sees the sleeps too.
+    /// let grow = Growth::new(4, Duration::from_micros(200), |seen| {
+    ///     if seen.cpu_per_worker() < 0.5 { 4 } else { 0 }
+    /// })
+    /// .second_look(Duration::from_millis(25));
+    /// let pool = ThreadPool::new(4)?;
+    /// let opts = RunOptions { grow: Some(grow), ..RunOptions::new(2, ChunkPolicy::Fixed(1)) };
+    /// let out = pool.map_range(40, &opts, |i| {
+    ///     let t = Instant::now();
+    ///     while t.elapsed() < Duration::from_millis(2) {
+    ///         std::hint::spin_loop();
+    ///     }
+    ///     std::thread::sleep(Duration::from_millis(8));
+    ///     i
+    /// })?;
+    /// assert_eq!(out.results, (0..40).collect::<Vec<_>>());
+    /// let seen = out.stats.observed.expect("watched");
+    /// assert!(seen.wall >= Duration::from_millis(25)); // the second look's, from the window's start
+    /// assert_eq!(seen.grew_to, Some(4));
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn second_look(mut self, after: Duration) -> Self {
+        self.second_look = Some(after);
+        self
     }
 
     /// Sets how long the caller waits for the first workers to enter.
@@ -397,6 +438,7 @@ impl std::fmt::Debug for Growth {
             .field("max_workers", &self.max_workers)
             .field("window", &self.window)
             .field("patience", &self.patience)
+            .field("second_look", &self.second_look)
             .finish_non_exhaustive()
     }
 }
@@ -406,7 +448,8 @@ impl std::fmt::Debug for Growth {
 /// ```
 /// use std::time::Duration;
 /// let o = amorsize::pool::Observed { workers: 2, wall: Duration::from_micros(200),
-///     cpu: Duration::from_micros(40), others: Duration::ZERO, grew_to: None };
+///     cpu: Duration::from_micros(40), others: Duration::ZERO, run_delay: Duration::ZERO,
+///     grew_to: None };
 /// assert!((o.cpu_per_worker() - 0.1).abs() < 1e-9);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -421,21 +464,44 @@ pub struct Observed {
     /// window: threads the items started (a nested parallel loop), idle workers still
     /// spinning, the program's other threads.
     pub others: Duration,
+    /// Time those workers spent in the window ready to run but without a CPU (the kernel's
+    /// run delay, from each thread's `schedstat`; zero where it cannot be read): a worker
+    /// preempted by other threads or processes is not waiting for its item.
+    pub run_delay: Duration,
     /// The participants the job grew to, if it grew.
     pub grew_to: Option<usize>,
 }
 
 impl Observed {
-    /// CPU time per worker per second of the window: about 1 for work that computes, near 0
-    /// for work that waits (or waits for threads of its own: see [`Observed::others_per_worker`]).
+    /// CPU time per worker per second of the window that the worker could have run (the
+    /// window less its [`run_delay`](Observed::run_delay)): about 1 for work that computes,
+    /// also while other threads take turns on the cores with it, near 0 for work that waits
+    /// (or waits for threads of its own: see [`Observed::others_per_worker`]).
     ///
     /// ```
-    /// let o = amorsize::pool::Observed { workers: 0, wall: std::time::Duration::ZERO,
-    ///     cpu: std::time::Duration::ZERO, others: std::time::Duration::ZERO, grew_to: None };
-    /// assert_eq!(o.cpu_per_worker(), 1.0); // nothing seen: assume it computes
+    /// use std::time::Duration;
+    /// let none = amorsize::pool::Observed { workers: 0, wall: Duration::ZERO, cpu: Duration::ZERO,
+    ///     others: Duration::ZERO, run_delay: Duration::ZERO, grew_to: None };
+    /// assert_eq!(none.cpu_per_worker(), 1.0); // nothing seen: assume it computes
+    /// // One worker on the CPU for half the window, waiting for a CPU the other half: computes.
+    /// let shared = amorsize::pool::Observed { workers: 1, wall: Duration::from_micros(200),
+    ///     cpu: Duration::from_micros(100), run_delay: Duration::from_micros(100), ..none };
+    /// assert!((shared.cpu_per_worker() - 1.0).abs() < 1e-9);
+    /// // The same half on the CPU, the other half asleep: it waits half the time.
+    /// let waits = amorsize::pool::Observed { run_delay: Duration::ZERO, ..shared };
+    /// assert!((waits.cpu_per_worker() - 0.5).abs() < 1e-9);
     /// ```
     pub fn cpu_per_worker(&self) -> f64 {
-        self.per_worker(self.cpu).unwrap_or(1.0)
+        let w = self.wall.as_secs_f64() * self.workers as f64;
+        let could = w - self.run_delay.as_secs_f64().min(w);
+        if w <= 0.0 {
+            1.0
+        } else if could <= 0.01 * w {
+            // Preempted the whole window: nothing to tell, as if nothing was seen.
+            1.0
+        } else {
+            (self.cpu.as_secs_f64() / could).min(1.0)
+        }
     }
 
     /// `d` per worker per second of the window (`None` when nothing was watched).
@@ -449,7 +515,8 @@ impl Observed {
     /// ```
     /// use std::time::Duration;
     /// let o = amorsize::pool::Observed { workers: 1, wall: Duration::from_micros(100),
-    ///     cpu: Duration::from_micros(5), others: Duration::from_micros(190), grew_to: None };
+    ///     cpu: Duration::from_micros(5), others: Duration::from_micros(190),
+    ///     run_delay: Duration::ZERO, grew_to: None };
     /// assert!((o.others_per_worker() - 1.9).abs() < 1e-9);
     /// ```
     pub fn others_per_worker(&self) -> f64 {
@@ -513,6 +580,11 @@ pub struct RunStats {
     /// [`Growth`]), empty otherwise. With the process's CPU over the same time it tells the
     /// items' CPU from what other threads burned.
     pub cpu: Vec<Duration>,
+    /// Time each participant slot's thread spent in the job ready to run but without a CPU
+    /// (from its `schedstat`; zero where the kernel does not tell): measured for the
+    /// participants a job that may grow starts with (the workers it grows to hold zero),
+    /// empty for other jobs. A slot's `busy` less this is the time it could have run.
+    pub run_delay: Vec<Duration>,
 }
 
 impl RunStats {

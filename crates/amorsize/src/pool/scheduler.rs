@@ -270,6 +270,9 @@ struct PartStats {
     timed: bool,
     /// CPU time the participant's thread burned in the job (measured when the job grows).
     cpu: Duration,
+    /// Time the participant's thread waited for a CPU in the job (measured for the first
+    /// participants of a job that may grow, where the kernel tells).
+    run_delay: Duration,
 }
 
 /// A raw pointer to the result buffer, shared by the participants.
@@ -296,6 +299,10 @@ pub(crate) struct Job<'a, R, F> {
     /// Whether each participant reads its thread's CPU clock on entering and leaving (a job
     /// that may grow: its caller tells waiting items from computing ones with it).
     cpu_clocks: bool,
+    /// Participant slots (below this) that also read their run delay then: the job's first
+    /// participants, whose verdict is "computes" on a busy machine too. (A `schedstat` read
+    /// costs ~2 µs; the tens of workers a job of waiting items grows to skip it.)
+    delay_slots: usize,
     start: Instant,
 }
 
@@ -371,6 +378,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 broken: AtomicBool::new(false),
             }),
             cpu_clocks: opts.grow.is_some(),
+            delay_slots: expected,
             start: Instant::now(),
         }
     }
@@ -393,11 +401,15 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         self.cancel.is_some_and(|c| c.is_cancelled())
     }
 
-    /// Runs chunks as participant `slot` until no range has work left or the job is cancelled.
-    /// Never unwinds: panics of `f` are caught per chunk and recorded.
-    pub(crate) fn participate(&self, slot: usize) {
+    /// Runs chunks as participant `slot` until no range has work left or the job is cancelled,
+    /// calling `between` (which must not unwind) after each chunk. Never unwinds: panics of `f`
+    /// are caught per chunk and recorded.
+    pub(crate) fn participate(&self, slot: usize, between: Option<&dyn Fn()>) {
         let entered = Instant::now();
         let cpu0 = self.cpu_clocks.then(crate::sample::thread_cpu_time);
+        let delay0 = (self.cpu_clocks && slot < self.delay_slots)
+            .then(crate::sample::run_delay)
+            .flatten();
         let timed = matches!(self.sizing, Sizing::Adaptive { .. }) || self.progress.is_some();
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         let mut st = PartStats {
@@ -451,6 +463,9 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             }
             st.chunks += 1;
             st.items += done;
+            if let Some(between) = between {
+                between();
+            }
             if let Err(payload) = res {
                 // The items before this one still run (they may panic first); none after it.
                 self.record_panic(next, payload);
@@ -481,6 +496,10 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         st.finish = self.start.elapsed();
         if let Some(c0) = cpu0 {
             st.cpu = crate::sample::thread_cpu_time().saturating_sub(c0);
+        }
+        if let Some(d0) = delay0 {
+            st.run_delay =
+                crate::sample::run_delay().map_or(Duration::ZERO, |d| d.saturating_sub(d0));
         }
         if !ranges.is_empty() {
             lock(&self.written).extend(ranges);
@@ -575,6 +594,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             observed: None,
             cpu: if self.cpu_clocks {
                 parts.iter().map(|p| p.cpu).collect()
+            } else {
+                Vec::new()
+            },
+            run_delay: if self.cpu_clocks {
+                parts.iter().map(|p| p.run_delay).collect()
             } else {
                 Vec::new()
             },

@@ -146,6 +146,9 @@ struct Shared {
     /// Each worker's CPU clock (set by the worker when it starts; -1: none), read by a growing
     /// job's watch.
     clocks: Box<[AtomicI64]>,
+    /// Each worker's kernel thread id (set by the worker when it starts; 0: unknown), for the
+    /// watch to read how long it waited for a CPU (its `schedstat`).
+    tids: Box<[AtomicI64]>,
     /// The epoch of the job each worker entered last.
     entered_epoch: Box<[AtomicU64]>,
     /// Workers that have started (reached their wait loop).
@@ -261,16 +264,19 @@ impl Widen<'_> {
         entered(self.shared.state.load(Ordering::Acquire)) as usize
     }
 
-    /// The CPU clocks of the workers that entered the current job (as far as known).
-    pub(crate) fn entered_clocks(&self) -> Vec<libc::clockid_t> {
+    /// The CPU clocks of the workers that entered the current job (as far as known), each
+    /// with the worker's kernel thread id (0 when unknown).
+    pub(crate) fn entered_clocks(&self) -> Vec<(libc::clockid_t, i64)> {
         let sh = self.shared;
         let now = epoch(sh.state.load(Ordering::Acquire));
         sh.entered_epoch
             .iter()
-            .zip(sh.clocks.iter())
+            .zip(sh.clocks.iter().zip(sh.tids.iter()))
             .filter(|(e, _)| e.load(Ordering::Acquire) == now)
-            .filter_map(|(_, c)| libc::clockid_t::try_from(c.load(Ordering::Relaxed)).ok())
-            .filter(|c| *c != -1)
+            .filter_map(|(_, (c, t))| {
+                let c = libc::clockid_t::try_from(c.load(Ordering::Relaxed)).ok()?;
+                (c != -1).then(|| (c, t.load(Ordering::Relaxed)))
+            })
             .collect()
     }
 
@@ -342,6 +348,9 @@ fn worker_main(shared: Arc<Shared>, t: usize) {
     CURRENT_POOL.with(|c| c.set(shared.id()));
     if let (Some(id), Some(slot)) = (crate::sample::own_thread_clock(), shared.clocks.get(t)) {
         slot.store(i64::from(id), Ordering::Relaxed);
+    }
+    if let Some(slot) = shared.tids.get(t) {
+        slot.store(crate::sample::own_tid(), Ordering::Relaxed);
     }
     shared.started.fetch_add(1, Ordering::Release);
     let mut last_epoch = 0u64;
@@ -548,6 +557,7 @@ impl ThreadPool {
             threads: (1..workers).map(|_| OnceLock::new()).collect(),
             spawned: AtomicUsize::new(0),
             clocks: (1..workers).map(|_| AtomicI64::new(-1)).collect(),
+            tids: (1..workers).map(|_| AtomicI64::new(0)).collect(),
             entered_epoch: (1..workers).map(|_| AtomicU64::new(0)).collect(),
             started: AtomicUsize::new(0),
             spinning: AtomicUsize::new(0),
@@ -891,18 +901,46 @@ impl ThreadPool {
             max_participants,
         );
         let seen: Cell<Option<Observed>> = Cell::new(None);
+        // A second look the caller owes the job (see `Growth::second_look`), taken between its
+        // chunks once due.
+        let look: Cell<Option<Look>> = Cell::new(None);
         if inline {
-            job.participate(0);
+            job.participate(0, None);
         } else {
-            let run = |slot: usize| job.participate(slot);
-            let (job, seen) = (&job, &seen);
+            let run = |slot: usize| job.participate(slot, None);
+            let (job, seen, look) = (&job, &seen, &look);
             let watch = grow.filter(|_| max_participants > participants).map(|g| {
                 move |w: &Widen<'_>| {
-                    seen.set(watch_and_grow(w, g, job, wake, max_participants, initial))
+                    let (observed, again) =
+                        watch_and_grow(w, g, job, wake, max_participants, initial);
+                    seen.set(observed);
+                    look.set(again);
                 }
             });
             let watch = watch.as_ref().map(|w| w as &dyn Fn(&Widen<'_>));
-            self.run_parallel(participants - 1, wake, &run, false, watch)?;
+            let widen = Widen {
+                shared: &self.shared,
+                pool: self,
+            };
+            let again = || {
+                let Some(l) = look.take() else { return };
+                if Instant::now() < l.due {
+                    look.set(Some(l));
+                } else if let Some(g) = grow {
+                    // The policy is the caller's (it may call user code): a panic there only
+                    // means no growth.
+                    let again = catch_unwind(AssertUnwindSafe(|| {
+                        look_again(&widen, g, job, &l, max_participants, initial)
+                    }));
+                    if let Ok(mut again) = again {
+                        // Not grown now: the window's growth, if any, is what the job had.
+                        again.grew_to = again.grew_to.or(seen.get().and_then(|s| s.grew_to));
+                        seen.set(Some(again));
+                    }
+                }
+            };
+            let caller = || job.participate(0, Some(&again));
+            self.run_parallel(participants - 1, wake, &run, false, watch, Some(&caller))?;
         }
         let mut o = job.finish(out, inline)?;
         o.stats.initial_chunk_size = initial;
@@ -937,7 +975,7 @@ impl ThreadPool {
         if in_worker() || n == 1 {
             (0..n).for_each(call);
         } else {
-            self.run_parallel(n - 1, n - 1, &call, true, None)?;
+            self.run_parallel(n - 1, n - 1, &call, true, None, None)?;
         }
         match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some((i, payload)) => Err(Error::from_panic(i, payload)),
@@ -946,8 +984,8 @@ impl ThreadPool {
     }
 
     /// Publishes `run` as the current job for up to `cap` workers besides the caller, wakes
-    /// `wake` of them, runs `run(0)` on the caller and returns once every entered worker left.
-    /// `run` must not unwind.
+    /// `wake` of them, runs `run(0)` (or `caller`, when given) on the caller and returns once
+    /// every entered worker left. Neither may unwind.
     fn run_parallel(
         &self,
         cap: usize,
@@ -955,6 +993,7 @@ impl ThreadPool {
         run: &(dyn Fn(usize) + Sync),
         all: bool,
         watch: Option<&dyn Fn(&Widen<'_>)>,
+        caller: Option<&dyn Fn()>,
     ) -> Result<()> {
         let _job = lock(&self.job_lock);
         self.check_open()?;
@@ -1002,7 +1041,10 @@ impl ThreadPool {
         }
         {
             let _mark = Mark::set(self.shared.id());
-            run(0);
+            match caller {
+                Some(c) => c(),
+                None => run(0),
+            }
         }
         drop(guard);
         // A broadcast that some worker never entered (it ended in a shutdown that raced with
@@ -1019,9 +1061,67 @@ fn in_job(sh: &Shared) -> bool {
     is_open(sh.state.load(Ordering::Acquire))
 }
 
+/// A second look at a job's watched workers (see [`Growth::second_look`]): what was read at the
+/// start of the window, and when to look.
+struct Look {
+    clocks: Vec<libc::clockid_t>,
+    tids: Vec<i64>,
+    /// At the window's start: the workers' CPU, their run delay (if read), the process's CPU,
+    /// the caller's own CPU, and the time.
+    cpu: Duration,
+    delay: Option<Duration>,
+    process: Duration,
+    own: Duration,
+    start: Instant,
+    due: Instant,
+    /// The participants the job has been let grow to so far.
+    grown: usize,
+}
+
+impl Look {
+    /// What the watched workers did from the window's start until now.
+    fn observe(&self) -> Observed {
+        use crate::sample::{process_cpu_time, thread_cpu_time};
+        // The workers' clocks first (see `watch_and_grow`).
+        let cpu = workers_cpu(&self.clocks).saturating_sub(self.cpu);
+        let run_delay = self
+            .delay
+            .zip(workers_delay(&self.tids))
+            .map_or(Duration::ZERO, |(a, b)| b.saturating_sub(a));
+        let wall = self.start.elapsed();
+        let own = thread_cpu_time().saturating_sub(self.own);
+        let others = process_cpu_time()
+            .saturating_sub(self.process)
+            .saturating_sub(own)
+            .saturating_sub(cpu);
+        Observed {
+            workers: self.clocks.len(),
+            wall,
+            cpu,
+            others,
+            run_delay,
+            grew_to: None,
+        }
+    }
+}
+
+/// The CPU time the threads of `clocks` burned so far.
+fn workers_cpu(clocks: &[libc::clockid_t]) -> Duration {
+    clocks.iter().map(|&id| crate::sample::clock(id)).sum()
+}
+
+/// The run delay of the threads `tids` so far (time ready to run but without a CPU: not
+/// waiting of the items' own); `None` unless every one's could be read.
+fn workers_delay(tids: &[i64]) -> Option<Duration> {
+    tids.iter()
+        .map(|&tid| crate::sample::run_delay_of(tid))
+        .sum()
+}
+
 /// A growing job's watch, on the caller before it takes part: waits until the `woken` workers
 /// entered (at most `patience`), measures the CPU the process burns besides the caller over one
-/// window, asks the policy how many participants it wants and lets them in.
+/// window, asks the policy how many participants it wants and lets them in. When it does not
+/// grow the job and `g` asks for a second look, returns the look the caller owes.
 fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     w: &Widen<'_>,
     g: &Growth,
@@ -1029,52 +1129,91 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     woken: usize,
     max_participants: usize,
     chunk: usize,
-) -> Option<Observed> {
-    use crate::sample::{clock, process_cpu_time, thread_cpu_time};
+) -> (Option<Observed>, Option<Look>) {
+    use crate::sample::{process_cpu_time, thread_cpu_time};
     let arrived = Instant::now();
     // Sleep between looks: a caller spinning here would keep a core from the very workers it
     // waits for (on a loaded 2-core machine they then take milliseconds to come).
     while w.entered() < woken && arrived.elapsed() < g.patience && job.remaining() > 0 {
         thread::sleep(Duration::from_micros(20));
     }
-    let clocks = w.entered_clocks();
-    if clocks.is_empty() || job.remaining() == 0 {
-        return None;
+    let watched = w.entered_clocks();
+    if watched.is_empty() || job.remaining() == 0 {
+        return (None, None);
     }
-    let cpu_of = |c: &[libc::clockid_t]| c.iter().map(|&id| clock(id)).sum::<Duration>();
+    let clocks: Vec<libc::clockid_t> = watched.iter().map(|(c, _)| *c).collect();
+    let tids: Vec<i64> = watched.iter().map(|(_, t)| *t).collect();
+    // Time the watched workers spent ready to run but without a CPU (another process, or the
+    // program's own threads, on the cores) is not waiting of the items' own.
+    let delay = workers_delay(&tids);
     // The workers' clocks first: reading a thread's clock brings the kernel's account of it up
     // to date, which the process clock (read next) otherwise gets only at the scheduler's tick
-    // for threads running on other CPUs; read in this order at both ends, `rest` is not off by
-    // whole ticks of the workers' time.
-    let c0 = cpu_of(&clocks);
-    let (p0, t0, w0) = (process_cpu_time(), thread_cpu_time(), Instant::now());
+    // for threads running on other CPUs; read in this order at both ends, `others` is not off
+    // by whole ticks of the workers' time.
+    let cpu = workers_cpu(&clocks);
+    let (process, own, start) = (process_cpu_time(), thread_cpu_time(), Instant::now());
+    let look = Look {
+        clocks,
+        tids,
+        cpu,
+        delay,
+        process,
+        own,
+        start,
+        due: start + g.second_look.unwrap_or_default(),
+        grown: 0,
+    };
     // Sleep, not spin: the caller must not take a CPU from the threads it watches (on a small
     // machine it would halve what threads started by the items could burn).
     thread::sleep(g.window);
-    let wall = w0.elapsed();
-    let cpu = cpu_of(&clocks).saturating_sub(c0);
-    let own = thread_cpu_time().saturating_sub(t0);
-    let rest = process_cpu_time()
-        .saturating_sub(p0)
-        .saturating_sub(own)
-        .saturating_sub(cpu);
-    let workers = clocks.len();
-    let mut seen = Observed {
-        workers,
-        wall,
-        cpu,
-        others: rest,
-        grew_to: None,
-    };
-    let want = (g.decide)(&seen).min(max_participants);
-    let now = workers + 1;
-    let remaining = job.remaining();
-    if want > now && remaining > 0 {
-        let chunks = remaining.div_ceil(chunk.max(1));
-        w.grow(want - 1, (want - 1).min(workers + chunks));
-        seen.grew_to = Some(want);
+    let mut seen = look.observe();
+    let grown = grow_to(w, g, job, &mut seen, 0, max_participants, chunk);
+    // Looked at again unless it already has all it may: a job never shrinks, but one grown
+    // from a moment that read busier than the items are may grow further.
+    let again =
+        (g.second_look.is_some() && grown < max_participants).then_some(Look { grown, ..look });
+    (Some(seen), again)
+}
+
+/// The second look (see [`Growth::second_look`]), on the caller between its chunks: what the
+/// watched workers did since the window started, given to the policy again.
+fn look_again<R: Send, F: Fn(usize) -> R + Sync>(
+    w: &Widen<'_>,
+    g: &Growth,
+    job: &Job<'_, R, F>,
+    look: &Look,
+    max_participants: usize,
+    chunk: usize,
+) -> Observed {
+    let mut seen = look.observe();
+    if job.remaining() > 0 {
+        grow_to(w, g, job, &mut seen, look.grown, max_participants, chunk);
     }
-    Some(seen)
+    seen
+}
+
+/// Asks the policy how many participants it wants for what `seen` shows, and lets them in
+/// if that is more than are in and more than `grown` (those already let in); returns the
+/// participants the job may now grow to.
+fn grow_to<R: Send, F: Fn(usize) -> R + Sync>(
+    w: &Widen<'_>,
+    g: &Growth,
+    job: &Job<'_, R, F>,
+    seen: &mut Observed,
+    grown: usize,
+    max_participants: usize,
+    chunk: usize,
+) -> usize {
+    let want = (g.decide)(seen).min(max_participants);
+    let now = w.entered() + 1;
+    let remaining = job.remaining();
+    if want > now.max(grown) && remaining > 0 {
+        let chunks = remaining.div_ceil(chunk.max(1));
+        w.grow(want - 1, (want - 1).min(now - 1 + chunks));
+        seen.grew_to = Some(want);
+        return want;
+    }
+    grown.max(now)
 }
 
 impl Drop for ThreadPool {
