@@ -234,6 +234,7 @@ pub const NAMES: &[&str] = &[
     "ascending",
     "descending",
     "blocking",
+    "compute-then-wait",
     "memory-bound",
     "big-output",
     "regime-change",
@@ -310,6 +311,10 @@ pub fn by_name(name: &str) -> amorsize::Result<Workload> {
             false,
         ),
         "blocking" => ("500 items that each sleep 1 ms (no CPU)", true),
+        "compute-then-wait" => (
+            "400 items that each compute ~500 us, then sleep 500 us (CPU half the time)",
+            true,
+        ),
         "memory-bound" => (
             "2,000 items, each sums a different 1 MiB window of one shared 128 MiB vector",
             false,
@@ -537,6 +542,7 @@ pub fn items_for(name: &str, size: Size, cores: usize) -> usize {
         "bimodal" => pick(size, 10_000, 1_000, 100),
         "ascending" | "descending" => pick(size, 2_000, 200, 50),
         "blocking" => pick(size, 500, 100, 20),
+        "compute-then-wait" => pick(size, 400, 100, 20),
         "memory-bound" => pick(size, 2_000, 200, 20),
         "big-output" => pick(size, 10_000, 2_000, 20),
         "regime-change" => pick(size, 5_000, 500, 50),
@@ -546,7 +552,8 @@ pub fn items_for(name: &str, size: Size, cores: usize) -> usize {
 }
 
 /// The per-item costs in nanoseconds of a CPU-bound (spin) workload with `n` items, or `None`
-/// for the workloads that are not spin loops (blocking, memory-bound, big-output).
+/// for the workloads that are not spin loops (blocking, memory-bound, big-output); for
+/// compute-then-wait, the cost of its computing part.
 ///
 /// ```
 /// use amorsize_bench::workloads::{spin_costs_ns, Size};
@@ -608,6 +615,7 @@ pub fn spin_costs_ns(name: &str, size: Size, n: usize) -> Option<Vec<f64>> {
             )
         }
         "inner-parallel" => flat(1_000_000.0),
+        "compute-then-wait" => flat(500_000.0),
         _ => None,
     }
 }
@@ -687,6 +695,25 @@ pub fn visit<V: Visitor>(
                 move |&i: &u64| {
                     std::thread::sleep(pause);
                     mix(i)
+                },
+                checksum_u64,
+            )
+        }
+        "compute-then-wait" => {
+            // Computes first, then waits as long (prepares a request, then waits for the
+            // answer): a moment of the first item reads as computing.
+            let costs = spin_costs_ns(w.name, size, n).expect("a spin workload");
+            let items = spin_items(calib, costs.into_iter());
+            let pause = match size {
+                Size::Tiny => Duration::from_micros(10),
+                _ => Duration::from_micros(500),
+            };
+            v.visit(
+                &items,
+                move |it: &SpinItem| {
+                    let r = run_spin(it);
+                    std::thread::sleep(pause);
+                    r
                 },
                 checksum_u64,
             )
