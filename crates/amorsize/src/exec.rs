@@ -705,7 +705,8 @@ fn stats_seen(
 /// (1/64), or less where the allowed `max_workers` asks for more workers than that per core
 /// (the share at which the planner's `cores / CPU fraction` reaches it). A fixed 1/64 held a
 /// job to 64 workers per core however high `Optimizer::max_workers` was set: 128 on 2 cores
-/// with `max_workers(256)`.
+/// with `max_workers(256)` (256 since the planner allows twice that bound, still short of
+/// `max_workers(512)`).
 fn waiting_floor(settings: &sample::SampleSettings) -> f64 {
     let per_core = 1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64;
     (settings.cores.max(1) as f64 / settings.max_workers.max(1) as f64).min(per_core)
@@ -1668,19 +1669,19 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(waiting_floor(&sixteen), FLOOR);
-        // Workers that burned nothing in the window, with max_workers(256): 256 of them, not
-        // the 128 a fixed floor of 1/64 allowed.
+        // Workers that burned nothing in the window, with max_workers(512): 512 of them, not
+        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once).
         let s = stats_seen(
             &guess(),
             &seen(1, 0, 0),
             None,
-            waiting_floor(&settings(256)),
+            waiting_floor(&settings(512)),
         );
-        let opt = Optimizer::new().max_workers(256);
-        let plan = decide_with(&opt, &s, 500);
-        assert_eq!(plan.workers(), 256, "{plan}");
+        let opt = Optimizer::new().max_workers(512);
+        let plan = decide_with(&opt, &s, 1_000);
+        assert_eq!(plan.workers(), 512, "{plan}");
         let s = stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR);
-        assert_eq!(decide_with(&opt, &s, 500).workers(), 128);
+        assert_eq!(decide_with(&opt, &s, 1_000).workers(), 256);
     }
 
     #[test]

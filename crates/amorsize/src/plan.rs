@@ -14,7 +14,8 @@
 //!   ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)), nor than the work can feed (one per
 //!   [`FAN_OUTS_PER_WORKER`] fan-out costs of work);
 //! - compute-bound work (CPU fraction ≥ 0.8): at most the effective cores, divided by the
-//!   cores one call uses by itself; blocking work: up to `cores / CPU fraction`;
+//!   cores one call uses by itself; blocking work: up to twice `cores / CPU fraction` (about
+//!   that many progress at once, and the [`model`] says how much each one more adds);
 //! - workers × memory per item stays under `memory_fraction` of the available memory;
 //! - heterogeneous work (CV > 0.5): the chunk shrinks by `max(0.25, 1 − 0.5·CV)`; every chunk is
 //!   bounded to last about `target_chunk_duration`.
@@ -911,7 +912,10 @@ pub fn decide(
         };
         bound(&mut cap, cores_free, why);
     } else {
-        let limit = (cores_free as f64 / work.cpu_fraction.max(1e-3)).ceil() as usize;
+        // About cores / CPU fraction progress at once; twice that covers the moments when
+        // several want a CPU together (the model's figure is then within 2% of the bound).
+        let at_once = cores_free as f64 / work.cpu_fraction.max(1e-3);
+        let limit = (2.0 * at_once).ceil().min(1e9) as usize;
         let kind = if work.cpu_fraction < BLOCKING {
             "blocking"
         } else {
@@ -922,7 +926,8 @@ pub fn decide(
             limit,
             format!(
                 "workers capped at {limit}: {kind} work (CPU {:.0}% of its time) lets about \
-                 cores / CPU fraction workers progress at once",
+                 cores / CPU fraction = {at_once:.1} workers progress at once, and twice that \
+                 covers the moments when several want a CPU together",
                 work.cpu_fraction * 100.0
             ),
         );
@@ -1235,8 +1240,22 @@ mod tests {
         let p = plan(&stats(1e-3, 0.0, 0.02), 500, 2);
         assert_eq!(p.executor(), Executor::Threads);
         assert!(p.workers() > 16, "{}", p.workers());
-        // At most cores / CPU fraction = 100 of them progress at once.
-        assert!(p.workers() <= 100, "{}", p.workers());
+        // About cores / CPU fraction = 100 of them progress at once, and twice that cover the
+        // moments when several want a CPU together; the default cap (128 on 2 cores) binds.
+        assert!(p.workers() > 100 && p.workers() <= 128, "{}", p.workers());
+    }
+
+    #[test]
+    fn work_on_the_cpu_half_the_time_gets_more_workers_than_cores_over_half() {
+        // 2 cores / ½ = 4 progress at once, when they never want a CPU together; more workers
+        // cover the moments when they do (the plain bound planned exactly 4).
+        let p = plan(&stats(1e-3, 0.0, 0.5), 400, 2);
+        assert!(p.workers() > 4 && p.workers() <= 8, "{p}");
+        assert!(p
+            .diagnostics()
+            .constraints
+            .iter()
+            .any(|c| c.contains("workers capped at 8: partly blocking")));
     }
 
     #[test]
