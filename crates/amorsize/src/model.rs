@@ -296,13 +296,19 @@ pub fn busy_cores(workers: usize, cores: usize, cpu_fraction: f64) -> f64 {
     // Unnormalised weights of 0..=n workers wanting a CPU, rescaled as they grow.
     let (mut t, mut sum, mut busy) = (1.0f64, 1.0f64, 0.0f64);
     for k in 1..=n {
-        t *= (n - k + 1) as f64 * r / k.min(c) as f64;
+        let step = (n - k + 1) as f64 * r / k.min(c) as f64;
+        t *= step;
         sum += t;
         busy += t * k.min(c) as f64;
         if sum > 1e200 {
             t /= 1e200;
             sum /= 1e200;
             busy /= 1e200;
+        }
+        // Past the cores the steps only shrink: once one is below 1, the weights left add up
+        // to less than t · step / (1 − step); stop when that cannot show in the result.
+        if k >= c && step < 1.0 && t * step / (1.0 - step) < 1e-13 * sum {
+            break;
         }
     }
     if sum.is_finite() && sum > 0.0 {
@@ -333,6 +339,22 @@ pub fn predict(
     chunk: usize,
     warm: bool,
 ) -> Prediction {
+    let s = work.sanitized();
+    let p = effective_parallelism(workers, cores, s.cpu_fraction, s.inner_parallelism);
+    predict_at(work, costs, workers, chunk, warm, p)
+}
+
+/// [`predict`] with the effective parallelism of `workers` already known (`parallelism`, from
+/// [`effective_parallelism`] of the sanitized work): the planner computes it once per worker
+/// count, not once per chunk size (past the cores it costs `O(workers)`).
+pub(crate) fn predict_at(
+    work: &Workload,
+    costs: &Costs,
+    workers: usize,
+    chunk: usize,
+    warm: bool,
+    parallelism: f64,
+) -> Prediction {
     let w = work.sanitized();
     let workers = workers.max(1);
     let chunk = chunk.max(1);
@@ -349,7 +371,7 @@ pub fn predict(
             total,
         };
     }
-    let p = effective_parallelism(workers, cores, w.cpu_fraction, w.inner_parallelism);
+    let p = parallelism;
     let n = w.items as f64;
     let startup = costs.fan_out(workers, warm);
     let work_t = w.sequential_time() / p;

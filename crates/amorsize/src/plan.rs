@@ -979,16 +979,19 @@ pub fn decide(
         items
     };
     let mut best: Option<Prediction> = None;
+    let sane = work.sanitized();
     for w in worker_candidates(cap) {
         if w < 2 {
             continue;
         }
+        let parallelism =
+            model::effective_parallelism(w, cores, sane.cpu_fraction, sane.inner_parallelism);
         // Largest chunks first, so that near-ties keep the larger chunk (fewer dispatches).
         for c in model::chunk_candidates(items, w, &[target_items])
             .into_iter()
             .rev()
         {
-            let p = model::predict(&work, costs, cores, w, c, warm);
+            let p = model::predict_at(&work, costs, w, c, warm, parallelism);
             if best.is_none_or(|b| p.total < b.total * 0.999) {
                 best = Some(p);
             }
