@@ -91,8 +91,9 @@
 //! wants more. The whole job sees every item: the workers' median CPU share over the job, less
 //! their wait for a CPU, is what the call site remembers. Measured on the 2-core VM, 400 items
 //! that compute 500 µs and sleep 500 µs (medians of 6 rounds): the best fixed setting took
-//! 100 ms (8–16 workers); a fresh call took 219 ms before (it stayed on the 2 cores) and
-//! 114 ms now, a remembered one 219 ms before and 105 ms now.
+//! 101 ms (8–24 workers); a fresh call took 219 ms before (it stayed on the 2 cores) and
+//! 105 ms now, a remembered one 219 ms before and 101 ms now (with the [`crate::model`]'s
+//! queue for workers that compute and wait by turns; 114 and 105 ms without it).
 //!
 //! Once the job is done, two measurements tell whether the items ran threads of their own,
 //! and the call site remembers the answer: what the process burns while no item runs
@@ -661,11 +662,11 @@ fn watch_window(costs: &Costs) -> f64 {
 ///
 /// A worker on the CPU for at least [`WATCHED_COMPUTES`] of the window it could run (the
 /// window less its wait for a CPU, so a worker preempted on a loaded machine still reads
-/// about 1) computes: the guess stands. (Whether it also runs threads of its own
-/// is not judged from one window: other threads of the process — another pool still spinning
-/// after its job, say — look the same, and calling compute-bound work inner-parallel would
-/// run it on fewer workers than cores.) A worker off the CPU part of the time waits: for I/O, a sleep, a lock —
-/// or for threads the items started (a nested parallel loop: measured on the 2-core VM, 1.1–1.2
+/// about 1) computes: the guess stands. (Whether it also runs threads of its own is not
+/// judged from one window: other threads of the process — another pool still spinning after
+/// its job, say — look the same, and calling compute-bound work inner-parallel would run it on
+/// fewer workers than cores.) A worker off the CPU part of the time waits: for I/O, a sleep, a
+/// lock — or for threads the items started (a nested parallel loop: measured on the 2-core VM, 1.1–1.2
 /// CPUs per worker burned elsewhere in the process, against ≤ 0.4 of idle noise), where more
 /// workers would only queue more work for those threads. Two other things look the same in
 /// the window: the program's own busy threads (see [`crate::system::BusyThreads`]), and
@@ -854,11 +855,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // workers' median share, so one unlucky window is not repeated by every later call.
     if stats.inner_parallelism <= 1.0 {
         if let Some(share) = run.as_ref().and_then(workers_share) {
-            stats.cpu_fraction = if share >= WATCHED_COMPUTES {
-                share
-            } else {
-                share.max(floor)
-            };
+            stats.cpu_fraction = share.max(floor);
         }
     }
     remember_run(opt, key, n, stats, run.as_ref());
