@@ -79,8 +79,9 @@
 //! cannot be told, and the job grows as for waiting work (for a nested loop the extra workers
 //! only queue work for its threads, at about the same speed; the other mistake would run
 //! waiting items on the cores alone). A worker waiting for a CPU (the kernel's run delay, from
-//! its `schedstat`) is not waiting for its item: on a loaded machine computing items still
-//! read as computing. Items on the CPU part of their time (under the planner's
+//! its `schedstat`, and all its time off a CPU when it was ready to run throughout: see
+//! [`pool::Observed::run_delay`]) is not waiting for its item: on a loaded machine computing
+//! items still read as computing. Items on the CPU part of their time (under the planner's
 //! [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND)) grow the job to about cores / share.
 //!
 //! The window sees a moment of one item, and an item that computes first and waits after

@@ -719,14 +719,52 @@ pub fn run_delay() -> Option<Duration> {
     parse_schedstat(&text)
 }
 
-/// The run delay of thread `tid` of this process (see [`run_delay`]); `None` for a tid of 0 or
-/// where the kernel does not provide it.
-pub(crate) fn run_delay_of(tid: i64) -> Option<Duration> {
+/// A thread's scheduler account (its `schedstat`): the time it has waited ready to run but
+/// without a CPU, and how many times it was given one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SchedStat {
+    pub(crate) delay: Duration,
+    pub(crate) runs: u64,
+}
+
+/// The scheduler account of thread `tid` of this process; `None` for a tid of 0 or where the
+/// kernel does not provide it.
+pub(crate) fn schedstat_of(tid: i64) -> Option<SchedStat> {
     if tid <= 0 {
         return None;
     }
     let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
-    parse_schedstat(&text)
+    let runs: u64 = text.split_whitespace().nth(2)?.parse().ok()?;
+    Some(SchedStat {
+        delay: parse_schedstat(&text)?,
+        runs,
+    })
+}
+
+/// What a thread's `status` says of its scheduling: whether it is ready to run (state `R`:
+/// on a CPU or waiting for one) and how many times it blocked so far (voluntary context
+/// switches: a sleep, I/O, a lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TaskStatus {
+    pub(crate) runnable: bool,
+    pub(crate) voluntary: u64,
+}
+
+/// The status of thread `tid` of this process; `None` where it cannot be read.
+pub(crate) fn task_status_of(tid: i64) -> Option<TaskStatus> {
+    if tid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    Some(TaskStatus {
+        runnable: field("State:")?.starts_with('R'),
+        voluntary: field("voluntary_ctxt_switches:")?.parse().ok()?,
+    })
 }
 
 /// The calling thread's kernel thread id (0 where there is none to read).
@@ -1094,6 +1132,40 @@ fn insert_run<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_thread_is_runnable_and_a_parked_one_is_not() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let runnable = |tid| task_status_of(tid).is_some_and(|s| s.runnable);
+        if let Some(me) = task_status_of(own_tid()) {
+            assert!(me.runnable, "{me:?}");
+            std::thread::sleep(Duration::from_millis(1)); // blocks: one voluntary switch
+            assert!(task_status_of(own_tid()).unwrap().voluntary > me.voluntary);
+        }
+        if let Some(s) = schedstat_of(own_tid()) {
+            assert!(s.runs > 0, "{s:?}");
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = Arc::clone(&done);
+        let h = std::thread::spawn(move || {
+            tx.send(own_tid()).unwrap();
+            while !d.load(Ordering::Acquire) {
+                std::thread::park();
+            }
+        });
+        let tid = rx.recv().unwrap();
+        // It parks soon after sending (waited for, at most a minute).
+        let t = std::time::Instant::now();
+        while runnable(tid) && t.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!runnable(tid));
+        done.store(true, Ordering::Release);
+        h.thread().unpark();
+        h.join().unwrap();
+    }
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

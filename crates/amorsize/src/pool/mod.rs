@@ -464,9 +464,11 @@ pub struct Observed {
     /// window: threads the items started (a nested parallel loop), idle workers still
     /// spinning, the program's other threads.
     pub others: Duration,
-    /// Time those workers spent in the window ready to run but without a CPU (the kernel's
-    /// run delay, from each thread's `schedstat`; zero where it cannot be read): a worker
-    /// preempted by other threads or processes is not waiting for its item.
+    /// Time those workers spent in the window ready to run but without a CPU (zero where it
+    /// cannot be read): a worker preempted by other threads or processes is not waiting for
+    /// its item. From each thread's `schedstat` (the kernel's run delay), and its `status`:
+    /// the kernel adds a wait to the run delay only when the wait ends, so a worker ready to
+    /// run at the window's start that never blocked in it counts all its time off a CPU.
     pub run_delay: Duration,
     /// The participants the job grew to, if it grew.
     pub grew_to: Option<usize>,

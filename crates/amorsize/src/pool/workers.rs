@@ -1066,10 +1066,10 @@ fn in_job(sh: &Shared) -> bool {
 struct Look {
     clocks: Vec<libc::clockid_t>,
     tids: Vec<i64>,
-    /// At the window's start: the workers' CPU, their run delay (if read), the process's CPU,
-    /// the caller's own CPU, and the time.
+    /// At the window's start: the workers' CPU, the accounts of the first [`DELAYS_READ`] of
+    /// them (if read), the process's CPU, the caller's own CPU, and the time.
     cpu: Duration,
-    delay: Option<Duration>,
+    accounts: Option<Vec<Account>>,
     process: Duration,
     own: Duration,
     start: Instant,
@@ -1082,9 +1082,14 @@ impl Look {
     /// What the watched workers did from the window's start until now.
     fn observe(&self) -> Observed {
         use crate::sample::{process_cpu_time, thread_cpu_time};
-        // The workers' clocks first (see `watch_and_grow`), and the run delay (a file read per
-        // worker) after the clocks that end the window, so that it does not lengthen it.
-        let cpu = workers_cpu(&self.clocks).saturating_sub(self.cpu);
+        // The workers' clocks first (see `watch_and_grow`), and their accounts (file reads)
+        // after the clocks that end the window, so that they do not lengthen it.
+        let cpus: Vec<Duration> = self
+            .clocks
+            .iter()
+            .map(|&id| crate::sample::clock(id))
+            .collect();
+        let cpu = cpus.iter().sum::<Duration>().saturating_sub(self.cpu);
         let process = process_cpu_time();
         let own = thread_cpu_time().saturating_sub(self.own);
         let wall = self.start.elapsed();
@@ -1093,9 +1098,10 @@ impl Look {
             .saturating_sub(own)
             .saturating_sub(cpu);
         let run_delay = self
-            .delay
-            .zip(workers_delay(&self.tids))
-            .map_or(Duration::ZERO, |(a, b)| b.saturating_sub(a));
+            .accounts
+            .as_ref()
+            .and_then(|a0| workers_waited(&self.tids, a0, &cpus, wall))
+            .unwrap_or_default();
         Observed {
             workers: self.clocks.len(),
             wall,
@@ -1112,20 +1118,78 @@ fn workers_cpu(clocks: &[libc::clockid_t]) -> Duration {
     clocks.iter().map(|&id| crate::sample::clock(id)).sum()
 }
 
-/// Run delays read per look at most: a `schedstat` read costs ~2 µs, and a window is 100–200 µs.
-const DELAYS_READ: usize = 8;
+/// Workers whose scheduler accounts a look reads at most (the rest count at their mean): a
+/// `schedstat` and a `status` read cost ~8 µs a worker here, twice a look, and a window is
+/// 100–200 µs.
+const DELAYS_READ: usize = 4;
 
-/// The run delay of the threads `tids` so far (time ready to run but without a CPU: not
-/// waiting of the items' own), read for the first [`DELAYS_READ`] of them and counted for all
-/// at their mean; `None` unless every one read could be.
-fn workers_delay(tids: &[i64]) -> Option<Duration> {
-    let read = &tids[..tids.len().min(DELAYS_READ)];
-    let sum: Duration = read
-        .iter()
-        .map(|&tid| crate::sample::run_delay_of(tid))
-        .sum::<Option<Duration>>()?;
-    let per = sum.checked_div(read.len().max(1) as u32)?;
+/// What a watched worker's accounts said at the start of a span: the kernel's scheduler
+/// account, its status (ready to run, times it blocked), its CPU clock.
+#[derive(Debug, Clone, Copy)]
+struct Account {
+    sched: crate::sample::SchedStat,
+    status: Option<crate::sample::TaskStatus>,
+    cpu: Duration,
+}
+
+/// The accounts of the first [`DELAYS_READ`] of the workers (`tids`, with their CPU clocks);
+/// `None` unless every scheduler account could be read.
+fn workers_accounts(tids: &[i64], clocks: &[libc::clockid_t]) -> Option<Vec<Account>> {
+    tids.iter()
+        .zip(clocks)
+        .take(DELAYS_READ)
+        .map(|(&tid, &clock)| {
+            Some(Account {
+                sched: crate::sample::schedstat_of(tid)?,
+                status: crate::sample::task_status_of(tid),
+                cpu: crate::sample::clock(clock),
+            })
+        })
+        .collect()
+}
+
+/// How long the workers `tids` waited for a CPU over a span of `wall` that began with the
+/// accounts `before` (of the first of them: see [`workers_accounts`]; `cpus`: their CPU clocks
+/// at the span's end), counted for all at the mean of those read (time ready to run but
+/// without a CPU: not waiting of the items' own); `None` unless every one could be read again.
+fn workers_waited(
+    tids: &[i64],
+    before: &[Account],
+    cpus: &[Duration],
+    wall: Duration,
+) -> Option<Duration> {
+    let mut sum = Duration::ZERO;
+    for ((&tid, a), cpu) in tids.iter().zip(before).zip(cpus) {
+        let b = crate::sample::schedstat_of(tid)?;
+        let status = a.status.zip(crate::sample::task_status_of(tid));
+        sum += waited(a.sched, b, status, wall, cpu.saturating_sub(a.cpu));
+    }
+    let per = sum.checked_div(before.len().max(1) as u32)?;
     Some(per.saturating_mul(tids.len() as u32))
+}
+
+/// One worker's wait for a CPU over a span of `wall` in which it was on one for `on_cpu`, from
+/// its scheduler accounts at the start (`a`) and the end (`b`) and its status at both (when
+/// read). The kernel adds a wait to the account only when the wait ends, so the account
+/// misses the one going on at the end, and all of it for a worker never given a CPU in the
+/// span. A worker ready to run at the start that never blocked since was ready the whole span:
+/// whenever it was not on a CPU, it waited for one (on a loaded machine, a worker that
+/// computes). One that blocked, or slept at the start, waits for its items (the account's
+/// difference is its wait for a CPU).
+fn waited(
+    a: crate::sample::SchedStat,
+    b: crate::sample::SchedStat,
+    status: Option<(crate::sample::TaskStatus, crate::sample::TaskStatus)>,
+    wall: Duration,
+    on_cpu: Duration,
+) -> Duration {
+    let ready_throughout = status.is_some_and(|(x, y)| x.runnable && y.voluntary == x.voluntary);
+    let waited = if ready_throughout {
+        wall.saturating_sub(on_cpu)
+    } else {
+        b.delay.saturating_sub(a.delay)
+    };
+    waited.min(wall)
 }
 
 /// A growing job's watch, on the caller before it takes part: waits until the `woken` workers
@@ -1155,7 +1219,7 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     let tids: Vec<i64> = watched.iter().map(|(_, t)| *t).collect();
     // Time the watched workers spent ready to run but without a CPU (another process, or the
     // program's own threads, on the cores) is not waiting of the items' own.
-    let delay = workers_delay(&tids);
+    let accounts = workers_accounts(&tids, &clocks);
     // The workers' clocks first: reading a thread's clock brings the kernel's account of it up
     // to date, which the process clock (read next) otherwise gets only at the scheduler's tick
     // for threads running on other CPUs; read in this order at both ends, `others` is not off
@@ -1166,7 +1230,7 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
         clocks,
         tids,
         cpu,
-        delay,
+        accounts,
         process,
         own,
         start,
@@ -1239,6 +1303,60 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_ready_to_run_all_window_waited_for_a_cpu_whenever_off_it() {
+        use crate::sample::{SchedStat, TaskStatus};
+        let window = Duration::from_micros(200);
+        let us = Duration::from_micros;
+        let at = |delay_us, runs| SchedStat {
+            delay: us(delay_us),
+            runs,
+        };
+        let st = |runnable, voluntary| TaskStatus {
+            runnable,
+            voluntary,
+        };
+        // Ready at the start, never blocked: off the CPU means waiting for one, whatever the
+        // account added (it adds a wait only when the wait ends).
+        let computes = waited(
+            at(100, 5),
+            at(100, 6),
+            Some((st(true, 9), st(true, 9))),
+            window,
+            us(60),
+        );
+        assert_eq!(computes, us(140));
+        // Never given a CPU at all: the whole window.
+        let queued = waited(
+            at(100, 5),
+            at(100, 5),
+            Some((st(true, 9), st(true, 9))),
+            window,
+            us(0),
+        );
+        assert_eq!(queued, window);
+        // Blocked in the window (its items wait): what the account added.
+        let blocked = waited(
+            at(100, 5),
+            at(130, 7),
+            Some((st(true, 9), st(false, 10))),
+            window,
+            us(20),
+        );
+        assert_eq!(blocked, us(30));
+        // Asleep at the start (woken since, not blocked again yet): its items wait.
+        let woke = waited(
+            at(100, 5),
+            at(110, 6),
+            Some((st(false, 9), st(true, 9))),
+            window,
+            us(15),
+        );
+        assert_eq!(woke, us(10));
+        // Status unknown: the account alone.
+        assert_eq!(waited(at(100, 5), at(150, 7), None, window, us(60)), us(50));
+    }
 
     #[test]
     fn latch_fields_round_trip() {
