@@ -389,27 +389,29 @@ impl Growth {
     ///
     /// ```
     /// use amorsize::pool::{ChunkPolicy, Growth, RunOptions, ThreadPool};
-    /// use std::time::{Duration, Instant};
-    /// // Items that compute for 2 ms, then sleep for 8: the window falls on the computing part
-    /// // of the first items (the policy wants 4 participants for work on the CPU under half
-    /// // the time), the second look sees the sleeps too.
+    /// use amorsize::sample::thread_cpu_time;
+    /// use std::time::Duration;
+    /// // Items that compute for 20 ms of their thread's CPU, then sleep for 60: the window
+    /// // falls on the computing part of the first item (the policy wants 4 participants for
+    /// // work on the CPU under half the time), the second look sees the sleeps too.
     /// let grow = Growth::new(4, Duration::from_micros(200), |seen| {
     ///     if seen.cpu_per_worker() < 0.5 { 4 } else { 0 }
     /// })
-    /// .second_look(Duration::from_millis(25));
+    /// .patience(Duration::from_secs(60))
+    /// .second_look(Duration::from_millis(120));
     /// let pool = ThreadPool::new(4)?;
     /// let opts = RunOptions { grow: Some(grow), ..RunOptions::new(2, ChunkPolicy::Fixed(1)) };
-    /// let out = pool.map_range(40, &opts, |i| {
-    ///     let t = Instant::now();
-    ///     while t.elapsed() < Duration::from_millis(2) {
+    /// let out = pool.map_range(12, &opts, |i| {
+    ///     let c = thread_cpu_time();
+    ///     while thread_cpu_time() - c < Duration::from_millis(20) {
     ///         std::hint::spin_loop();
     ///     }
-    ///     std::thread::sleep(Duration::from_millis(8));
+    ///     std::thread::sleep(Duration::from_millis(60));
     ///     i
     /// })?;
-    /// assert_eq!(out.results, (0..40).collect::<Vec<_>>());
+    /// assert_eq!(out.results, (0..12).collect::<Vec<_>>());
     /// let seen = out.stats.observed.expect("watched");
-    /// assert!(seen.wall >= Duration::from_millis(25)); // the second look's, from the window's start
+    /// assert!(seen.wall >= Duration::from_millis(120)); // the second look's, from the window's start
     /// assert_eq!(seen.grew_to, Some(4));
     /// # Ok::<(), amorsize::Error>(())
     /// ```

@@ -1123,11 +1123,11 @@ fn workers_cpu(clocks: &[libc::clockid_t]) -> Duration {
 /// 100–200 µs.
 const DELAYS_READ: usize = 4;
 
-/// What a watched worker's accounts said at the start of a span: the kernel's scheduler
-/// account, its status (ready to run, times it blocked), its CPU clock.
+/// What a watched worker's accounts said at the start of a span: the kernel's run delay, its
+/// status (ready to run, times it blocked), its CPU clock.
 #[derive(Debug, Clone, Copy)]
 struct Account {
-    sched: crate::sample::SchedStat,
+    delay: Duration,
     status: Option<crate::sample::TaskStatus>,
     cpu: Duration,
 }
@@ -1140,7 +1140,7 @@ fn workers_accounts(tids: &[i64], clocks: &[libc::clockid_t]) -> Option<Vec<Acco
         .take(DELAYS_READ)
         .map(|(&tid, &clock)| {
             Some(Account {
-                sched: crate::sample::schedstat_of(tid)?,
+                delay: crate::sample::run_delay_of(tid)?,
                 status: crate::sample::task_status_of(tid),
                 cpu: crate::sample::clock(clock),
             })
@@ -1160,25 +1160,23 @@ fn workers_waited(
 ) -> Option<Duration> {
     let mut sum = Duration::ZERO;
     for ((&tid, a), cpu) in tids.iter().zip(before).zip(cpus) {
-        let b = crate::sample::schedstat_of(tid)?;
+        let delay = crate::sample::run_delay_of(tid)?.saturating_sub(a.delay);
         let status = a.status.zip(crate::sample::task_status_of(tid));
-        sum += waited(a.sched, b, status, wall, cpu.saturating_sub(a.cpu));
+        sum += waited(delay, status, wall, cpu.saturating_sub(a.cpu));
     }
     let per = sum.checked_div(before.len().max(1) as u32)?;
     Some(per.saturating_mul(tids.len() as u32))
 }
 
 /// One worker's wait for a CPU over a span of `wall` in which it was on one for `on_cpu`, from
-/// its scheduler accounts at the start (`a`) and the end (`b`) and its status at both (when
-/// read). The kernel adds a wait to the account only when the wait ends, so the account
-/// misses the one going on at the end, and all of it for a worker never given a CPU in the
-/// span. A worker ready to run at the start that never blocked since was ready the whole span:
-/// whenever it was not on a CPU, it waited for one (on a loaded machine, a worker that
-/// computes). One that blocked, or slept at the start, waits for its items (the account's
-/// difference is its wait for a CPU).
+/// what its run delay grew by (`delay`) and its status at the start and the end (when read).
+/// The kernel adds a wait to the run delay only when the wait ends, so `delay` misses the one
+/// going on at the end, and all of it for a worker never given a CPU in the span. A worker
+/// ready to run at the start that never blocked since was ready the whole span: whenever it
+/// was not on a CPU, it waited for one (on a loaded machine, a worker that computes). One that
+/// blocked, or slept at the start, waits for its items: `delay` is its wait for a CPU.
 fn waited(
-    a: crate::sample::SchedStat,
-    b: crate::sample::SchedStat,
+    delay: Duration,
     status: Option<(crate::sample::TaskStatus, crate::sample::TaskStatus)>,
     wall: Duration,
     on_cpu: Duration,
@@ -1187,7 +1185,7 @@ fn waited(
     let waited = if ready_throughout {
         wall.saturating_sub(on_cpu)
     } else {
-        b.delay.saturating_sub(a.delay)
+        delay
     };
     waited.min(wall)
 }
@@ -1306,56 +1304,32 @@ mod tests {
 
     #[test]
     fn a_worker_ready_to_run_all_window_waited_for_a_cpu_whenever_off_it() {
-        use crate::sample::{SchedStat, TaskStatus};
-        let window = Duration::from_micros(200);
+        use crate::sample::TaskStatus;
         let us = Duration::from_micros;
-        let at = |delay_us, runs| SchedStat {
-            delay: us(delay_us),
-            runs,
+        let st = |runnable, voluntary| {
+            Some(TaskStatus {
+                runnable,
+                voluntary,
+            })
         };
-        let st = |runnable, voluntary| TaskStatus {
-            runnable,
-            voluntary,
-        };
-        // Ready at the start, never blocked: off the CPU means waiting for one, whatever the
-        // account added (it adds a wait only when the wait ends).
-        let computes = waited(
-            at(100, 5),
-            at(100, 6),
-            Some((st(true, 9), st(true, 9))),
-            window,
-            us(60),
-        );
-        assert_eq!(computes, us(140));
-        // Never given a CPU at all: the whole window.
-        let queued = waited(
-            at(100, 5),
-            at(100, 5),
-            Some((st(true, 9), st(true, 9))),
-            window,
-            us(0),
-        );
-        assert_eq!(queued, window);
-        // Blocked in the window (its items wait): what the account added.
-        let blocked = waited(
-            at(100, 5),
-            at(130, 7),
-            Some((st(true, 9), st(false, 10))),
-            window,
-            us(20),
-        );
-        assert_eq!(blocked, us(30));
-        // Asleep at the start (woken since, not blocked again yet): its items wait.
-        let woke = waited(
-            at(100, 5),
-            at(110, 6),
-            Some((st(false, 9), st(true, 9))),
-            window,
-            us(15),
-        );
-        assert_eq!(woke, us(10));
-        // Status unknown: the account alone.
-        assert_eq!(waited(at(100, 5), at(150, 7), None, window, us(60)), us(50));
+        // (what the run delay grew by, status at the start and the end, on a CPU) → waited,
+        // over a window of 200 µs.
+        let cases = [
+            // Ready at the start, never blocked: off a CPU means waiting for one, whatever
+            // the run delay grew by (it grows only when a wait ends).
+            (us(0), st(true, 9), st(true, 9), us(60), us(140)),
+            // Never given a CPU at all: the whole window.
+            (us(0), st(true, 9), st(true, 9), us(0), us(200)),
+            // Blocked in the window (its items wait): the run delay's growth.
+            (us(30), st(true, 9), st(false, 10), us(20), us(30)),
+            // Asleep at the start (woken since, not blocked again yet): its items wait.
+            (us(10), st(false, 9), st(true, 9), us(15), us(10)),
+            // Status unknown: the run delay alone.
+            (us(50), None, None, us(60), us(50)),
+        ];
+        for (delay, start, end, on_cpu, want) in cases {
+            assert_eq!(waited(delay, start.zip(end), us(200), on_cpu), want);
+        }
     }
 
     #[test]
