@@ -1066,9 +1066,9 @@ fn in_job(sh: &Shared) -> bool {
 struct Look {
     clocks: Vec<libc::clockid_t>,
     tids: Vec<i64>,
-    /// At the window's start: the workers' CPU, the accounts of the first [`DELAYS_READ`] of
+    /// At the window's start: each worker's CPU, the accounts of the first [`DELAYS_READ`] of
     /// them (if read), the process's CPU, the caller's own CPU, and the time.
-    cpu: Duration,
+    cpus: Vec<Duration>,
     accounts: Option<Vec<Account>>,
     process: Duration,
     own: Duration,
@@ -1084,12 +1084,11 @@ impl Look {
         use crate::sample::{process_cpu_time, thread_cpu_time};
         // The workers' clocks first (see `watch_and_grow`), and their accounts (file reads)
         // after the clocks that end the window, so that they do not lengthen it.
-        let cpus: Vec<Duration> = self
-            .clocks
+        let cpus = workers_cpu(&self.clocks);
+        let cpu = cpus
             .iter()
-            .map(|&id| crate::sample::clock(id))
-            .collect();
-        let cpu = cpus.iter().sum::<Duration>().saturating_sub(self.cpu);
+            .sum::<Duration>()
+            .saturating_sub(self.cpus.iter().sum());
         let process = process_cpu_time();
         let own = thread_cpu_time().saturating_sub(self.own);
         let wall = self.start.elapsed();
@@ -1100,7 +1099,7 @@ impl Look {
         let run_delay = self
             .accounts
             .as_ref()
-            .and_then(|a0| workers_waited(&self.tids, a0, &cpus, wall))
+            .and_then(|a0| workers_waited(&self.tids, a0, &self.cpus, &cpus, wall))
             .unwrap_or_default();
         Observed {
             workers: self.clocks.len(),
@@ -1113,9 +1112,9 @@ impl Look {
     }
 }
 
-/// The CPU time the threads of `clocks` burned so far.
-fn workers_cpu(clocks: &[libc::clockid_t]) -> Duration {
-    clocks.iter().map(|&id| crate::sample::clock(id)).sum()
+/// The CPU time each of the threads of `clocks` burned so far.
+fn workers_cpu(clocks: &[libc::clockid_t]) -> Vec<Duration> {
+    clocks.iter().map(|&id| crate::sample::clock(id)).collect()
 }
 
 /// Workers whose scheduler accounts a look reads at most (the rest count at their mean): a
@@ -1123,46 +1122,45 @@ fn workers_cpu(clocks: &[libc::clockid_t]) -> Duration {
 /// 100–200 µs.
 const DELAYS_READ: usize = 4;
 
-/// What a watched worker's accounts said at the start of a span: the kernel's run delay, its
-/// status (ready to run, times it blocked), its CPU clock.
+/// What a watched worker's accounts said at the start of a span: the kernel's run delay and
+/// its status (ready to run, times it blocked).
 #[derive(Debug, Clone, Copy)]
 struct Account {
     delay: Duration,
     status: Option<crate::sample::TaskStatus>,
-    cpu: Duration,
 }
 
-/// The accounts of the first [`DELAYS_READ`] of the workers (`tids`, with their CPU clocks);
-/// `None` unless every scheduler account could be read.
-fn workers_accounts(tids: &[i64], clocks: &[libc::clockid_t]) -> Option<Vec<Account>> {
+/// The accounts of the first [`DELAYS_READ`] of the workers `tids`; `None` unless every
+/// scheduler account could be read.
+fn workers_accounts(tids: &[i64]) -> Option<Vec<Account>> {
     tids.iter()
-        .zip(clocks)
         .take(DELAYS_READ)
-        .map(|(&tid, &clock)| {
+        .map(|&tid| {
             Some(Account {
                 delay: crate::sample::run_delay_of(tid)?,
                 status: crate::sample::task_status_of(tid),
-                cpu: crate::sample::clock(clock),
             })
         })
         .collect()
 }
 
 /// How long the workers `tids` waited for a CPU over a span of `wall` that began with the
-/// accounts `before` (of the first of them: see [`workers_accounts`]; `cpus`: their CPU clocks
-/// at the span's end), counted for all at the mean of those read (time ready to run but
-/// without a CPU: not waiting of the items' own); `None` unless every one could be read again.
+/// accounts `before` (of the first of them: see [`workers_accounts`]) and their CPU clocks at
+/// `cpus0` (`cpus1` at the span's end), counted for all at the mean of those read (time ready
+/// to run but without a CPU: not waiting of the items' own); `None` unless every one could be
+/// read again.
 fn workers_waited(
     tids: &[i64],
     before: &[Account],
-    cpus: &[Duration],
+    cpus0: &[Duration],
+    cpus1: &[Duration],
     wall: Duration,
 ) -> Option<Duration> {
     let mut sum = Duration::ZERO;
-    for ((&tid, a), cpu) in tids.iter().zip(before).zip(cpus) {
+    for (((&tid, a), c0), c1) in tids.iter().zip(before).zip(cpus0).zip(cpus1) {
         let delay = crate::sample::run_delay_of(tid)?.saturating_sub(a.delay);
         let status = a.status.zip(crate::sample::task_status_of(tid));
-        sum += waited(delay, status, wall, cpu.saturating_sub(a.cpu));
+        sum += waited(delay, status, wall, c1.saturating_sub(*c0));
     }
     let per = sum.checked_div(before.len().max(1) as u32)?;
     Some(per.saturating_mul(tids.len() as u32))
@@ -1217,17 +1215,17 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     let tids: Vec<i64> = watched.iter().map(|(_, t)| *t).collect();
     // Time the watched workers spent ready to run but without a CPU (another process, or the
     // program's own threads, on the cores) is not waiting of the items' own.
-    let accounts = workers_accounts(&tids, &clocks);
+    let accounts = workers_accounts(&tids);
     // The workers' clocks first: reading a thread's clock brings the kernel's account of it up
     // to date, which the process clock (read next) otherwise gets only at the scheduler's tick
     // for threads running on other CPUs; read in this order at both ends, `others` is not off
     // by whole ticks of the workers' time.
-    let cpu = workers_cpu(&clocks);
+    let cpus = workers_cpu(&clocks);
     let (process, own, start) = (process_cpu_time(), thread_cpu_time(), Instant::now());
     let look = Look {
         clocks,
         tids,
-        cpu,
+        cpus,
         accounts,
         process,
         own,
