@@ -21,8 +21,10 @@
 //! looks once a millisecond hands the items after it, one at a time, to up to `cores − 1`
 //! helpers. When the first item ends, the helpers stop taking items; the ones they ran
 //! (`1..k`) keep their results, and the items from `k` on are planned from the first item's
-//! time and run while the helpers finish (as compute-bound work at once when the first item
-//! kept the CPU busy while helped). The offer costs the caller a few atomic operations and no
+//! time and run while the helpers finish: as compute-bound work at once when the first item
+//! kept the CPU busy while helped; as wide as the first item's and the helpers' CPU shares ask
+//! for when both waited (each share over the time its thread could run, its wait for a CPU
+//! left out); otherwise watched as below. The offer costs the caller a few atomic operations and no
 //! system call — still 0.1–0.2 µs of a 6 µs call here — so only calls of at most 100 items
 //! per helper make one (past that the first item alone is under 1% of the job); neither does
 //! a call with a progress callback (the helpers' items would not reach it) nor a site
@@ -437,13 +439,12 @@ fn run_helped<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
                 let tail = &items[k..];
                 let r = if tail.is_empty() {
                     Ok(Vec::new())
-                } else if h.first_cpu_share.is_some_and(|c| c >= WATCHED_COMPUTES) {
-                    // The first item computed while helped: plan the rest as compute-bound
-                    // work. (A watch now would see the workers share the cores with the
-                    // helpers' last items, and take them for waiting.)
-                    run_computing(opt, key, n, tail, f, took)
                 } else {
-                    decide_and_run(opt, key, tail, f, Vec::new(), took, 1)
+                    match after_help(&h) {
+                        AfterHelp::Computes => run_computing(opt, key, n, tail, f, took),
+                        AfterHelp::Waits(share) => run_waited(opt, key, tail, f, took, share),
+                        AfterHelp::Watch => decide_and_run(opt, key, tail, f, Vec::new(), took, 1),
+                    }
                 }
                 .map_err(|e| e.offset_index(k));
                 Went::Helped(out, k, r)
@@ -466,6 +467,32 @@ fn run_helped<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     }
 }
 
+/// How the items after a helped first item run, from how it and the helpers used the CPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AfterHelp {
+    /// The first item computed while helped: the rest is planned as compute-bound work. (A
+    /// watch now would see the workers share the cores with the helpers' last items, and take
+    /// them for waiting.)
+    Computes,
+    /// The first item waited while helped, and so did the helpers' items: the rest starts as
+    /// wide as the busier of the two shares asks for, not on the cores.
+    Waits(f64),
+    /// Nothing measured, or the helpers' items computed while the first item waited (a
+    /// one-time set-up that waits, ahead of items that compute; or items that compute first
+    /// and wait after, which look like computing for a moment): the rest starts on the cores
+    /// and is watched, as a call without help.
+    Watch,
+}
+
+fn after_help(h: &pool::early::Handoff) -> AfterHelp {
+    match (h.first_cpu_share, h.helpers_cpu_share) {
+        (Some(c), _) if c >= WATCHED_COMPUTES => AfterHelp::Computes,
+        (Some(c), None) => AfterHelp::Waits(c),
+        (Some(c), Some(o)) if o < WATCHED_COMPUTES => AfterHelp::Waits(c.max(o)),
+        _ => AfterHelp::Watch,
+    }
+}
+
 /// Runs `items` (the rest of a call of `n` items whose first item took `took` and computed) as
 /// compute-bound work planned from that item, and remembers the call site with the mean the
 /// run measured.
@@ -483,6 +510,46 @@ fn run_computing<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let (out, run) = run_measured(&plan, items, f, Vec::new(), Some(&guess), None)?;
     remember_run(opt, key, n, guess, run.as_ref());
     Ok(out)
+}
+
+/// Runs `items` (the rest of a call whose first item took `took` and was on the CPU `share` of
+/// the time it could run, under [`WATCHED_COMPUTES`]) as a watched job that starts with the
+/// workers the planner gives that share, rather than on the cores: the first item was measured
+/// whole from the moment its helpers came, so the job need not wait for a window to learn that
+/// items wait. It still grows should the window or the second look ask for more, and the call
+/// site remembers the whole job's share ([`run_watched`]). A plan that stays sequential goes on
+/// as an unhelped call would.
+fn run_waited<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
+    opt: &Optimizer,
+    key: u64,
+    items: &[T],
+    f: &F,
+    took: Duration,
+    share: f64,
+) -> Result<Vec<R>> {
+    let guess = sample::summarize(&[sample::Measurement::wall_only(0, 1, took)]);
+    let mut waited = guess.clone();
+    waited.cpu_fraction = share.max(waiting_floor(&opt.sample_settings_for()));
+    let plan = opt.plan_from(items.len(), &waited);
+    if plan.executor() != Executor::Threads || crate::alloc::is_active() {
+        return decide_and_run(opt, key, items, f, Vec::new(), took, 1);
+    }
+    MISSES.fetch_add(1, Ordering::Relaxed);
+    let window = watch_window(&costs_so_far());
+    let started = std::time::Instant::now();
+    let r = run_watched(
+        opt,
+        key,
+        &plan,
+        guess,
+        window,
+        items,
+        f,
+        Vec::new(),
+        Some(share),
+    );
+    count_seen((took + started.elapsed()).as_secs_f64());
+    r
 }
 
 /// The sampled results as the pool takes them: none for an empty prefix.
@@ -560,7 +627,7 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // wait run tens of times faster than that, and calibrating first (3–8 ms here) would
         // add a third to such a job (a first call of 500 sleeps of 1 ms: 12 ms, 9 ms without).
         let started = std::time::Instant::now();
-        let r = run_watched(opt, key, &plan, guess, window, items, f, prefix);
+        let r = run_watched(opt, key, &plan, guess, window, items, f, prefix, None);
         count_seen((elapsed + started.elapsed()).as_secs_f64());
         return r;
     }
@@ -778,10 +845,12 @@ fn others_look_like_inner_threads(seen: &pool::Observed) -> bool {
     seen.cpu_per_worker() < WATCHED_COMPUTES && seen.others_per_worker() >= WATCHED_INNER_THREADS
 }
 
-/// Runs a job of long items at the compute-bound `plan` at once, with a [`pool::Growth`]: the
-/// caller watches the first workers for `window` seconds, and the planner, given the CPU they
-/// used, says how many workers the job should have; waiting work grows the job to that many.
-/// The call site remembers the statistics the watch gave.
+/// Runs a job of long items at `plan` at once (compute-bound, or as wide as the `first_share`
+/// an item was measured to use asks for), with a [`pool::Growth`]: the caller watches the first
+/// workers for `window` seconds, and the planner, given the CPU they used, says how many
+/// workers the job should have; waiting work grows the job to that many. The call site
+/// remembers the statistics the watch gave, or, when the plan already had every worker the job
+/// may (nothing to watch for), the workers' share over the job (else `first_share`).
 #[allow(clippy::too_many_arguments)]
 fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     opt: &Optimizer,
@@ -792,6 +861,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     items: &[T],
     f: &F,
     prefix: Vec<R>,
+    first_share: Option<f64>,
 ) -> Result<Vec<R>> {
     let n = items.len();
     let settings = opt.sample_settings_for();
@@ -833,9 +903,19 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // growing job grows to (tens of microseconds each), which no other thread burns.
     let caller = sample::thread_cpu_time().saturating_sub(c0);
     let process_cpu = sample::process_cpu_time().saturating_sub(p0);
-    // Nothing watched (no worker came in time): nothing learned about CPU use; the site is
-    // not remembered, so the next call looks again.
+    // Nothing watched: with a share measured before the job, the job's own share or that one
+    // is remembered; otherwise (no worker came in time) nothing was learned about CPU use, and
+    // the site is not remembered, so the next call looks again.
     let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
+        if let Some(first) = first_share {
+            let mut stats = guess;
+            let share = run
+                .as_ref()
+                .and_then(|r| workers_share(r, true))
+                .unwrap_or(first);
+            stats.cpu_fraction = share.max(floor);
+            remember_run(opt, key, n, stats, run.as_ref());
+        }
         return Ok(out);
     };
     // Now that no item runs, the rest of the process's CPU can be told apart: the program's
@@ -855,7 +935,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // the items were found to run threads of their own, the site is remembered with the
     // workers' median share, so one unlucky window is not repeated by every later call.
     if stats.inner_parallelism <= 1.0 {
-        if let Some(share) = run.as_ref().and_then(workers_share) {
+        if let Some(share) = run.as_ref().and_then(|r| workers_share(r, false)) {
             stats.cpu_fraction = share.max(floor);
         }
     }
@@ -866,13 +946,22 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 /// The median CPU share of a job's workers (slots 1 and up that could run for at least
 /// [`sample::MIN_MEASUREMENT`]): each one's CPU time over its time in the job less its wait
 /// for a CPU (the lower middle of an even count); `None` when the workers' CPU was not
-/// measured or none took part.
-fn workers_share(run: &pool::RunStats) -> Option<f64> {
+/// measured or none took part. With `read_only`, only the workers whose wait for a CPU was
+/// read count: in a job that started wider than the cores, the others' share is their items'
+/// only if those wait (computing items there queue for the cores, and their CPU over their
+/// time reads like waiting).
+fn workers_share(run: &pool::RunStats, read_only: bool) -> Option<f64> {
     let delay = |slot: usize| run.run_delay.get(slot).copied().unwrap_or_default();
+    let counted = if read_only {
+        run.run_delay.len()
+    } else {
+        usize::MAX
+    };
     let shares: Vec<f64> = run
         .cpu
         .iter()
         .zip(&run.busy)
+        .take(counted)
         .enumerate()
         .skip(1)
         .map(|(slot, (cpu, busy))| (cpu, busy.saturating_sub(delay(slot))))
@@ -1631,23 +1720,58 @@ mod tests {
         };
         // The caller (slot 0) is left out; one worker billed 400 µs of a 1 ms item is too.
         let r = run(&[900, 400, 20, 30, 0], &[1000, 1000, 1000, 1000, 0]);
-        assert!((workers_share(&r).unwrap() - 0.03).abs() < 1e-9);
+        assert!((workers_share(&r, false).unwrap() - 0.03).abs() < 1e-9);
         // Workers that barely took part are not read; nor is a job whose CPU was not measured.
-        assert_eq!(workers_share(&run(&[0, 5], &[1000, 10])), None);
-        assert_eq!(workers_share(&run(&[], &[1000, 1000])), None);
+        assert_eq!(workers_share(&run(&[0, 5], &[1000, 10]), false), None);
+        assert_eq!(workers_share(&run(&[], &[1000, 1000]), false), None);
         // A worker's wait for a CPU is not its items' waiting: on the CPU 500 of the 600 µs it
         // could run is a share of 5/6, where 500 of 1000 would read a half.
         let preempted = pool::RunStats {
             run_delay: ms(&[0, 400]),
             ..run(&[900, 500], &[1000, 1000])
         };
-        assert!((workers_share(&preempted).unwrap() - 500.0 / 600.0).abs() < 1e-9);
+        assert!((workers_share(&preempted, false).unwrap() - 500.0 / 600.0).abs() < 1e-9);
         // Preempted all the time but 10 µs: too little to read.
         let gone = pool::RunStats {
             run_delay: ms(&[0, 990]),
             ..run(&[900, 10], &[1000, 1000])
         };
-        assert_eq!(workers_share(&gone), None);
+        assert_eq!(workers_share(&gone, false), None);
+        // A job started wider than the 2 cores, of items that compute: the worker whose wait
+        // was read computes; the ones past the cores queued, and their share reads like waiting.
+        let wide = pool::RunStats {
+            run_delay: ms(&[0, 700]),
+            ..run(&[900, 300, 300, 300, 300], &[1000; 5])
+        };
+        assert!((workers_share(&wide, false).unwrap() - 0.3).abs() < 1e-9);
+        assert!((workers_share(&wide, true).unwrap() - 1.0).abs() < 1e-9);
+        // No worker's wait read (one core: only the caller's slot): nothing to go on.
+        let one = pool::RunStats {
+            run_delay: ms(&[0]),
+            ..run(&[900, 300], &[1000, 1000])
+        };
+        assert_eq!(workers_share(&one, true), None);
+    }
+
+    #[test]
+    fn a_helped_first_item_sets_how_the_rest_starts() {
+        let h = |first, helpers| pool::early::Handoff {
+            k: 2,
+            first_cpu_share: first,
+            helpers_cpu_share: helpers,
+        };
+        assert_eq!(after_help(&h(Some(0.95), None)), AfterHelp::Computes);
+        assert_eq!(after_help(&h(Some(0.9), Some(0.01))), AfterHelp::Computes);
+        assert_eq!(
+            after_help(&h(Some(0.02), Some(0.01))),
+            AfterHelp::Waits(0.02)
+        );
+        assert_eq!(after_help(&h(Some(0.3), Some(0.6))), AfterHelp::Waits(0.6));
+        assert_eq!(after_help(&h(Some(0.1), None)), AfterHelp::Waits(0.1));
+        // The helpers computed while the first item waited: watched, as without help.
+        assert_eq!(after_help(&h(Some(0.02), Some(0.95))), AfterHelp::Watch);
+        assert_eq!(after_help(&h(None, Some(0.01))), AfterHelp::Watch);
+        assert_eq!(after_help(&h(None, None)), AfterHelp::Watch);
     }
 
     #[test]

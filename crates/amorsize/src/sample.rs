@@ -756,17 +756,22 @@ pub(crate) fn task_status_of(tid: i64) -> Option<TaskStatus> {
     })
 }
 
-/// The calling thread's kernel thread id (0 where there is none to read).
+/// The calling thread's kernel thread id (0 where there is none to read); the system call is
+/// made once per thread (a call that offers its first item to helpers names its thread).
 pub(crate) fn own_tid() -> i64 {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid takes no arguments and cannot fail.
-        (unsafe { libc::syscall(libc::SYS_gettid) }) as i64
+    thread_local! {
+        static TID: std::cell::Cell<i64> = const { std::cell::Cell::new(-1) };
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        0
-    }
+    TID.with(|t| {
+        if t.get() < 0 {
+            #[cfg(target_os = "linux")]
+            // SAFETY: gettid takes no arguments and cannot fail.
+            t.set((unsafe { libc::syscall(libc::SYS_gettid) }) as i64);
+            #[cfg(not(target_os = "linux"))]
+            t.set(0);
+        }
+        t.get()
+    })
 }
 
 /// Parses a `schedstat` line (`cpu_ns run_delay_ns timeslices`) into the run delay.

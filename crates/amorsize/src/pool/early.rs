@@ -25,7 +25,7 @@
 //! step by step, is in `src/pool/README.md`.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
@@ -62,10 +62,55 @@ struct Offer {
     dispatched: AtomicBool,
     /// The caller's CPU clock, read by the monitor when it claims the offer.
     clock: Option<libc::clockid_t>,
-    /// When the monitor claimed the offer (ns since [`epoch`]) and the caller's CPU time then
-    /// (ns; `u64::MAX` when it could not be read); set before `dispatched`.
+    /// The caller's kernel thread id, whose run delay the monitor reads when it claims the offer.
+    tid: i64,
+    /// When the monitor claimed the offer (ns since [`epoch`]), the caller's CPU time then and
+    /// its run delay then (ns; `u64::MAX` when it could not be read); set before `dispatched`.
     claimed_at: AtomicU64,
     claimed_cpu: AtomicU64,
+    claimed_delay: AtomicU64,
+    /// The first [`HELPERS_READ`] helpers' clocks as they took the offer (in the order they
+    /// took it), read again by the caller when it takes the offer back.
+    started: [HelperStart; HELPERS_READ],
+    /// Helpers that took the offer so far.
+    taken: AtomicUsize,
+}
+
+/// Helpers whose CPU use the caller reads when it takes its offer back (a `schedstat` read,
+/// a few microseconds each).
+const HELPERS_READ: usize = 4;
+
+/// A helper's clocks as it took an offer: its CPU clock and thread id, and then the time (ns
+/// since [`epoch`]), its CPU time and its run delay (ns; `u64::MAX` when unread). `ready` is
+/// set once the rest is written.
+struct HelperStart {
+    /// `i64::MAX` when unread.
+    clock: AtomicI64,
+    tid: AtomicU64,
+    at: AtomicU64,
+    cpu: AtomicU64,
+    delay: AtomicU64,
+    ready: AtomicBool,
+}
+
+impl HelperStart {
+    const fn new() -> Self {
+        HelperStart {
+            clock: AtomicI64::new(i64::MAX),
+            tid: AtomicU64::new(0),
+            at: AtomicU64::new(0),
+            cpu: AtomicU64::new(u64::MAX),
+            delay: AtomicU64::new(u64::MAX),
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A duration in nanoseconds, `u64::MAX` for none.
+fn nanos(d: Option<Duration>) -> u64 {
+    d.map_or(u64::MAX, |d| {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    })
 }
 
 /// What the caller learns when it takes its offer back: the first item of [`run_first`]'s
@@ -74,10 +119,16 @@ struct Offer {
 pub(crate) struct Handoff {
     /// Items `1..k` are the helpers'; `rest` owns `k..` (1: no help came).
     pub(crate) k: usize,
-    /// The caller's CPU time over wall time from the claim to the end of the first item: about
-    /// 1 for an item that computes, near 0 for one that waits; `None` without help, or when
-    /// that stretch was too short to tell ([`crate::sample::MIN_MEASUREMENT`]).
+    /// The caller's CPU time over the time it could run from the claim to the end of the first
+    /// item (the wall time less its wait for a CPU, where the kernel reports it): about 1 for an
+    /// item that computes, even when preempted on a loaded machine, near 0 for one that waits;
+    /// `None` without help, or when that stretch was too short to tell
+    /// ([`crate::sample::MIN_MEASUREMENT`]).
     pub(crate) first_cpu_share: Option<f64>,
+    /// The same for the helpers over the items they ran until then (the lower median of the
+    /// first few helpers'): the items after the first, where the first may differ from the
+    /// rest (a one-time set-up that waits, ahead of items that compute).
+    pub(crate) helpers_cpu_share: Option<f64>,
 }
 
 /// The job behind an offer, on the caller's stack.
@@ -180,10 +231,31 @@ fn monitor_main() {
             me.parked.store(false, Ordering::SeqCst);
             continue;
         }
-        std::thread::park_timeout(TICK);
+        // Claim what has fallen due, then sleep a tick, or less when an offer seen here falls
+        // due sooner: an offer that finds the monitor parked (or just after a beat) is
+        // claimed when it falls due, not up to a tick later (a tick is about as long as the
+        // items worth helping: a 1 ms first item was rarely helped after a pause).
+        let tick = TICK.as_nanos() as u64;
+        let mut next = now_ns().saturating_add(tick);
         for s in 0..SLOTS {
             claim(s, &mut helpers);
+            let p = SLOT[s].load(Ordering::Acquire);
+            if !p.is_null() && p != CLAIMED {
+                next = next.min(due_after(DUE_NS[s].load(Ordering::Acquire), now_ns(), tick));
+            }
         }
+        std::thread::park_timeout(Duration::from_nanos(next.saturating_sub(now_ns())));
+    }
+}
+
+/// When the monitor should look again for an offer that falls due at `due` (ns), seen at
+/// `now`: then, if that is in the future; an offer already due but left unclaimed (no idle
+/// helper) waits a `tick`.
+fn due_after(due: u64, now: u64, tick: u64) -> u64 {
+    if due > now {
+        due
+    } else {
+        now.saturating_add(tick)
     }
 }
 
@@ -238,10 +310,12 @@ fn claim(s: usize, helpers: &mut Vec<Helper>) {
     let offer = unsafe { &*p };
     let cpu = offer.clock.and_then(crate::sample::try_clock);
     offer.claimed_at.store(now_ns(), Ordering::Relaxed);
-    offer.claimed_cpu.store(
-        cpu.map_or(u64::MAX, |c| {
-            u64::try_from(c.as_nanos()).unwrap_or(u64::MAX)
-        }),
+    offer.claimed_cpu.store(nanos(cpu), Ordering::Relaxed);
+    // A file read (a few microseconds): the caller's wait for a CPU is taken out of the time
+    // its share is measured over, so a computing first item preempted on a loaded machine
+    // does not read as one that waits.
+    offer.claimed_delay.store(
+        nanos(crate::sample::run_delay_of(offer.tid)),
         Ordering::Relaxed,
     );
     // Only the monitor marks a helper busy, so the idle ones found above are idle still.
@@ -277,6 +351,25 @@ fn helper_main(rx: mpsc::Receiver<SendPtr>, busy: std::sync::Arc<AtomicBool>) {
     while let Ok(SendPtr(p)) = rx.recv() {
         // SAFETY: see `SendPtr`.
         let offer = unsafe { &*p };
+        let i = offer.taken.fetch_add(1, Ordering::Relaxed);
+        if let Some(st) = offer.started.get(i) {
+            let clock = crate::sample::own_thread_clock();
+            st.clock
+                .store(clock.map_or(i64::MAX, i64::from), Ordering::Relaxed);
+            st.tid.store(
+                u64::try_from(crate::sample::own_tid()).unwrap_or(0),
+                Ordering::Relaxed,
+            );
+            // The file read first: its cost is not the items'.
+            st.delay
+                .store(nanos(crate::sample::run_delay()), Ordering::Relaxed);
+            st.cpu.store(
+                nanos(Some(crate::sample::thread_cpu_time())),
+                Ordering::Relaxed,
+            );
+            st.at.store(now_ns(), Ordering::Relaxed);
+            st.ready.store(true, Ordering::Release);
+        }
         // SAFETY: `help` was made for the type `data` points to (see `run_first`).
         unsafe { (offer.help)(offer.data) };
         // After this, the offer may be gone.
@@ -328,6 +421,7 @@ pub(crate) fn run_first<T: Sync, R: Send, F: Fn(&T) -> R + Sync, A, B>(
         let alone = Handoff {
             k: 1,
             first_cpu_share: None,
+            helpers_cpu_share: None,
         };
         return (rest(first(false), alone), Ok(Vec::new()));
     };
@@ -344,8 +438,12 @@ pub(crate) fn run_first<T: Sync, R: Send, F: Fn(&T) -> R + Sync, A, B>(
         pending: AtomicUsize::new(0),
         dispatched: AtomicBool::new(false),
         clock: crate::sample::own_thread_clock(),
+        tid: crate::sample::own_tid(),
         claimed_at: AtomicU64::new(0),
         claimed_cpu: AtomicU64::new(u64::MAX),
+        claimed_delay: AtomicU64::new(u64::MAX),
+        started: [const { HelperStart::new() }; HELPERS_READ],
+        taken: AtomicUsize::new(0),
     };
     let p = &offer as *const Offer as *mut Offer;
     let now = u64::try_from(now.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX);
@@ -385,10 +483,12 @@ pub(crate) fn run_first<T: Sync, R: Send, F: Fn(&T) -> R + Sync, A, B>(
         false => Handoff {
             k: 1,
             first_cpu_share: None,
+            helpers_cpu_share: None,
         },
         true => Handoff {
             k: job.next.swap(CLOSED, Ordering::AcqRel).min(items.len()),
             first_cpu_share: cpu_share_since_claim(&offer),
+            helpers_cpu_share: helpers_share(&offer),
         },
     };
     let k = handoff.k;
@@ -415,7 +515,8 @@ impl Drop for ResetInFirst {
     }
 }
 
-/// The caller's CPU share from the claim of its offer until now (the end of its first item).
+/// The caller's CPU share from the claim of its offer until now (the end of its first item),
+/// over the time it could run: the wall time less its wait for a CPU meanwhile.
 fn cpu_share_since_claim(offer: &Offer) -> Option<f64> {
     let cpu0 = offer.claimed_cpu.load(Ordering::Relaxed);
     let wall = now_ns().saturating_sub(offer.claimed_at.load(Ordering::Relaxed));
@@ -423,7 +524,58 @@ fn cpu_share_since_claim(offer: &Offer) -> Option<f64> {
         return None;
     }
     let cpu = u64::try_from(crate::sample::thread_cpu_time().as_nanos()).unwrap_or(u64::MAX);
-    Some(cpu.saturating_sub(cpu0) as f64 / wall as f64)
+    let delay0 = offer.claimed_delay.load(Ordering::Relaxed);
+    let waited = match (delay0, crate::sample::run_delay_of(offer.tid)) {
+        (d0, Some(d)) if d0 != u64::MAX => {
+            u64::try_from(d.as_nanos()).map_or(0, |d| d.saturating_sub(d0))
+        }
+        _ => 0,
+    };
+    Some(share_of(cpu.saturating_sub(cpu0), wall, waited))
+}
+
+/// The helpers' CPU share from taking the offer until now (the lower median of the first
+/// [`HELPERS_READ`] that took it and have run long enough to tell), each over the time it
+/// could run.
+fn helpers_share(offer: &Offer) -> Option<f64> {
+    let now = now_ns();
+    let shares: Vec<f64> = offer
+        .started
+        .iter()
+        .filter(|st| st.ready.load(Ordering::Acquire))
+        .filter_map(|st| {
+            let wall = now.saturating_sub(st.at.load(Ordering::Relaxed));
+            let (cpu0, delay0) = (
+                st.cpu.load(Ordering::Relaxed),
+                st.delay.load(Ordering::Relaxed),
+            );
+            if cpu0 == u64::MAX || (wall as u128) < crate::sample::MIN_MEASUREMENT.as_nanos() {
+                return None;
+            }
+            let clock = st.clock.load(Ordering::Relaxed);
+            let clock = libc::clockid_t::try_from(clock)
+                .ok()
+                .filter(|_| clock != i64::MAX)?;
+            let cpu = nanos(crate::sample::try_clock(clock));
+            if cpu == u64::MAX {
+                return None;
+            }
+            let tid = i64::try_from(st.tid.load(Ordering::Relaxed)).unwrap_or(0);
+            let waited = match (delay0, crate::sample::run_delay_of(tid)) {
+                (d0, Some(d)) if d0 != u64::MAX => nanos(Some(d)).saturating_sub(d0),
+                _ => 0,
+            };
+            Some(share_of(cpu.saturating_sub(cpu0), wall, waited))
+        })
+        .collect();
+    crate::sample::lower_median(shares)
+}
+
+/// CPU time over the part of `wall` not spent waiting for a CPU (`waited`), at most 1; all in
+/// nanoseconds.
+fn share_of(cpu: u64, wall: u64, waited: u64) -> f64 {
+    let could = wall.saturating_sub(waited).max(1);
+    (cpu as f64 / could as f64).min(1.0)
 }
 
 /// The helpers' results (sorted by index: `1..k`, each once) without their indices; or the
@@ -595,6 +747,85 @@ pub(crate) mod tests {
         for (i, c) in calls.iter().enumerate() {
             assert_eq!(c.load(Ordering::Relaxed), usize::from(i < k), "item {i}");
         }
+    }
+
+    /// A first item that sleeps until a helper has run an item, then 20 ms more, beside
+    /// helpers whose items sleep (`compute` false) or spin on their thread's CPU clock: the
+    /// handoff of the offer.
+    fn handoff_beside(compute: bool) -> Handoff {
+        let items: Vec<usize> = (0..8).collect();
+        let other_started = AtomicBool::new(false);
+        let f = |&i: &usize| {
+            if i == 0 {
+                while !other_started.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            } else {
+                other_started.store(true, Ordering::Release);
+                if compute {
+                    let t0 = crate::sample::thread_cpu_time();
+                    while crate::sample::thread_cpu_time() - t0 < Duration::from_millis(5) {
+                        std::hint::spin_loop();
+                    }
+                } else {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            i
+        };
+        offered(|| {
+            let (h, _) = run_first(
+                &items,
+                &f,
+                1,
+                Duration::ZERO,
+                Instant::now(),
+                |out| out.then(|| f(&items[0])),
+                |a, h| a.map(|_| h),
+            );
+            h
+        })
+    }
+
+    #[test]
+    fn the_handoff_tells_how_the_first_item_and_the_helpers_used_the_cpu() {
+        let _serial = helpers();
+        if !ready() {
+            return; // one core: no helper to have
+        }
+        // Everything sleeps: both shares are low (a sleeping thread's share stays low however
+        // loaded the machine: it burns next to nothing).
+        let waiting = handoff_beside(false);
+        assert!(waiting.k >= 2);
+        let first = waiting.first_cpu_share.expect("the first item's share");
+        let helpers = waiting.helpers_cpu_share.expect("the helpers' share");
+        assert!(first < 0.5 && helpers < 0.5, "{waiting:?}");
+        // The helpers' items compute while the first item sleeps (a one-time set-up, say):
+        // the handoff tells them apart.
+        let computing = handoff_beside(true);
+        let first = computing.first_cpu_share.expect("the first item's share");
+        let helpers = computing.helpers_cpu_share.expect("the helpers' share");
+        assert!(first < 0.5 && helpers > first, "{computing:?}");
+    }
+
+    #[test]
+    fn the_monitor_looks_again_when_an_offer_falls_due() {
+        // Due in 300 µs: looked at then, not a tick later; already due but unclaimed (no idle
+        // helper): a tick later.
+        assert_eq!(due_after(1_300, 1_000, 1_000_000), 1_300);
+        assert_eq!(due_after(900, 1_000, 1_000_000), 1_001_000);
+        assert_eq!(due_after(1_000, 1_000, 1_000_000), 1_001_000);
+    }
+
+    #[test]
+    fn a_share_leaves_out_the_wait_for_a_cpu() {
+        // 300 µs of CPU in 1 ms, 400 µs of it waiting for a CPU: half the time it could run.
+        assert!((share_of(300, 1_000, 400) - 0.5).abs() < 1e-12);
+        assert!((share_of(300, 1_000, 0) - 0.3).abs() < 1e-12);
+        // Never above 1, and no division by zero when it waited throughout.
+        assert_eq!(share_of(300, 1_000, 1_000), 1.0);
+        assert_eq!(share_of(0, 0, 0), 0.0);
     }
 
     #[test]

@@ -586,8 +586,9 @@ pub struct RunStats {
     pub cpu: Vec<Duration>,
     /// Time each participant slot's thread spent in the job ready to run but without a CPU
     /// (from its `schedstat`; zero where the kernel does not tell): measured for the
-    /// participants a job that may grow starts with (the workers it grows to hold zero),
-    /// empty for other jobs. A slot's `busy` less this is the time it could have run.
+    /// participants a job that may grow starts with, up to the effective cores (the slots of
+    /// the workers it grows to, and of those past the cores, are not in it), empty for other
+    /// jobs. A slot's `busy` less this is the time it could have run.
     pub run_delay: Vec<Duration>,
 }
 

@@ -300,8 +300,10 @@ pub(crate) struct Job<'a, R, F> {
     /// that may grow: its caller tells waiting items from computing ones with it).
     cpu_clocks: bool,
     /// Participant slots (below this) that also read their run delay then: the job's first
-    /// participants, whose verdict is "computes" on a busy machine too. (A `schedstat` read
-    /// costs ~2 µs; the tens of workers a job of waiting items grows to skip it.)
+    /// participants, up to the effective cores, whose verdict is "computes" on a busy machine
+    /// too. (A `schedstat` read costs ~2 µs; the tens of workers a job of waiting items grows
+    /// to skip it, and so do the participants past the cores of a job that starts that wide:
+    /// their reads would queue for the cores before their first items.)
     delay_slots: usize,
     start: Instant,
 }
@@ -378,7 +380,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 broken: AtomicBool::new(false),
             }),
             cpu_clocks: opts.grow.is_some(),
-            delay_slots: expected,
+            delay_slots: if opts.grow.is_some() {
+                expected.min(crate::system::info().cores.effective.max(1))
+            } else {
+                0
+            },
             start: Instant::now(),
         }
     }
@@ -597,11 +603,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             } else {
                 Vec::new()
             },
-            run_delay: if self.cpu_clocks {
-                parts.iter().map(|p| p.run_delay).collect()
-            } else {
-                Vec::new()
-            },
+            run_delay: parts
+                .iter()
+                .take(self.delay_slots)
+                .map(|p| p.run_delay)
+                .collect(),
         };
         let complete = failure.is_none() && items + self.hole_items == self.len;
         if complete {
