@@ -1130,17 +1130,26 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     Ok((out.results, Some(out.stats)))
 }
 
-/// The pool size to ask the manager for: the workers themselves up to 64, then the next power
-/// of two, so that plans differing by a few workers share warm pools; never more than
-/// [`pool::MAX_WORKERS`] (a job of more workers runs on a pool of that many).
+/// The pool size to ask the manager for: the workers themselves up to 64, then 128, 512,
+/// 2048 (each four times the last), so that plans differing by a few workers share warm
+/// pools; never more than [`pool::MAX_WORKERS`] (a job of more workers runs on a pool of that
+/// many). A pool spawns its threads as jobs first need them, so a job of 241 threads on a pool
+/// of 512 makes 241. (With powers of two, a fresh call of 500 waiting items asked for 512 to
+/// grow in, and the remembered plan of 241 then ran on a pool of 256: two sets of threads.)
 fn pool_size(workers: usize) -> usize {
     if workers <= 64 {
-        workers
-    } else {
-        workers
-            .checked_next_power_of_two()
-            .map_or(pool::MAX_WORKERS, |p| p.min(pool::MAX_WORKERS))
+        return workers;
     }
+    let p = workers
+        .checked_next_power_of_two()
+        .unwrap_or(pool::MAX_WORKERS);
+    // 64 · 2^(odd): 128, 512, 2048, …
+    let p = if p.trailing_zeros() % 2 == 0 {
+        p.saturating_mul(2)
+    } else {
+        p
+    };
+    p.min(pool::MAX_WORKERS)
 }
 
 fn run_sequential<T, R, F: Fn(&T) -> R>(
@@ -1520,7 +1529,7 @@ mod tests {
         })
     }
 
-    /// The default floor on 2 cores (128 workers allowed).
+    /// The floor on 2 cores with `max_workers(128)` (the default cap there until stop 20).
     const FLOOR: f64 = 1.0 / 64.0;
 
     fn guess() -> SampleStats {
@@ -1820,6 +1829,13 @@ mod tests {
         assert_eq!(pool_size(2), 2);
         assert_eq!(pool_size(64), 64);
         assert_eq!(pool_size(65), 128);
+        assert_eq!(pool_size(128), 128);
+        assert_eq!(pool_size(129), 512);
+        assert_eq!(pool_size(241), 512);
+        assert_eq!(pool_size(500), 512);
+        assert_eq!(pool_size(513), 2048);
+        assert_eq!(pool_size(3000), pool::MAX_WORKERS);
+        assert_eq!(pool_size(usize::MAX), pool::MAX_WORKERS);
     }
 
     #[test]

@@ -495,8 +495,8 @@ impl Default for Optimizer {
 
 impl Optimizer {
     /// The defaults: sample 5 items (up to 64 when costs vary), spend at most 50 ms or 2% of
-    /// the predicted run sampling, require a 1.2× speedup, at most `max(64, 4 × cores)`
-    /// workers, chunks of about 1 ms (or 100 × the dispatch cost), half the available memory,
+    /// the predicted run sampling, require a 1.2× speedup, at most [`default_max_workers`]
+    /// (512) workers, chunks of about 1 ms (or 100 × the dispatch cost), half the available memory,
     /// and a warm pool.
     ///
     /// ```
@@ -551,7 +551,7 @@ impl Optimizer {
     }
 
     /// The most workers a plan may use (≥ 1). Unset, [`default_max_workers`] of the effective
-    /// cores (128 on 2 cores): only work that waits comes near it. Plans never use more than a
+    /// cores (512, or the cores where more): only work that waits comes near it. Plans never use more than a
     /// pool can hold ([`pool::MAX_WORKERS`](crate::pool::MAX_WORKERS)), whatever this says.
     ///
     /// ```
@@ -1012,9 +1012,9 @@ pub fn decide(
         constraints.push(match settings.max_workers {
             Some(_) => format!("workers capped at {max_workers} by max_workers"),
             None => format!(
-                "workers capped at {max_workers}: the default max_workers ({} per effective \
-                 core, at most {}; Optimizer::max_workers sets it)",
-                WAITING_WORKERS_PER_CORE, DEFAULT_MAX_WORKERS_LIMIT
+                "workers capped at {max_workers}: the default max_workers ({}, or the cores \
+                 where more; Optimizer::max_workers sets it)",
+                DEFAULT_MAX_WORKERS_LIMIT
             ),
         });
     }
@@ -1076,46 +1076,50 @@ pub fn decide(
     }
 }
 
-/// Workers per effective core that work which waits may keep busy: an item on the CPU for
-/// 1/64 of its time (a sleep of a millisecond or longer, most I/O) leaves a core idle with
-/// fewer.
+/// Workers per effective core that work which waits may keep busy when nothing tells its CPU
+/// share: an item on the CPU for 1/64 of its time (a sleep of a millisecond or longer, most
+/// I/O) leaves a core idle with fewer. The least CPU share par_map's watch reads for waiting
+/// workers is 1/64 (or less, where `max_workers` allows more than this per core), and
+/// `amorsize run -j auto` runs at most this many commands per core
+/// ([`crate::process::ControllerConfig::for_cores`]: a process holds far more memory than a
+/// thread).
 ///
 /// ```
-/// use amorsize::plan::{default_max_workers, WAITING_WORKERS_PER_CORE};
-/// assert_eq!(default_max_workers(2), 2 * WAITING_WORKERS_PER_CORE);
+/// use amorsize::plan::WAITING_WORKERS_PER_CORE;
+/// assert_eq!(amorsize::process::ControllerConfig::for_cores(2).max, 2 * WAITING_WORKERS_PER_CORE);
 /// ```
 pub const WAITING_WORKERS_PER_CORE: usize = 64;
 
-/// The most workers a plan may use by default, however many cores (the size of tokio's pool
+/// The most threads a plan may use by default, however many cores (the size of tokio's pool
 /// for blocking calls; see [`default_max_workers`]).
 ///
 /// ```
 /// use amorsize::plan::{default_max_workers, DEFAULT_MAX_WORKERS_LIMIT};
+/// assert_eq!(default_max_workers(2), DEFAULT_MAX_WORKERS_LIMIT);
 /// assert_eq!(default_max_workers(64), DEFAULT_MAX_WORKERS_LIMIT);
-/// assert!(default_max_workers(2) < DEFAULT_MAX_WORKERS_LIMIT);
 /// ```
 pub const DEFAULT_MAX_WORKERS_LIMIT: usize = 512;
 
-/// The most workers a plan may use when [`Optimizer::max_workers`] is not set, and the highest
-/// concurrency `amorsize run -j auto` may reach: [`WAITING_WORKERS_PER_CORE`] per effective
-/// core, at most [`DEFAULT_MAX_WORKERS_LIMIT`] (512), and never fewer than the
-/// cores. Only work that waits comes near it: compute-bound work is held to the cores, and
-/// partly blocking work to the cores over its CPU share. Services that limit connections, or
-/// a low limit of open files, call for [`Optimizer::max_workers`].
+/// The most workers a plan may use when [`Optimizer::max_workers`] is not set:
+/// [`DEFAULT_MAX_WORKERS_LIMIT`] (512, tokio's pool for blocking calls), and never fewer than
+/// the cores. Only work that waits comes near it, and only as near as its CPU share lets: the
+/// planner holds compute-bound work to the cores, and work that waits to twice the cores over
+/// its CPU share (about 200 threads on 2 cores for sleeps of 1 ms, which use ~2% of a CPU);
+/// the work itself must feed each worker 4 times the cost of starting it. A waiting thread
+/// costs a stack of virtual memory and no core, so the limit no longer scales with the cores
+/// (it was 64 per core: 128 on 2 cores held 500 sleeps of 1 ms to four rounds where 256
+/// workers take two). Services that limit connections, or a low limit of open files, call for
+/// [`Optimizer::max_workers`].
 ///
 /// ```
 /// use amorsize::plan::default_max_workers;
-/// assert_eq!(default_max_workers(2), 128);
+/// assert_eq!(default_max_workers(2), 512);
 /// assert_eq!(default_max_workers(16), 512);
 /// assert_eq!(default_max_workers(1024), 1024);
-/// assert_eq!(default_max_workers(0), 64);
+/// assert_eq!(default_max_workers(0), 512);
 /// ```
 pub fn default_max_workers(cores: usize) -> usize {
-    let cores = cores.max(1);
-    cores
-        .saturating_mul(WAITING_WORKERS_PER_CORE)
-        .min(DEFAULT_MAX_WORKERS_LIMIT)
-        .max(cores)
+    DEFAULT_MAX_WORKERS_LIMIT.max(cores)
 }
 
 /// Worker counts worth evaluating up to `cap`: every count up to 64, then powers of two, and
@@ -1277,10 +1281,17 @@ mod tests {
         assert!(says(&p, "workers capped at 3 by max_workers"), "{p}");
         let p = plan(&stats(0.1, 0.0, 0.01), 5, 2);
         assert!(p.workers() <= 5);
-        // Waiting work on 2 cores would take ~200 workers: the default cap says why it is 128.
-        let p = plan(&stats(1e-3, 0.0, 0.01), 5_000, 2);
-        assert_eq!(p.workers(), 128);
+        // Waiting work on 8 cores would take up to 1,600 workers: the default cap says why it
+        // is 512.
+        let p = plan(&stats(1e-3, 0.0, 0.01), 5_000, 8);
+        assert_eq!(p.workers(), DEFAULT_MAX_WORKERS_LIMIT);
         assert!(says(&p, "the default max_workers"), "{p}");
+        // On 2 cores its CPU share holds it below the cap (past the 128 that the cap was on 2
+        // cores until stop 20), and the plan says so.
+        let p = plan(&stats(1e-3, 0.0, 0.01), 5_000, 2);
+        assert!(p.workers() > 128 && p.workers() <= 400, "{p}");
+        assert!(says(&p, "blocking work (CPU 1%"), "{p}");
+        assert!(!says(&p, "the default max_workers"), "{p}");
         // Compute-bound work stops at the cores, and the default cap is not mentioned.
         let p = plan(&stats(1e-3, 0.0, 1.0), 5_000, 2);
         assert_eq!(p.workers(), 2);

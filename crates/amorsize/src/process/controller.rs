@@ -71,8 +71,10 @@ pub struct ControllerConfig {
 
 impl ControllerConfig {
     /// Defaults for a machine with `cores` effective cores: `max` is
-    /// [`default_max_workers`](crate::plan::default_max_workers) (64 × cores, capped at 512, but
-    /// never below `cores`), as for `par_map`'s threads.
+    /// [`WAITING_WORKERS_PER_CORE`](crate::plan::WAITING_WORKERS_PER_CORE) (64) per core, at
+    /// most [`DEFAULT_MAX_WORKERS_LIMIT`](crate::plan::DEFAULT_MAX_WORKERS_LIMIT) (512) and never
+    /// below `cores`: par_map's threads may reach 512 on any machine, but a process holds far
+    /// more memory than a waiting thread.
     ///
     /// ```
     /// let c = amorsize::process::ControllerConfig::for_cores(2);
@@ -83,7 +85,10 @@ impl ControllerConfig {
         ControllerConfig {
             cores,
             min: 1,
-            max: crate::plan::default_max_workers(cores),
+            max: cores
+                .saturating_mul(crate::plan::WAITING_WORKERS_PER_CORE)
+                .min(crate::plan::DEFAULT_MAX_WORKERS_LIMIT)
+                .max(cores),
             io_bound_below: 0.5,
             gain: 0.05,
             min_window_jobs: 4,
