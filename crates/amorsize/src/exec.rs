@@ -29,7 +29,7 @@
 //! per helper make one (past that the first item alone is under 1% of the job); neither does
 //! a call with a progress callback (the helpers' items would not reach it) nor a site
 //! remembered with items far shorter than the wait. The monitor costs about 19 µs of CPU
-//! a beat here while offers keep coming, and parks 100 ms after the last one. [`cache_stats`]
+//! a beat here while offers keep coming, and parks 5 ms after the last one. [`cache_stats`]
 //! counts the calls helped.
 //!
 //! ```
@@ -427,14 +427,36 @@ fn run_helped<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         let mut out = Vec::with_capacity(n);
         extend_from(&mut out, &items[..1], 0, f).map(|()| out)
     };
+    // The first item's time, read once it is taken back (help came only for a first item
+    // that ran long): what the items after the helpers' are planned from.
+    let first_took: std::cell::Cell<Option<Duration>> = std::cell::Cell::new(None);
+    let took = || *first_took.get().get_or_insert_with(|| t0.elapsed());
+    // Items that compute, with a helper on every other core the plan would use: that is the
+    // plan's job already running, and the caller joins it (see `pool::early::run_first`).
+    let join = |first: &Result<Vec<R>>, h: &pool::early::Handoff| {
+        let took = took();
+        first.is_ok() && after_help(h) == AfterHelp::Computes && {
+            let guess = sample::summarize(&[sample::Measurement::wall_only(0, 1, took)]);
+            let plan = opt.plan_from(n - h.k, &guess);
+            plan.executor() == Executor::Threads
+                && plan.chunk_size() == 1
+                && plan.workers() == h.helpers + 1
+        }
+    };
     let rest = |first: Result<Vec<R>>, h: pool::early::Handoff| {
         let k = h.k;
-        // Help came only for a first item that ran long: its time (read now, once it is
-        // taken back) is what the items after the helpers' are planned from.
-        let took = if k > 1 { t0.elapsed() } else { Duration::ZERO };
+        let took = if k > 1 { took() } else { Duration::ZERO };
         match first {
             Err(e) => Went::Alone(Err(e)),
             Ok(out) if k <= 1 => Went::Alone(after_first(opt, key, items, f, out, t0)),
+            Ok(out) if h.joined => {
+                // Every item ran (or one panicked, which the helpers' results report): the
+                // site is remembered as compute-bound work of the first item's cost.
+                MISSES.fetch_add(1, Ordering::Relaxed);
+                let guess = sample::summarize(&[sample::Measurement::wall_only(0, 1, took)]);
+                cache_put(key, n, &guess, true);
+                Went::Helped(out, k, Ok(Vec::new()))
+            }
             Ok(out) => {
                 let tail = &items[k..];
                 let r = if tail.is_empty() {
@@ -451,7 +473,7 @@ fn run_helped<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             }
         }
     };
-    let (went, helped) = pool::early::run_first(items, f, helpers, after, t0, first, rest);
+    let (went, helped) = pool::early::run_first(items, f, helpers, after, t0, first, join, rest);
     match went {
         Went::Alone(r) => r,
         Went::Helped(mut out, k, tail) => {
@@ -1768,6 +1790,8 @@ mod tests {
             k: 2,
             first_cpu_share: first,
             helpers_cpu_share: helpers,
+            helpers: 1,
+            joined: false,
         };
         assert_eq!(after_help(&h(Some(0.95), None)), AfterHelp::Computes);
         assert_eq!(after_help(&h(Some(0.9), Some(0.01))), AfterHelp::Computes);

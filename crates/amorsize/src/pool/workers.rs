@@ -331,6 +331,13 @@ pub(crate) fn mark_helper_thread() {
     CURRENT_POOL.with(|c| c.set(usize::MAX));
 }
 
+/// Runs `f` with the current thread marked as a helper (calls made from it run inline), as
+/// a caller that joins its helpers does while it runs their items.
+pub(crate) fn as_helper<R>(f: impl FnOnce() -> R) -> R {
+    let _mark = Mark::set(usize::MAX);
+    f()
+}
+
 /// Marks the current thread as running a job of pool `id` until dropped.
 struct Mark(usize);
 impl Mark {
