@@ -249,3 +249,56 @@ fn progress_reports_reach_the_total() {
     assert_eq!(total.load(Ordering::Relaxed), 200);
     assert_eq!(done.load(Ordering::Relaxed), 200);
 }
+
+/// Spins `d` of the calling thread's CPU time: an item that computes on any machine.
+fn compute_for(d: Duration) {
+    let t0 = amorsize::sample::thread_cpu_time();
+    while amorsize::sample::thread_cpu_time() - t0 < d {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn long_computing_items_run_once_in_order_and_a_panic_names_its_item() {
+    // Fresh call sites of items long enough that the first one is offered to helpers (once a
+    // parallel job has run): whether the caller then joins its helpers, starts a job of its
+    // own or runs alone, every item runs once, in order, and a panic names its item.
+    let _one_at_a_time = serial();
+    let warm: Vec<u64> = (0..64).collect();
+    amorsize::par_map(&warm, |x| {
+        (0..200_000u64).fold(*x, |a, b| a.wrapping_mul(31) ^ b)
+    })
+    .unwrap();
+    let items: Vec<usize> = (0..40).collect();
+    for _ in 0..3 {
+        amorsize::exec::clear_cache();
+        let calls = counters(items.len());
+        let out = amorsize::par_map(&items, |&i| {
+            calls[i].fetch_add(1, Ordering::Relaxed);
+            compute_for(Duration::from_millis(1));
+            // A nested call from an item runs (inline on a helper or a worker) and completes.
+            let inner: Vec<usize> = (0..8).collect();
+            i * 3 + amorsize::par_map(&inner, |&j| j).unwrap().len()
+        })
+        .unwrap();
+        assert_eq!(out, items.iter().map(|i| i * 3 + 8).collect::<Vec<_>>());
+        assert_each_once(&calls);
+
+        amorsize::exec::clear_cache();
+        let calls = counters(items.len());
+        let err = amorsize::par_map(&items, |&i| {
+            calls[i].fetch_add(1, Ordering::Relaxed);
+            compute_for(Duration::from_millis(1));
+            assert!(i != 27, "item {i} fails");
+            i
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::TaskPanicked { index: 27, .. }),
+            "{err:?}"
+        );
+        for (i, c) in calls.iter().enumerate() {
+            assert!(c.load(Ordering::Relaxed) <= 1, "item {i} ran twice");
+        }
+    }
+}
