@@ -551,7 +551,7 @@ fn run_waited<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 ) -> Result<Vec<R>> {
     let guess = sample::summarize(&[sample::Measurement::wall_only(0, 1, took)]);
     let mut waited = guess.clone();
-    waited.cpu_fraction = share.max(waiting_floor(&opt.sample_settings_for()));
+    waited.cpu_fraction = share.max(waiting_floor(opt, &opt.sample_settings_for()));
     let plan = opt.plan_from(items.len(), &waited);
     if plan.executor() != Executor::Threads || crate::alloc::is_active() {
         return decide_and_run(opt, key, items, f, Vec::new(), took, 1);
@@ -793,14 +793,23 @@ fn stats_seen(
 }
 
 /// The least CPU share a watch gives waiting workers: 1 / [`crate::plan::WAITING_WORKERS_PER_CORE`]
-/// (1/64), or less where the allowed `max_workers` asks for more workers than that per core
-/// (the share at which the planner's `cores / CPU fraction` reaches it). A fixed 1/64 held a
-/// job to 64 workers per core however high `Optimizer::max_workers` was set: 128 on 2 cores
-/// with `max_workers(256)` (256 since the planner allows twice that bound, still short of
-/// `max_workers(512)`).
-fn waiting_floor(settings: &sample::SampleSettings) -> f64 {
+/// (1/64: a worker watched for a few hundred microseconds while it sleeps reads next to
+/// nothing, and a sleep of a millisecond burns 1–3 % of it), or less where `max_workers`,
+/// set by the caller, asks for more workers than that per core (the share at which the
+/// planner's `cores / CPU fraction` reaches it). A fixed 1/64 held a job to 64 workers per core
+/// however high `Optimizer::max_workers` was set: 128 on 2 cores with `max_workers(256)` (256
+/// since the planner allows twice that bound, still short of `max_workers(512)`). The default
+/// `max_workers` (512 on any machine) does not lower it: a program's first call of 500 sleeps
+/// of 1 ms then grew to all 500 workers on 2 cores, spawning them one by one (15–18 ms against
+/// 9–10 ms with 128; the whole job's share, remembered, asks for ~240).
+fn waiting_floor(opt: &Optimizer, settings: &sample::SampleSettings) -> f64 {
     let per_core = 1.0 / crate::plan::WAITING_WORKERS_PER_CORE as f64;
-    (settings.cores.max(1) as f64 / settings.max_workers.max(1) as f64).min(per_core)
+    match opt.max_workers_set() {
+        Some(_) => {
+            (settings.cores.max(1) as f64 / settings.max_workers.max(1) as f64).min(per_core)
+        }
+        None => per_core,
+    }
 }
 
 /// What a watched job showed once it was done, when its window raised the question whether
@@ -888,7 +897,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let n = items.len();
     let settings = opt.sample_settings_for();
     let max = settings.max_workers.min(n).max(1);
-    let floor = waiting_floor(&settings);
+    let floor = waiting_floor(opt, &settings);
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - prefix.len();
@@ -1551,7 +1560,7 @@ mod tests {
         })
     }
 
-    /// The floor on 2 cores with `max_workers(128)` (the default cap there until stop 20).
+    /// The floor on 2 cores by default (and with `max_workers` up to 128).
     const FLOOR: f64 = 1.0 / 64.0;
 
     fn guess() -> SampleStats {
@@ -1814,23 +1823,28 @@ mod tests {
             max_workers,
             ..Default::default()
         };
-        assert_eq!(waiting_floor(&settings(128)), FLOOR);
-        // Fewer allowed (the plan caps them): the floor stays; on 16 cores the default of 512
-        // (32 per core) keeps it too.
-        assert_eq!(waiting_floor(&settings(1)), FLOOR);
+        let set = |n| Optimizer::new().max_workers(n);
+        assert_eq!(waiting_floor(&set(128), &settings(128)), FLOOR);
+        // Fewer allowed (the plan caps them): the floor stays; on 16 cores 512 (32 per core)
+        // keeps it too.
+        assert_eq!(waiting_floor(&set(1), &settings(1)), FLOOR);
         let sixteen = sample::SampleSettings {
             cores: 16,
-            max_workers: crate::plan::default_max_workers(16),
+            max_workers: 512,
             ..Default::default()
         };
-        assert_eq!(waiting_floor(&sixteen), FLOOR);
+        assert_eq!(waiting_floor(&set(512), &sixteen), FLOOR);
+        // The default max_workers (512 on 2 cores) keeps it as well: only a caller's own
+        // max_workers lowers it.
+        let default = settings(crate::plan::default_max_workers(2));
+        assert_eq!(waiting_floor(&Optimizer::new(), &default), FLOOR);
         // Workers that burned nothing in the window, with max_workers(512): 512 of them, not
         // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once).
         let s = stats_seen(
             &guess(),
             &seen(1, 0, 0),
             None,
-            waiting_floor(&settings(512)),
+            waiting_floor(&set(512), &settings(512)),
         );
         let opt = Optimizer::new().max_workers(512);
         let plan = decide_with(&opt, &s, 1_000);

@@ -232,7 +232,12 @@ fn monitor_main() {
         return;
     };
     loop {
-        if now_ns().saturating_sub(LAST_OFFER_NS.load(Ordering::SeqCst)) > linger {
+        // An offer still in its slot (every helper busy when it fell due) keeps the monitor
+        // beating however old: parked, it would leave that call without help until another
+        // call made an offer (a test's first item waited a minute for it).
+        if now_ns().saturating_sub(LAST_OFFER_NS.load(Ordering::SeqCst)) > linger
+            && !offers_waiting()
+        {
             // Idle: park until an offer wakes us. The offer stores its time before it looks at
             // `parked` and we look at the time again after setting it (both SeqCst), so either
             // it sees us parked and unparks, or we see its offer and do not park.
@@ -258,6 +263,14 @@ fn monitor_main() {
         }
         std::thread::park_timeout(Duration::from_nanos(next.saturating_sub(now_ns())));
     }
+}
+
+/// Whether a slot holds an offer the monitor has not claimed.
+fn offers_waiting() -> bool {
+    SLOT.iter().any(|s| {
+        let p = s.load(Ordering::Acquire);
+        !p.is_null() && p != CLAIMED
+    })
 }
 
 /// When the monitor should look again for an offer that falls due at `due` (ns), seen at
@@ -1143,5 +1156,76 @@ pub(crate) mod tests {
                 .collect::<Vec<_>>()
         });
         assert_eq!(ok, [true, true]);
+    }
+
+    #[test]
+    fn an_offer_left_waiting_for_a_helper_is_claimed_once_one_is_free() {
+        let _serial = helpers();
+        if !ready() {
+            return; // one core: no helper to have
+        }
+        // Every helper there may be is held by a call of its own, until `release`.
+        let release = AtomicBool::new(false);
+        let holding = AtomicUsize::new(0);
+        let limit = helper_limit();
+        let helped = std::thread::scope(|scope| {
+            for _ in 0..limit {
+                scope.spawn(|| {
+                    let items: Vec<usize> = (0..2).collect();
+                    let started = AtomicBool::new(false);
+                    let f = |&i: &usize| {
+                        if i == 1 {
+                            started.store(true, Ordering::Release);
+                            wait_for(|| release.load(Ordering::Acquire));
+                        }
+                    };
+                    offered(|| {
+                        let (a, _) = run_first_alone(
+                            &items,
+                            &f,
+                            1,
+                            Duration::ZERO,
+                            Instant::now(),
+                            |out| {
+                                out.then(|| {
+                                    wait_for(|| started.load(Ordering::Acquire));
+                                    holding.fetch_add(1, Ordering::AcqRel);
+                                    wait_for(|| release.load(Ordering::Acquire));
+                                })
+                            },
+                            |a, _| a,
+                        );
+                        a
+                    })
+                });
+            }
+            assert!(wait_for(|| holding.load(Ordering::Acquire) == limit));
+            // An offer that falls due with no helper free, outlasting the monitor's linger
+            // with no other offer made: once the helpers are released, it is still claimed.
+            let items: Vec<usize> = (0..2).collect();
+            let other = AtomicBool::new(false);
+            let f = |&i: &usize| {
+                if i == 1 {
+                    other.store(true, Ordering::Release);
+                }
+            };
+            let (helped, _) = run_first_alone(
+                &items,
+                &f,
+                1,
+                Duration::ZERO,
+                Instant::now(),
+                |_| {
+                    // The time that passes without an offer is the case itself, not a wait
+                    // for a race to settle.
+                    std::thread::sleep(LINGER * 4);
+                    release.store(true, Ordering::Release);
+                    wait_for(|| other.load(Ordering::Acquire))
+                },
+                |a, h| a && h.k >= 2,
+            );
+            helped
+        });
+        assert!(helped, "the offer was never claimed");
     }
 }
