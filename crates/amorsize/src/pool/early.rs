@@ -577,57 +577,62 @@ impl Drop for ResetInFirst {
 /// The caller's CPU share from the claim of its offer until now (the end of its first item),
 /// over the time it could run: the wall time less its wait for a CPU meanwhile.
 fn cpu_share_since_claim(offer: &Offer) -> Option<f64> {
-    let cpu0 = offer.claimed_cpu.load(Ordering::Relaxed);
-    let wall = now_ns().saturating_sub(offer.claimed_at.load(Ordering::Relaxed));
-    if cpu0 == u64::MAX || (wall as u128) < crate::sample::MIN_MEASUREMENT.as_nanos() {
-        return None;
-    }
-    let cpu = u64::try_from(crate::sample::thread_cpu_time().as_nanos()).unwrap_or(u64::MAX);
-    let delay0 = offer.claimed_delay.load(Ordering::Relaxed);
-    let waited = match (delay0, crate::sample::run_delay_of(offer.tid)) {
-        (d0, Some(d)) if d0 != u64::MAX => {
-            u64::try_from(d.as_nanos()).map_or(0, |d| d.saturating_sub(d0))
-        }
-        _ => 0,
-    };
-    Some(share_of(cpu.saturating_sub(cpu0), wall, waited))
+    share_since(
+        offer.claimed_at.load(Ordering::Relaxed),
+        offer.claimed_cpu.load(Ordering::Relaxed),
+        offer.claimed_delay.load(Ordering::Relaxed),
+        offer.tid,
+        || Some(nanos(Some(crate::sample::thread_cpu_time()))),
+    )
 }
 
 /// The helpers' CPU share from taking the offer until now (the lower median of the first
 /// [`HELPERS_READ`] that took it and have run long enough to tell), each over the time it
 /// could run.
 fn helpers_share(offer: &Offer) -> Option<f64> {
-    let now = now_ns();
     let shares: Vec<f64> = offer
         .started
         .iter()
         .filter(|st| st.ready.load(Ordering::Acquire))
         .filter_map(|st| {
-            let wall = now.saturating_sub(st.at.load(Ordering::Relaxed));
-            let (cpu0, delay0) = (
-                st.cpu.load(Ordering::Relaxed),
-                st.delay.load(Ordering::Relaxed),
-            );
-            if cpu0 == u64::MAX || (wall as u128) < crate::sample::MIN_MEASUREMENT.as_nanos() {
-                return None;
-            }
             let clock = st.clock.load(Ordering::Relaxed);
             let clock = libc::clockid_t::try_from(clock)
                 .ok()
                 .filter(|_| clock != i64::MAX)?;
-            let cpu = nanos(crate::sample::try_clock(clock));
-            if cpu == u64::MAX {
-                return None;
-            }
-            let tid = i64::try_from(st.tid.load(Ordering::Relaxed)).unwrap_or(0);
-            let waited = match (delay0, crate::sample::run_delay_of(tid)) {
-                (d0, Some(d)) if d0 != u64::MAX => nanos(Some(d)).saturating_sub(d0),
-                _ => 0,
-            };
-            Some(share_of(cpu.saturating_sub(cpu0), wall, waited))
+            share_since(
+                st.at.load(Ordering::Relaxed),
+                st.cpu.load(Ordering::Relaxed),
+                st.delay.load(Ordering::Relaxed),
+                i64::try_from(st.tid.load(Ordering::Relaxed)).unwrap_or(0),
+                || Some(nanos(crate::sample::try_clock(clock))).filter(|c| *c != u64::MAX),
+            )
         })
         .collect();
     crate::sample::lower_median(shares)
+}
+
+/// A thread's CPU share from `at` (ns since [`epoch`]) until now, when its CPU time was `cpu0`
+/// and its run delay `delay0` (ns; `u64::MAX` when unread): its CPU time now (`cpu_now`, read
+/// first) less `cpu0`, over the time it could run (thread `tid`'s run delay meanwhile left
+/// out). `None` when `cpu0` or the CPU time now is unknown, or the stretch is shorter than
+/// [`crate::sample::MIN_MEASUREMENT`].
+fn share_since(
+    at: u64,
+    cpu0: u64,
+    delay0: u64,
+    tid: i64,
+    cpu_now: impl FnOnce() -> Option<u64>,
+) -> Option<f64> {
+    let wall = now_ns().saturating_sub(at);
+    if cpu0 == u64::MAX || (wall as u128) < crate::sample::MIN_MEASUREMENT.as_nanos() {
+        return None;
+    }
+    let cpu = cpu_now()?;
+    let waited = match (delay0, crate::sample::run_delay_of(tid)) {
+        (d0, Some(d)) if d0 != u64::MAX => nanos(Some(d)).saturating_sub(d0),
+        _ => 0,
+    };
+    Some(share_of(cpu.saturating_sub(cpu0), wall, waited))
 }
 
 /// CPU time over the part of `wall` not spent waiting for a CPU (`waited`), at most 1; all in
