@@ -459,6 +459,20 @@ pub fn summarize(ms: &[Measurement]) -> SampleStats {
 /// assert_eq!(s.busy_elsewhere, 2.0);
 /// ```
 pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
+    summarize_with(ms, busy, true)
+}
+
+/// [`summarize_beside`], counting none of what the rest of the process burned as the call's:
+/// for a sample whose runs saw other threads burn CPU that a later run no longer saw
+/// ([`summarize_confirmed`]).
+fn summarize_own(ms: &[Measurement], busy: f64) -> SampleStats {
+    summarize_with(ms, busy, false)
+}
+
+/// The statistics of `ms` beside `busy` cores burned elsewhere; with `others`, what the rest
+/// of the process burned beyond `busy` while the calling thread blocked may count as the
+/// call's (its own threads, or part of its CPU share).
+fn summarize_with(ms: &[Measurement], busy: f64, others: bool) -> SampleStats {
     let elsewhere = if busy.is_finite() { busy.max(0.0) } else { 0.0 };
     let per_item: Vec<f64> = ms
         .iter()
@@ -529,7 +543,8 @@ pub fn summarize_beside(ms: &[Measurement], busy: f64) -> SampleStats {
         if blocked(m) {
             let wall = m.wall.as_secs_f64();
             let own = m.thread_cpu.as_secs_f64() / wall;
-            ratios.push((m.process_cpu.as_secs_f64() / wall - elsewhere).max(own));
+            let process = m.process_cpu.as_secs_f64() / wall - elsewhere;
+            ratios.push(if others { process.max(own) } else { own });
         }
     }
     // The median ratio (the lower middle of an even count), so a moment when other threads of
@@ -1049,8 +1064,46 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
     // they ran threads of their own, and run on too few workers). Look at what the rest of the
     // process burns while no item runs, and leave that out.
     if others_share(&measurements) >= OTHERS_WORTH_A_LOOK {
-        let busy = crate::system::BusyThreads::measure(BUSY_WINDOW);
-        stats = summarize_beside(&measurements, busy.cores());
+        // Threads busy for a moment each are not the program's busy threads, but many of them
+        // burn as much (a pool spinning down after a job just before the sample: 64 rayon
+        // threads yielding to each other kept both cores of the 2-core VM busy for a
+        // millisecond or two, and made 2,000 sleeps of 100 µs look as if each ran two cores'
+        // worth of threads: sequential, 46× slower than they could run). While they burn more
+        // than a quarter core beside the busy threads, look again (at most `QUIET_LOOKS`
+        // times), so that one more run after the looks can tell threads of the call's own,
+        // which burn again, from such a burst, which has passed or burns as much without items.
+        let mut look = crate::system::BusyThreads::measure(BUSY_WINDOW);
+        for _ in 1..QUIET_LOOKS {
+            let busy = look.cores();
+            if !others_counted(&measurements, busy)
+                || burned_idle(&measurements, look.all_cores())
+                || look.all_cores() - busy < OTHERS_WORTH_A_LOOK
+            {
+                break;
+            }
+            look = crate::system::BusyThreads::measure(BUSY_WINDOW);
+        }
+        let (busy, quiet) = (look.cores(), look.all_cores());
+        stats = summarize_beside(&measurements, busy);
+        if others_counted(&measurements, busy) {
+            if burned_idle(&measurements, quiet) {
+                stats = summarize_own(&measurements, busy);
+            } else if let Some((pos, len)) = next_gap_run(&taken, n, run_len) {
+                let expected = measurements.last().map_or(Duration::ZERO, |last| {
+                    Duration::try_from_secs_f64(
+                        last.wall.as_secs_f64() * (len as f64 / last.len.max(1) as f64),
+                    )
+                    .unwrap_or(Duration::MAX)
+                });
+                let (m, out) = match timed_run(items, &f, pos, len, expected) {
+                    Ok(r) => r,
+                    Err(e) => return Err(first_panic(items, &f, &taken, pos, e)),
+                };
+                insert_run(&mut taken, &mut results, pos, out);
+                measurements.push(m);
+                stats = summarize_confirmed(&measurements, busy, quiet);
+            }
+        }
     }
     stats.items = results.iter().map(|(_, r)| r.len()).sum();
     stats.elapsed = started.elapsed();
@@ -1109,6 +1162,64 @@ fn first_gap(taken: &[(usize, usize)], n: usize) -> usize {
         cursor = cursor.max(e);
     }
     cursor.min(n.saturating_sub(1))
+}
+
+/// Looks at the rest of the process a sample may take while it burns CPU on threads each busy
+/// for a moment only ([`crate::system::BusyThreads::all_cores`]): with the look's window and
+/// the reading of ~70 threads' clocks, about 3 ms at most on the 2-core VM, taken only by a
+/// sample whose runs saw others burn CPU that they do not burn now.
+const QUIET_LOOKS: usize = 8;
+
+/// Whether the rest of the process burned about as much (less than [`OTHERS_WORTH_A_LOOK`]
+/// more) in the runs of `ms` in which the calling thread blocked as the `quiet` cores it burned
+/// while no item ran: none of it is then the call's.
+fn burned_idle(ms: &[Measurement], quiet: f64) -> bool {
+    others_share(ms) < quiet.max(0.0) + OTHERS_WORTH_A_LOOK
+}
+
+/// Whether the statistics of `ms` beside `busy` count some of what the rest of the process
+/// burned as the call's: as threads of its own, or in its CPU share.
+fn others_counted(ms: &[Measurement], busy: f64) -> bool {
+    let with = summarize_beside(ms, busy);
+    with.inner_parallelism > 1.0 || with.cpu_fraction > summarize_own(ms, busy).cpu_fraction
+}
+
+/// The statistics of a sample whose runs saw the rest of the process burn CPU while the calling
+/// thread blocked, and whose last run was taken after a look at it, which found `busy` cores
+/// kept busy by the program's busy threads and `quiet` by all its other threads. Threads of
+/// the call's own burn during that run too; when it blocked and the others burned less than
+/// [`OTHERS_WORTH_A_LOOK`] beyond what they burned in the look, the earlier CPU was a burst of
+/// the program's that has passed, and none of it is the call's. A last run that did not block
+/// or was too short to read tells nothing, and the earlier runs stand. Pure: no clock.
+///
+/// Misjudging threads of the call's own for a passed burst is the cheaper mistake: such items
+/// then run on more workers, which queue more work for those threads, at about the same speed;
+/// the other mistake runs waiting items on one or two workers, tens of times slower.
+fn summarize_confirmed(ms: &[Measurement], busy: f64, quiet: f64) -> SampleStats {
+    let passed = ms.last().is_some_and(|last| {
+        cpu_readable(last)
+            && blocked(last)
+            && burned_idle(std::slice::from_ref(last), busy.max(quiet))
+    });
+    if passed {
+        summarize_own(ms, busy)
+    } else {
+        summarize_beside(ms, busy)
+    }
+}
+
+/// The first run not yet taken: where it starts and its length (at most `run_len`, up to the
+/// next run taken); `None` once every item ran.
+fn next_gap_run(taken: &[(usize, usize)], n: usize, run_len: usize) -> Option<(usize, usize)> {
+    let sampled: usize = taken.iter().map(|(s, e)| e - s).sum();
+    if sampled >= n {
+        return None;
+    }
+    let pos = first_gap(taken, n);
+    let next_start = taken
+        .get(taken.partition_point(|&(s, _)| s <= pos))
+        .map_or(n, |&(s, _)| s);
+    Some((pos, run_len.min(next_start - pos).max(1)))
 }
 
 /// Inserts a run into the sorted lists, merging nothing (runs never overlap).
@@ -1433,6 +1544,88 @@ mod tests {
             run(10, 0, 5000, Some(1)), // too short to read the clocks
         ];
         assert!((others_share(&ms) - 1.0).abs() < 1e-9);
+    }
+
+    /// A run of one item of `wall` µs that blocked, the calling thread on the CPU `own` µs and
+    /// the rest of the process `others` µs meanwhile.
+    fn beside(wall: u64, own: u64, others: u64) -> Measurement {
+        Measurement {
+            thread_cpu: Duration::from_micros(own),
+            process_cpu: Duration::from_micros(own + others),
+            voluntary_switches: Some(1),
+            ..m(wall, 1)
+        }
+    }
+
+    #[test]
+    fn others_burning_as_much_with_no_item_running_are_not_the_calls() {
+        // Sleeps of 180 µs (10 µs on the CPU) while the rest of the process kept two cores busy.
+        let ms = vec![beside(180, 10, 360); 5];
+        // Nothing busy for long in the look: the runs look like items running two cores' worth
+        // of threads of their own.
+        assert!(others_counted(&ms, 0.0));
+        assert!(summarize_beside(&ms, 0.0).inner_parallelism > 1.9);
+        // But threads busy for a moment each burned 1.9 cores in the look: as much.
+        assert!(burned_idle(&ms, 1.9));
+        let own = summarize_own(&ms, 0.0);
+        assert_eq!(own.inner_parallelism, 1.0);
+        assert!(own.cpu_fraction < 0.1, "{}", own.cpu_fraction);
+        // Half as much in the look, a burst dying down: not yet.
+        assert!(!burned_idle(&ms, 1.0));
+        // The program's busy threads explain them: nothing counts, nothing to confirm.
+        assert!(!others_counted(&ms, 2.0));
+        // Threads of the call's own, counted only in its CPU share (a fifth of a core beside
+        // a tenth of its own at the least), count too.
+        let light = vec![beside(1000, 100, 800); 3];
+        assert_eq!(summarize_beside(&light, 0.0).inner_parallelism, 1.0);
+        assert!(others_counted(&light, 0.0));
+        assert!(!others_counted(&light, 0.8));
+    }
+
+    #[test]
+    fn one_more_run_tells_the_calls_threads_from_a_burst_that_passed() {
+        let mut ms = vec![beside(180, 10, 360); 5];
+        // The run after the look: the others burned nothing more than in the look.
+        ms.push(beside(180, 10, 20));
+        let s = summarize_confirmed(&ms, 0.0, 0.0);
+        assert_eq!(s.inner_parallelism, 1.0);
+        assert!(s.cpu_fraction < 0.1);
+        assert_eq!(s.count, 6);
+        // A burst still dying down: the run burned about what the look saw (1 core).
+        ms.pop();
+        ms.push(beside(180, 10, 190));
+        assert_eq!(summarize_confirmed(&ms, 0.0, 1.0).inner_parallelism, 1.0);
+        assert!(summarize_confirmed(&ms, 0.0, 0.2).inner_parallelism > 1.5);
+        // Threads of the call's own burn again: the runs stand.
+        ms.pop();
+        ms.push(beside(180, 10, 350));
+        let s = summarize_confirmed(&ms, 0.0, 0.1);
+        assert!(s.inner_parallelism > 1.9);
+        assert_eq!(s, summarize_beside(&ms, 0.0));
+        // A last run that never blocked, or too short to read, tells nothing.
+        for last in [
+            Measurement {
+                voluntary_switches: Some(0),
+                ..beside(180, 170, 0)
+            },
+            beside(10, 1, 0),
+        ] {
+            ms.pop();
+            ms.push(last);
+            assert_eq!(
+                summarize_confirmed(&ms, 0.0, 0.0),
+                summarize_beside(&ms, 0.0)
+            );
+        }
+    }
+
+    #[test]
+    fn the_run_after_the_look_is_the_first_gap() {
+        assert_eq!(next_gap_run(&[], 10, 3), Some((0, 3)));
+        assert_eq!(next_gap_run(&[(0, 2), (5, 6)], 10, 4), Some((2, 3)));
+        assert_eq!(next_gap_run(&[(0, 2), (2, 10)], 10, 4), None);
+        assert_eq!(next_gap_run(&[(0, 9)], 10, 4), Some((9, 1)));
+        assert_eq!(next_gap_run(&[(1, 10)], 10, 4), Some((0, 1)));
     }
 
     #[test]

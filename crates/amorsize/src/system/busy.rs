@@ -76,6 +76,8 @@ pub const STARVED_SHARE: f64 = 0.1;
 pub struct BusyThreads {
     cores: f64,
     clocks: Vec<libc::clockid_t>,
+    /// Cores every other thread kept busy, the briefly busy included.
+    all: f64,
 }
 
 impl BusyThreads {
@@ -116,6 +118,7 @@ impl BusyThreads {
         Self {
             cores,
             clocks: busy.into_iter().map(|i| clocks[i]).collect(),
+            all: all_threads(&before, &after, wall),
         }
     }
 
@@ -127,6 +130,21 @@ impl BusyThreads {
     /// ```
     pub fn cores(&self) -> f64 {
         self.cores
+    }
+
+    /// Cores all the other threads kept busy in the window, those busy only for a moment
+    /// included (a pool's workers spinning down after a job: 64 rayon threads yielding to
+    /// each other kept the 2-core VM's both cores busy for a millisecond or two, none of them
+    /// a fortieth of the time). At least [`BusyThreads::cores`].
+    ///
+    /// ```
+    /// use amorsize::system::BusyThreads;
+    /// let busy = BusyThreads::measure(std::time::Duration::from_micros(300));
+    /// assert!(busy.all_cores() >= busy.cores());
+    /// assert_eq!(BusyThreads::none().all_cores(), 0.0);
+    /// ```
+    pub fn all_cores(&self) -> f64 {
+        self.all.max(self.cores)
     }
 
     /// How many threads were busy.
@@ -188,6 +206,29 @@ pub fn busy_threads(
         }
     }
     (cores, busy)
+}
+
+/// The cores all the threads read `before` and `after` a window of `wall` kept busy (the sum of
+/// their CPU time over its length; a thread whose clock could not be read counts nothing).
+///
+/// ```
+/// use std::time::Duration;
+/// let us = Duration::from_micros;
+/// let before = [Some(us(0)), Some(us(50)), None];
+/// let after = [Some(us(100)), Some(us(150)), Some(us(400))];
+/// let cores = amorsize::system::busy::all_threads(&before, &after, us(400));
+/// assert!((cores - 0.5).abs() < 1e-9);
+/// ```
+pub fn all_threads(before: &[Option<Duration>], after: &[Option<Duration>], wall: Duration) -> f64 {
+    let w = wall.as_secs_f64();
+    if w <= 0.0 {
+        return 0.0;
+    }
+    before
+        .iter()
+        .zip(after)
+        .filter_map(|(b, a)| Some(a.as_ref()?.saturating_sub(*b.as_ref()?).as_secs_f64() / w))
+        .sum()
 }
 
 /// The CPU clock of thread `tid` of this process (Linux's encoding of a per-thread clock, as
