@@ -229,11 +229,13 @@ pub const NAMES: &[&str] = &[
     "heavy",
     "tiny-n",
     "few-items",
+    "few-more",
     "lognormal",
     "bimodal",
     "ascending",
     "descending",
     "blocking",
+    "short-waits",
     "compute-then-wait",
     "memory-bound",
     "big-output",
@@ -294,6 +296,10 @@ pub fn by_name(name: &str) -> amorsize::Result<Workload> {
             false,
         ),
         "few-items" => ("fewer items than cores, each ~50 ms", false),
+        "few-more" => (
+            "one item more than cores, each ~30 ms: the last round holds one item",
+            false,
+        ),
         "lognormal" => (
             "5,000 items, log-normal costs (mean ~100 us, CV ~2), seeded",
             false,
@@ -311,6 +317,7 @@ pub fn by_name(name: &str) -> amorsize::Result<Workload> {
             false,
         ),
         "blocking" => ("500 items that each sleep 1 ms (no CPU)", true),
+        "short-waits" => ("2,000 items that each sleep 100 us", true),
         "compute-then-wait" => (
             "400 items that each compute ~500 us, then sleep 500 us (CPU half the time)",
             true,
@@ -538,10 +545,12 @@ pub fn items_for(name: &str, size: Size, cores: usize) -> usize {
         "heavy" => pick(size, 200, 20, 10),
         "tiny-n" => pick(size, 1_000, 1_000, 100),
         "few-items" => cores.saturating_sub(1).max(1),
+        "few-more" => cores.max(1) + 1,
         "lognormal" => pick(size, 5_000, 500, 100),
         "bimodal" => pick(size, 10_000, 1_000, 100),
         "ascending" | "descending" => pick(size, 2_000, 200, 50),
         "blocking" => pick(size, 500, 100, 20),
+        "short-waits" => pick(size, 2_000, 500, 20),
         "compute-then-wait" => pick(size, 400, 100, 20),
         "memory-bound" => pick(size, 2_000, 200, 20),
         "big-output" => pick(size, 10_000, 2_000, 20),
@@ -572,6 +581,7 @@ pub fn spin_costs_ns(name: &str, size: Size, n: usize) -> Option<Vec<f64>> {
         "heavy" => flat(10_000_000.0),
         "tiny-n" => flat(20.0),
         "few-items" => flat(50_000_000.0),
+        "few-more" => flat(30_000_000.0),
         "lognormal" => {
             // CV² = exp(σ²) − 1 = 4  ⇒  σ² = ln 5; μ so that the mean is 100 µs.
             let sigma = 5f64.ln().sqrt();
@@ -664,6 +674,7 @@ pub fn visit<V: Visitor>(
         "heavy" => spin_workload!(),
         "tiny-n" => spin_workload!(),
         "few-items" => spin_workload!(),
+        "few-more" => spin_workload!(),
         "lognormal" => spin_workload!(),
         "bimodal" => spin_workload!(),
         "ascending" => spin_workload!(),
@@ -688,6 +699,21 @@ pub fn visit<V: Visitor>(
             let pause = match size {
                 Size::Tiny => Duration::from_micros(10),
                 _ => Duration::from_millis(1),
+            };
+            let items: Vec<u64> = (0..n as u64).collect();
+            v.visit(
+                &items,
+                move |&i: &u64| {
+                    std::thread::sleep(pause);
+                    mix(i)
+                },
+                checksum_u64,
+            )
+        }
+        "short-waits" => {
+            let pause = match size {
+                Size::Tiny => Duration::from_micros(10),
+                _ => Duration::from_micros(100),
             };
             let items: Vec<u64> = (0..n as u64).collect();
             v.visit(

@@ -649,7 +649,17 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // wait run tens of times faster than that, and calibrating first (3–8 ms here) would
         // add a third to such a job (a first call of 500 sleeps of 1 ms: 12 ms, 9 ms without).
         let started = std::time::Instant::now();
-        let r = run_watched(opt, key, &plan, guess, window, items, f, prefix, None);
+        let r = run_watched(
+            opt,
+            key,
+            &plan,
+            guess,
+            window,
+            items,
+            f,
+            segments(prefix),
+            None,
+        );
         count_seen((elapsed + started.elapsed()).as_secs_f64());
         return r;
     }
@@ -891,7 +901,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     window: f64,
     items: &[T],
     f: &F,
-    prefix: Vec<R>,
+    sampled: Vec<(usize, Vec<R>)>,
     first_share: Option<f64>,
 ) -> Result<Vec<R>> {
     let n = items.len();
@@ -900,7 +910,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let floor = waiting_floor(opt, &settings);
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
-        let left = n - prefix.len();
+        let left = n - sampled.iter().map(|(_, rs)| rs.len()).sum::<usize>();
         // Whether the rest of the process burns on its own account cannot be seen while the
         // items run: until it is known, a worker off the CPU waits. (Taken for waiting, items
         // that wait for threads of their own run on more workers that queue more work for
@@ -928,7 +938,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         .second_look(again);
     let (p0, c0) = (sample::process_cpu_time(), sample::thread_cpu_time());
     let t0 = std::time::Instant::now();
-    let (out, run) = run_measured(plan, items, f, vec![(0, prefix)], None, Some(grow))?;
+    let (out, run) = run_measured(plan, items, f, sampled, None, Some(grow))?;
     let wall = t0.elapsed();
     // The caller's whole CPU time, not only its part in the job: it also spawns the threads a
     // growing job grows to (tens of microseconds each), which no other thread burns.
@@ -1050,7 +1060,38 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     };
     let plan = opt.plan_from(n, &s.stats);
     cache_put(key, n, &s.stats, plan.executor() == Executor::Threads);
+    if plan.executor() == Executor::Threads && sampled_waits(&s.stats) && !crate::alloc::is_active()
+    {
+        // Items that wait, measured one at a time on the caller: the share of the CPU they use
+        // there is not the share they use side by side. Sleeps of 100 µs burned 11% of their
+        // time alone, a third of that on 128 workers (an idle core's wake-ups, billed to the
+        // sleeper, are gone on a busy one): 31 workers, 6.0 ms for 500 of them, where 128 took
+        // 1.9 ms. The job is watched as it starts and grows to what its workers burn, and the
+        // call site remembers the share the whole job measured.
+        let window = watch_window(&costs_so_far());
+        let guess = s.stats.clone();
+        let share = s.stats.cpu_fraction;
+        return run_watched(
+            opt,
+            key,
+            &plan,
+            guess,
+            window,
+            items,
+            f,
+            s.results,
+            Some(share),
+        );
+    }
     run_with_sample(&plan, items, f, s.results, Some(&s.stats))
+}
+
+/// Whether a sample says its items wait (on the CPU less than [`WATCHED_COMPUTES`] of their
+/// time, without threads of their own) and cost about alike: such a plan runs watched
+/// ([`run_watched`]), so that it grows to the share its workers burn side by side. Items of
+/// very unequal cost keep the chunk controller of a plain run.
+fn sampled_waits(stats: &SampleStats) -> bool {
+    stats.cpu_fraction < WATCHED_COMPUTES && stats.inner_parallelism <= 1.0 && !stats.heterogeneous
 }
 
 impl Plan {
