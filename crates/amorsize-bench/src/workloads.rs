@@ -667,6 +667,25 @@ pub fn visit<V: Visitor>(
             v.visit(&items, |it: &SpinItem| run_spin(it), checksum_u64)
         }};
     }
+    // Sleep workloads: items that each sleep `full` (10 µs at the tiny size), each with its own
+    // closure literal too.
+    macro_rules! sleep_workload {
+        ($full:expr) => {{
+            let pause = match size {
+                Size::Tiny => Duration::from_micros(10),
+                _ => $full,
+            };
+            let items: Vec<u64> = (0..n as u64).collect();
+            v.visit(
+                &items,
+                move |&i: &u64| {
+                    std::thread::sleep(pause);
+                    mix(i)
+                },
+                checksum_u64,
+            )
+        }};
+    }
     match w.name {
         "cheap" => spin_workload!(),
         "light" => spin_workload!(),
@@ -695,36 +714,8 @@ pub fn visit<V: Visitor>(
                 checksum_u64,
             )
         }
-        "blocking" => {
-            let pause = match size {
-                Size::Tiny => Duration::from_micros(10),
-                _ => Duration::from_millis(1),
-            };
-            let items: Vec<u64> = (0..n as u64).collect();
-            v.visit(
-                &items,
-                move |&i: &u64| {
-                    std::thread::sleep(pause);
-                    mix(i)
-                },
-                checksum_u64,
-            )
-        }
-        "short-waits" => {
-            let pause = match size {
-                Size::Tiny => Duration::from_micros(10),
-                _ => Duration::from_micros(100),
-            };
-            let items: Vec<u64> = (0..n as u64).collect();
-            v.visit(
-                &items,
-                move |&i: &u64| {
-                    std::thread::sleep(pause);
-                    mix(i)
-                },
-                checksum_u64,
-            )
-        }
+        "blocking" => sleep_workload!(Duration::from_millis(1)),
+        "short-waits" => sleep_workload!(Duration::from_micros(100)),
         "compute-then-wait" => {
             // Computes first, then waits as long (prepares a request, then waits for the
             // answer): a moment of the first item reads as computing.
