@@ -692,7 +692,13 @@ fn early_help(opt: &Optimizer, n: usize, known: Option<&Entry>) -> Option<(usize
     if known.is_some_and(|e| e.stats.mean < after / 2.0) {
         return None;
     }
-    let helpers = cap.min(n - 1).min(
+    // A few items (at most `plan::ALL_AT_ONCE_PER_CORE` per core) may all run at once, as the
+    // planner would run them if they compute, and as many as the monitor's helpers allow if
+    // they wait: every item after the first is offered a helper of its own. (3 items of 30 ms
+    // on 2 cores: with one helper the first two ran together and the third alone after them.)
+    let few = n <= crate::plan::ALL_AT_ONCE_PER_CORE.saturating_mul(cap + 1);
+    let wanted = if few { n - 1 } else { cap.min(n - 1) };
+    let helpers = wanted.min(
         opt.max_workers_set()
             .map_or(usize::MAX, |w| w.saturating_sub(1)),
     );
@@ -1465,6 +1471,10 @@ mod tests {
         assert_eq!(helpers, cap);
         assert!(after >= Duration::from_micros(200));
         assert_eq!(early_help(&opt, 2, None).map(|h| h.0), Some(1));
+        // A few items: a helper for every item after the first.
+        let few = crate::plan::ALL_AT_ONCE_PER_CORE * (cap + 1);
+        assert_eq!(early_help(&opt, few, None).map(|h| h.0), Some(few - 1));
+        assert_eq!(early_help(&opt, few + 1, None).map(|h| h.0), Some(cap));
         assert!(early_help(&opt, most + 1, None).is_none());
         assert!(early_help(&Optimizer::new().max_workers(1), most, None).is_none());
         assert!(early_help(&Optimizer::new().progress(|_| {}), most, None).is_none());
