@@ -922,33 +922,33 @@ pub fn decide(
              set its inner thread count to 1 to let amorsize spread the calls instead"
         ));
     }
-    if work.cpu_fraction >= COMPUTE_BOUND
-        && inner <= 1.0
-        && items <= ALL_AT_ONCE_PER_CORE.saturating_mul(cores)
-    {
-        // A few items that compute: one worker each may share the cores, so that a last round
-        // of fewer items than cores does not leave cores idle (the model says whether it pays).
-        all_at_once = Some(format!(
-            "compute-bound work (CPU {:.0}%), {items} items on {cores} effective cores: up to \
-             one worker per item, the cores shared between them, where a last round of fewer \
-             items than cores would leave cores idle",
-            work.cpu_fraction * 100.0
-        ));
-    } else if work.cpu_fraction >= COMPUTE_BOUND {
-        let why = if inner > 1.0 {
-            format!(
-                "workers capped at {cores_free}: compute-bound work, {cores} effective cores \
-                 divided by the ~{inner:.1} cores each call uses itself"
-            )
-        } else {
-            format!(
-                "workers capped at {cores} by the effective core count ({}): compute-bound work \
-                 (CPU {:.0}%)",
-                limit_name(machine.limited_by),
+    if work.cpu_fraction >= COMPUTE_BOUND {
+        if inner <= 1.0 && items <= ALL_AT_ONCE_PER_CORE.saturating_mul(cores) {
+            // A few items that compute: one worker each may share the cores, so that a last
+            // round of fewer items than cores does not leave cores idle (the model says
+            // whether it pays).
+            all_at_once = Some(format!(
+                "compute-bound work (CPU {:.0}%), {items} items on {cores} effective cores: up \
+                 to one worker per item, the cores shared between them, where a last round of \
+                 fewer items than cores would leave cores idle",
                 work.cpu_fraction * 100.0
-            )
-        };
-        bound(&mut cap, cores_free, why);
+            ));
+        } else {
+            let why = if inner > 1.0 {
+                format!(
+                    "workers capped at {cores_free}: compute-bound work, {cores} effective \
+                     cores divided by the ~{inner:.1} cores each call uses itself"
+                )
+            } else {
+                format!(
+                    "workers capped at {cores} by the effective core count ({}): \
+                     compute-bound work (CPU {:.0}%)",
+                    limit_name(machine.limited_by),
+                    work.cpu_fraction * 100.0
+                )
+            };
+            bound(&mut cap, cores_free, why);
+        }
     } else {
         // About cores / CPU fraction progress at once; twice that covers the moments when
         // several want a CPU together (the model's figure is then within 2% of the bound).

@@ -1004,29 +1004,17 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         // hitting runs already taken (small inputs), the first gap.
         let mut pos = spread_position(k, n);
         k += 1;
-        let mut slot = taken.partition_point(|&(s, _)| s <= pos);
+        let slot = taken.partition_point(|&(s, _)| s <= pos);
         if slot > 0 && taken[slot - 1].1 > pos {
             misses += 1;
             if misses <= 4 * MAX_SAMPLE {
                 continue;
             }
             pos = first_gap(&taken, n);
-            slot = taken.partition_point(|&(s, _)| s <= pos);
         }
-        let next_start = taken.get(slot).map_or(n, |&(s, _)| s);
-        let len = run_len.min(next_start - pos).max(1);
-        let expected = match measurements.last().or(warmups.last()) {
-            Some(last) => Duration::try_from_secs_f64(
-                last.wall.as_secs_f64() * (len as f64 / last.len.max(1) as f64),
-            )
-            .unwrap_or(Duration::MAX),
-            None => Duration::ZERO,
-        };
-        let (m, out) = match timed_run(items, &f, pos, len, expected) {
-            Ok(r) => r,
-            Err(e) => return Err(first_panic(items, &f, &taken, pos, e)),
-        };
-        insert_run(&mut taken, &mut results, pos, out);
+        let len = run_len_at(&taken, n, pos, run_len);
+        let last = measurements.last().or(warmups.last());
+        let m = take_run(items, &f, &mut taken, &mut results, pos, len, last)?;
         // A run shorter than the clock can time well sets a longer run length; while the run
         // length can still grow, such a run is a warm-up, left out of the statistics (its
         // results are kept). At most three warm-ups.
@@ -1089,17 +1077,8 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
             if burned_idle(&measurements, quiet) {
                 stats = summarize_own(&measurements, busy);
             } else if let Some((pos, len)) = next_gap_run(&taken, n, run_len) {
-                let expected = measurements.last().map_or(Duration::ZERO, |last| {
-                    Duration::try_from_secs_f64(
-                        last.wall.as_secs_f64() * (len as f64 / last.len.max(1) as f64),
-                    )
-                    .unwrap_or(Duration::MAX)
-                });
-                let (m, out) = match timed_run(items, &f, pos, len, expected) {
-                    Ok(r) => r,
-                    Err(e) => return Err(first_panic(items, &f, &taken, pos, e)),
-                };
-                insert_run(&mut taken, &mut results, pos, out);
+                let last = measurements.last();
+                let m = take_run(items, &f, &mut taken, &mut results, pos, len, last)?;
                 measurements.push(m);
                 stats = summarize_confirmed(&measurements, busy, quiet);
             }
@@ -1216,10 +1195,40 @@ fn next_gap_run(taken: &[(usize, usize)], n: usize, run_len: usize) -> Option<(u
         return None;
     }
     let pos = first_gap(taken, n);
+    Some((pos, run_len_at(taken, n, pos, run_len)))
+}
+
+/// The length of a run starting at `pos` (not yet taken): at most `run_len`, up to the next run
+/// taken or the end of the input, at least 1.
+fn run_len_at(taken: &[(usize, usize)], n: usize, pos: usize, run_len: usize) -> usize {
     let next_start = taken
         .get(taken.partition_point(|&(s, _)| s <= pos))
         .map_or(n, |&(s, _)| s);
-    Some((pos, run_len.min(next_start - pos).max(1)))
+    run_len.min(next_start - pos).max(1)
+}
+
+/// Runs and times items `pos..pos + len`, keeping their results in `taken` and `results`; the
+/// run is expected to take as long per item as `last`. A panic names the first failing item
+/// (see [`first_panic`]).
+fn take_run<T, R, F: Fn(&T) -> R>(
+    items: &[T],
+    f: &F,
+    taken: &mut Vec<(usize, usize)>,
+    results: &mut Vec<(usize, Vec<R>)>,
+    pos: usize,
+    len: usize,
+    last: Option<&Measurement>,
+) -> Result<Measurement> {
+    let expected = last.map_or(Duration::ZERO, |last| {
+        Duration::try_from_secs_f64(last.wall.as_secs_f64() * (len as f64 / last.len.max(1) as f64))
+            .unwrap_or(Duration::MAX)
+    });
+    let (m, out) = match timed_run(items, f, pos, len, expected) {
+        Ok(r) => r,
+        Err(e) => return Err(first_panic(items, f, taken, pos, e)),
+    };
+    insert_run(taken, results, pos, out);
+    Ok(m)
 }
 
 /// Inserts a run into the sorted lists, merging nothing (runs never overlap).
