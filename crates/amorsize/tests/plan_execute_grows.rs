@@ -97,3 +97,32 @@ fn a_plan_for_waiting_items_grows_past_its_workers_when_they_use_less_cpu() {
         plan.diagnostics().sample
     );
 }
+
+#[test]
+fn a_plan_for_waiting_items_runs_empty_single_and_failing_inputs() {
+    let sampled: Vec<u32> = (0..200).collect();
+    let plan = amorsize::optimize(&sampled, |_| {
+        compute_then_wait(Duration::from_micros(30), Duration::from_micros(200))
+    })
+    .unwrap();
+    assert_eq!(plan.executor(), amorsize::Executor::Threads, "{plan}");
+    let nothing: Vec<u32> = Vec::new();
+    assert!(plan.execute(&nothing, |x| x + 1).unwrap().is_empty());
+    assert_eq!(plan.execute(&[41u32], |x| x + 1).unwrap(), vec![42]);
+    // A failing item is reported by its index, and the plan serves the next call.
+    let items: Vec<u32> = (0..300).collect();
+    let err = plan
+        .execute(&items, |&x| {
+            std::thread::sleep(Duration::from_micros(50));
+            if x == 217 {
+                panic!("item {x} fails");
+            }
+            x
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, amorsize::Error::TaskPanicked { index: 217, .. }),
+        "{err}"
+    );
+    assert_eq!(plan.execute(&items, |x| x * 2).unwrap()[299], 598);
+}
