@@ -943,10 +943,14 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let grow = pool::Growth::new(max, window, decide)
         .patience(patience)
         .second_look(again);
-    let (p0, c0) = (sample::process_cpu_time(), sample::thread_cpu_time());
-    let t0 = std::time::Instant::now();
+    // The clocks around the job, read only for a call site to remember (the process's CPU
+    // clock sums every thread's: ~10 µs with a thousand of them).
+    let before = key.map(|key| {
+        let clocks = (sample::process_cpu_time(), sample::thread_cpu_time());
+        (key, clocks, std::time::Instant::now())
+    });
     let (out, run) = run_measured(plan, items, f, sampled, None, Some(grow))?;
-    let Some(key) = key else {
+    let Some((key, (p0, c0), t0)) = before else {
         return Ok(out);
     };
     let wall = t0.elapsed();
@@ -1070,8 +1074,7 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     };
     let plan = opt.plan_from(n, &s.stats);
     cache_put(key, n, &s.stats, plan.executor() == Executor::Threads);
-    if plan.executor() == Executor::Threads && sampled_waits(&s.stats) && !crate::alloc::is_active()
-    {
+    if runs_watched(&plan, &s.stats) {
         // Items that wait, measured one at a time on the caller: the share of the CPU they use
         // there is not the share they use side by side. Sleeps of 100 µs burned 11% of their
         // time alone, a third of that on 128 workers (an idle core's wake-ups, billed to the
@@ -1079,29 +1082,33 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // 1.9 ms. The job is watched as it starts and grows to what its workers burn, and the
         // call site remembers the share the whole job measured.
         let window = watch_window(&costs_so_far());
-        let guess = s.stats.clone();
-        let share = s.stats.cpu_fraction;
+        let share = Some(s.stats.cpu_fraction);
         return run_watched(
             opt,
             Some(key),
             &plan,
-            guess,
+            s.stats,
             window,
             items,
             f,
             s.results,
-            Some(share),
+            share,
         );
     }
     run_with_sample(&plan, items, f, s.results, Some(&s.stats))
 }
 
-/// Whether a sample says its items wait (on the CPU less than [`WATCHED_COMPUTES`] of their
-/// time, without threads of their own) and cost about alike: such a plan runs watched
-/// ([`run_watched`]), so that it grows to the share its workers burn side by side. Items of
+/// Whether `plan`, made from a sample that found `stats`, runs watched ([`run_watched`]) so
+/// that it grows to the share its workers burn side by side: a plan for threads whose items
+/// wait (on the CPU less than [`WATCHED_COMPUTES`] of their time, without threads of their
+/// own) and cost about alike, while the tracking allocator does not measure memory. Items of
 /// very unequal cost keep the chunk controller of a plain run.
-fn sampled_waits(stats: &SampleStats) -> bool {
-    stats.cpu_fraction < WATCHED_COMPUTES && stats.inner_parallelism <= 1.0 && !stats.heterogeneous
+fn runs_watched(plan: &Plan, stats: &SampleStats) -> bool {
+    plan.executor() == Executor::Threads
+        && stats.cpu_fraction < WATCHED_COMPUTES
+        && stats.inner_parallelism <= 1.0
+        && !stats.heterogeneous
+        && !crate::alloc::is_active()
 }
 
 impl Plan {
@@ -1136,16 +1143,12 @@ impl Plan {
         if pool::in_worker() {
             return run_plain(items, &f);
         }
-        let sample = &self.diagnostics().sample;
-        if self.executor() == Executor::Threads
-            && sampled_waits(sample)
-            && !crate::alloc::is_active()
-        {
+        let d = self.diagnostics();
+        if runs_watched(self, &d.sample) {
             // Items that wait, planned from their share of the CPU alone: side by side they
             // may use less (see `sample_and_run`), and the job grows to what they burn there.
-            let window = watch_window(&self.diagnostics().costs);
-            let share = Some(sample.cpu_fraction);
-            let guess = sample.clone();
+            let (window, share) = (watch_window(&d.costs), Some(d.sample.cpu_fraction));
+            let guess = d.sample.clone();
             return run_watched(
                 &self.settings,
                 None,
