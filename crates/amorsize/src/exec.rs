@@ -118,6 +118,17 @@
 //! a large share of the parallel run — and checks the cost afterwards from the pool's
 //! measurements instead: off by more than 2×, the site is forgotten and the next call samples.
 //!
+//! A sample runs items alone, so it cannot see items that slow each other down side by side:
+//! that hold one lock while they work, or thrash one cache. Their parallel run can be slower
+//! than the plain loop (10,000 items that hold a mutex for 1 µs: 12.1–13.2 ms in parallel,
+//! 10.8–11.1 ms on the loop, 2-core VM). So a call site found by a sample remembers the items'
+//! time alone, and each parallel run there is judged against it: a run that took at least as
+//! long as its items take one after another sends the next call to the plain loop, which
+//! measures their time alone again (the run may have met a stall, or dearer items); a second
+//! such run in a row sends the next [`RETRY_AFTER`] calls there, after which the plan is tried
+//! again. Those calls count as `plain` in [`cache_stats`]. The items above: 19.5 ms for the
+//! first call (it samples), then 10.7–11.9 ms a call against 10.7–11.2 ms on the loop.
+//!
 //! ```
 //! let items: Vec<u64> = (0..100_000).collect();
 //! let out = amorsize::par_map(&items, |x| x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7)?;
@@ -363,10 +374,22 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         if similar && e.parallel && e.stats.mean >= sample::MIN_MEASUREMENT.as_secs_f64() {
             let plan = opt.plan_from(n, &e.stats);
             if plan.executor() == Executor::Threads {
+                if plain_now(key) {
+                    // Its last parallel run took longer than the plain loop (`judge_run`).
+                    HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
+                    let t0 = std::time::Instant::now();
+                    let out = run_plain(items, &f)?;
+                    record_alone(key, t0.elapsed(), n);
+                    return Ok(out);
+                }
                 HITS_PROBE.fetch_add(1, Ordering::Relaxed);
                 let (out, run) = run_measured(&plan, items, &f, Vec::new(), Some(&e.stats), None)?;
+                // A run slower than its items alone took each item longer than the sample
+                // said (they serialize, or the machine stalled, or they became dearer): the
+                // next call's plain loop tells which, and the site is kept for it.
+                let slower = judge_run(key, run.as_ref());
                 if let Some(per_item) = run.as_ref().and_then(busy_per_item) {
-                    if !(0.5..=2.0).contains(&(per_item / e.stats.mean)) {
+                    if !slower && !(0.5..=2.0).contains(&(per_item / e.stats.mean)) {
                         cache_forget(key);
                     }
                 }
@@ -454,7 +477,7 @@ fn run_helped<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
                 // site is remembered as compute-bound work of the first item's cost.
                 MISSES.fetch_add(1, Ordering::Relaxed);
                 let guess = sample::summarize(&[sample::Measurement::wall_only(0, 1, took)]);
-                cache_put(key, n, &guess, true);
+                cache_put(key, n, &guess, true, false);
                 Went::Helped(out, k, Ok(Vec::new()))
             }
             Ok(out) => {
@@ -623,11 +646,26 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             f64::INFINITY
         };
         if similar && (0.5..=2.0).contains(&ratio) {
+            let plan = opt.plan_from(n, &e.stats);
+            let threads = plan.executor() == Executor::Threads;
+            cache_put(key, n, &e.stats, threads, false);
+            if threads && plain_now(key) {
+                // Its last parallel run took longer than the plain loop (`judge_run`): finish
+                // the loop, and time it.
+                count_seen(projected);
+                HITS_PLAIN.fetch_add(1, Ordering::Relaxed);
+                let t0 = std::time::Instant::now();
+                let mut out = prefix;
+                let done = out.len();
+                extend_from(&mut out, &items[done..], done, f)?;
+                record_alone(key, elapsed + t0.elapsed(), n);
+                return Ok(out);
+            }
             HITS_PROBE.fetch_add(1, Ordering::Relaxed);
             costs_for(projected);
-            let plan = opt.plan_from(n, &e.stats);
-            cache_put(key, n, &e.stats, plan.executor() == Executor::Threads);
-            return run_with_sample(&plan, items, f, segments(prefix), Some(&e.stats));
+            let (out, run) = run_measured(&plan, items, f, segments(prefix), Some(&e.stats), None)?;
+            judge_run(key, run.as_ref());
+            return Ok(out);
         }
     }
     // 3. Items so long that the plan runs them one at a time, in a job long enough to afford
@@ -953,6 +991,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let Some((key, (p0, c0), t0)) = before else {
         return Ok(out);
     };
+    judge_run(key, run.as_ref());
     let wall = t0.elapsed();
     // The caller's whole CPU time, not only its part in the job: it also spawns the threads a
     // growing job grows to (tens of microseconds each), which no other thread burns.
@@ -1042,7 +1081,7 @@ fn remember_run(
         stats.p95 = stats.p95.max(mean);
     }
     let parallel = opt.plan_from(n, &stats).executor() == Executor::Threads;
-    cache_put(key, n, &stats, parallel);
+    cache_put(key, n, &stats, parallel, false);
 }
 
 /// The CPU of a watched job's own threads: `caller`'s (measured around the whole run) and the
@@ -1073,7 +1112,7 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         Some(p) => sample::resume(items, f, &settings, p)?,
     };
     let plan = opt.plan_from(n, &s.stats);
-    cache_put(key, n, &s.stats, plan.executor() == Executor::Threads);
+    cache_put(key, n, &s.stats, plan.executor() == Executor::Threads, true);
     if runs_watched(&plan, &s.stats) {
         // Items that wait, measured one at a time on the caller: the share of the CPU they use
         // there is not the share they use side by side. Sleeps of 100 µs burned 11% of their
@@ -1095,7 +1134,9 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             share,
         );
     }
-    run_with_sample(&plan, items, f, s.results, Some(&s.stats))
+    let (out, run) = run_measured(&plan, items, f, s.results, Some(&s.stats), None)?;
+    judge_run(key, run.as_ref());
+    Ok(out)
 }
 
 /// Whether `plan`, made from a sample that found `stats`, runs watched ([`run_watched`]) so
@@ -1298,7 +1339,45 @@ struct Entry {
     stats: SampleStats,
     parallel: bool,
     used: u64,
+    /// Seconds per item with each item run alone, one after another: the mean of the sample
+    /// that found the site (spread over its input), or the time of its last plain loop; `None`
+    /// when the site was learned from a first item only (no parallel run is judged then).
+    alone: Option<f64>,
+    /// Parallel runs in a row that took longer than their items take alone ([`judge_run`]).
+    slower: u8,
+    /// Calls left to run on the plain loop before the next parallel run.
+    plain_left: u8,
 }
+
+/// Calls a call site runs on the plain loop after [`SLOWER_RUNS`] parallel runs in a row took
+/// longer than their items take alone, one after another, before it tries its parallel plan
+/// again (the lock may be gone, the machine less loaded): if nothing changed, one call in
+/// `RETRY_AFTER + 1` pays the parallel run's loss again.
+///
+/// Items that serialize — on a lock they hold while they work, say — only add the lock's
+/// hand-offs in parallel: 10,000 items that hold one mutex for 1 µs took 12.1–13.2 ms in
+/// parallel against 10.8–11.1 ms on the plain loop (2-core VM), and 200 that sleep 100 µs
+/// holding it 39–48 ms against 34–38 ms. A sample cannot see it: it runs the items alone.
+///
+/// ```
+/// use amorsize::exec::{RETRY_AFTER, SLOWER_RUNS};
+/// // Of every RETRY_AFTER + SLOWER_RUNS calls of items that never pay in parallel, at most
+/// // SLOWER_RUNS pay the loss, and one more (the plain call between them) measures them.
+/// assert!(RETRY_AFTER >= 4 * SLOWER_RUNS);
+/// ```
+pub const RETRY_AFTER: u8 = 8;
+
+/// Parallel runs in a row, each slower than its items alone, after which a call site runs
+/// [`RETRY_AFTER`] calls on the plain loop. After one such run, the next call runs the plain
+/// loop once, which measures the items' time alone afresh: the run may have met a stall of the
+/// machine, or items that became dearer, and the parallel run after it is judged against that
+/// time.
+///
+/// ```
+/// // One slow run (a stall of the machine) costs at most one call on the plain loop.
+/// assert!(amorsize::exec::SLOWER_RUNS >= 2);
+/// ```
+pub const SLOWER_RUNS: u8 = 2;
 
 fn cache() -> &'static Mutex<HashMap<u64, Entry>> {
     static C: OnceLock<Mutex<HashMap<u64, Entry>>> = OnceLock::new();
@@ -1322,7 +1401,8 @@ static MISSES: AtomicU64 = AtomicU64::new(0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {
-    /// Calls that ran the plain loop after the prefix probe (too small to pay).
+    /// Calls that ran the plain loop after the prefix probe (too small to pay), or because the
+    /// call site's last parallel run was slower than its items alone (see the module docs).
     pub plain: u64,
     /// Calls that reused a call site's remembered statistics instead of sampling.
     pub probed: u64,
@@ -1375,13 +1455,21 @@ fn cache_get(key: u64) -> Option<Entry> {
     Some(e.clone())
 }
 
-fn cache_put(key: u64, items: usize, stats: &SampleStats, parallel: bool) {
+/// Remembers a call site. `sampled`: `stats` come from a sample spread over the input, whose
+/// mean is the items' time alone (what [`judge_run`] measures parallel runs against), and
+/// whatever was learned of the site's parallel runs starts over; otherwise both are kept.
+fn cache_put(key: u64, items: usize, stats: &SampleStats, parallel: bool, sampled: bool) {
     let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
     if c.len() >= CACHE_CAPACITY && !c.contains_key(&key) {
         if let Some(oldest) = c.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
             c.remove(&oldest);
         }
     }
+    let (alone, slower, plain_left) = match c.get(&key) {
+        _ if sampled => (Some(stats.mean), 0, 0),
+        Some(e) => (e.alone, e.slower, e.plain_left),
+        None => (None, 0, 0),
+    };
     c.insert(
         key,
         Entry {
@@ -1389,8 +1477,71 @@ fn cache_put(key: u64, items: usize, stats: &SampleStats, parallel: bool) {
             stats: stats.clone(),
             parallel,
             used: TICK.fetch_add(1, Ordering::Relaxed),
+            alone,
+            slower,
+            plain_left,
         },
     );
+}
+
+/// Whether a parallel run of `items` that took `wall` took at least as long as they take
+/// alone, one after another (`alone` seconds each).
+fn ran_slower(items: usize, wall: Duration, alone: f64) -> bool {
+    let wall = wall.as_secs_f64();
+    wall > 0.0 && items as f64 * alone <= wall
+}
+
+/// Records whether the parallel `run` at call site `key` paid, and returns whether it was
+/// slower than its items alone ([`ran_slower`]): then the next call runs the plain loop, and
+/// after [`SLOWER_RUNS`] such runs in a row the next [`RETRY_AFTER`] calls do. A run that paid
+/// clears the count. A run on one participant, or at a site without a time alone, is not
+/// judged.
+fn judge_run(key: u64, run: Option<&pool::RunStats>) -> bool {
+    let Some(run) = run.filter(|r| r.participants >= 2 && !r.inline && r.items >= 2) else {
+        return false;
+    };
+    let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
+    let Some(e) = c.get_mut(&key) else {
+        return false;
+    };
+    let Some(alone) = e.alone else { return false };
+    let slower = ran_slower(run.items, run.wall, alone);
+    if slower {
+        e.slower = e.slower.saturating_add(1);
+        e.plain_left = if e.slower >= SLOWER_RUNS {
+            RETRY_AFTER
+        } else {
+            1
+        };
+    } else {
+        e.slower = 0;
+        e.plain_left = 0;
+    }
+    slower
+}
+
+/// Whether this call at site `key` runs the plain loop because its last parallel run did not
+/// pay (see [`judge_run`]), counting it.
+fn plain_now(key: u64) -> bool {
+    let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
+    match c.get_mut(&key) {
+        Some(e) if e.plain_left > 0 => {
+            e.plain_left -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Remembers the time alone per item that a plain loop at site `key` measured.
+fn record_alone(key: u64, wall: Duration, items: usize) {
+    if items == 0 {
+        return;
+    }
+    let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = c.get_mut(&key) {
+        e.alone = Some(wall.as_secs_f64() / items as f64);
+    }
 }
 
 fn cache_forget(key: u64) {
@@ -1524,6 +1675,9 @@ mod tests {
             },
             parallel: false,
             used: 0,
+            alone: None,
+            slower: 0,
+            plain_left: 0,
         };
         assert!(early_help(&opt, most, Some(&short)).is_none());
     }
@@ -1983,5 +2137,85 @@ mod tests {
         let out = out.unwrap();
         assert_eq!(out, vec![100, 101, 2, 3, 4, 5, 600, 7, 8, 9]);
         assert_eq!(out.as_ptr(), buffer);
+    }
+
+    #[test]
+    fn a_run_is_slower_when_it_took_at_least_its_items_alone() {
+        let ms = Duration::from_millis;
+        // 1,000 items of 10 µs alone: 10 ms one after another.
+        assert!(ran_slower(1_000, ms(12), 10e-6));
+        assert!(ran_slower(1_000, ms(10), 10e-6));
+        assert!(!ran_slower(1_000, ms(6), 10e-6));
+        assert!(!ran_slower(1_000, Duration::ZERO, 10e-6));
+    }
+
+    /// A parallel run of `items` in `wall` on `participants`.
+    fn run_of(items: usize, wall: Duration, participants: usize) -> pool::RunStats {
+        pool::RunStats {
+            items,
+            wall,
+            participants,
+            ..Default::default()
+        }
+    }
+
+    /// A call site's way through slower parallel runs, on an entry of its own: one slower run
+    /// buys one plain call, two in a row [`RETRY_AFTER`] of them, a run that pays none; runs
+    /// on one participant and sites without a time alone are not judged; a fresh sample
+    /// starts over.
+    #[test]
+    fn parallel_runs_slower_than_the_plain_loop_send_the_site_to_it() {
+        let key = 0x0051_07e5_dead_beef_u64;
+        let stats = SampleStats {
+            count: 5,
+            mean: 10e-6,
+            ..Default::default()
+        };
+        let slow = run_of(1_000, Duration::from_millis(12), 2);
+        let fast = run_of(1_000, Duration::from_millis(6), 2);
+        let plain_calls = |key| (0..100).take_while(|_| plain_now(key)).count();
+
+        // A site learned from a first item only has no time alone: nothing is judged.
+        cache_put(key, 1_000, &stats, true, false);
+        assert!(!judge_run(key, Some(&slow)));
+        assert_eq!(plain_calls(key), 0);
+
+        // Sampled: one slower run, one plain call (which measures the time alone again).
+        cache_put(key, 1_000, &stats, true, true);
+        assert!(judge_run(key, Some(&slow)));
+        assert_eq!(plain_calls(key), 1);
+        // The plain loop measured 5 µs per item: a 6 ms run of 1,000 is now slower too, the
+        // second in a row, so the next RETRY_AFTER calls are plain.
+        record_alone(key, Duration::from_millis(5), 1_000);
+        assert!(judge_run(key, Some(&fast)));
+        assert_eq!(plain_calls(key), usize::from(RETRY_AFTER));
+        // Refreshing the site (a remembered call) keeps what was learned.
+        assert!(judge_run(key, Some(&slow)));
+        cache_put(key, 1_000, &stats, true, false);
+        assert_eq!(plain_calls(key), usize::from(RETRY_AFTER));
+
+        // A run that pays clears it; one on a single participant is not judged.
+        assert!(!judge_run(
+            key,
+            Some(&run_of(1_000, Duration::from_millis(2), 2))
+        ));
+        assert_eq!(plain_calls(key), 0);
+        assert!(!judge_run(
+            key,
+            Some(&run_of(1_000, Duration::from_millis(50), 1))
+        ));
+        assert!(!judge_run(key, None));
+        assert_eq!(plain_calls(key), 0);
+
+        // A fresh sample starts over.
+        record_alone(key, Duration::from_millis(10), 1_000);
+        assert!(judge_run(key, Some(&slow)));
+        cache_put(key, 1_000, &stats, true, true);
+        assert_eq!(plain_calls(key), 0);
+        cache_forget(key);
+        assert!(
+            !judge_run(key, Some(&slow)),
+            "a forgotten site is not judged"
+        );
     }
 }
