@@ -6,6 +6,8 @@
 use amorsize::array::ChunkSizeRecommender;
 use amorsize::Error;
 
+use crate::output;
+
 /// Arguments of `amorsize chunks` (boxed, so the subcommand enum stays small).
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -160,12 +162,14 @@ fn run(args: &Inner) -> Result<String, Error> {
 pub fn main(args: Args) -> u8 {
     match run(&args.inner) {
         Ok(text) => {
-            println!("{}", text.trim_end());
-            0
+            match output::println("writing the recommendation to stdout", text.trim_end()) {
+                Ok(()) => 0,
+                Err(code) => code,
+            }
         }
         Err(e) => {
-            eprintln!("amorsize chunks: {e}");
-            255
+            output::eprint_line(&format!("amorsize chunks: {e}"));
+            output::ERROR
         }
     }
 }

@@ -5,6 +5,8 @@ use amorsize::Executor;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use crate::output;
+
 /// Arguments of `amorsize demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -128,6 +130,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs the subcommand; returns the exit status.
 pub fn main(args: Args) -> u8 {
+    match demo(&args) {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+/// Reports an error of the demo on stderr; returns amorsize's own error status.
+fn fail(msg: impl std::fmt::Display) -> u8 {
+    output::eprint_line(&format!("amorsize demo: {msg}"));
+    output::ERROR
+}
+
+/// The demo; `Err` holds the exit status, the error already reported.
+fn demo(args: &Args) -> Result<(), u8> {
+    const WHAT: &str = "writing the demo to stdout";
     let ns = calibrate();
     let all = workloads(ns);
     let names: Vec<&str> = all.iter().map(|w| w.name).collect();
@@ -135,35 +152,31 @@ pub fn main(args: Args) -> u8 {
         Some(n) => match all.iter().find(|w| w.name == n) {
             Some(w) => vec![w],
             None => {
-                eprintln!(
-                    "amorsize demo: unknown workload `{n}`; the workloads are: {}",
+                return Err(fail(format!(
+                    "unknown workload `{n}`; the workloads are: {}",
                     names.join(", ")
-                );
-                return 255;
+                )));
             }
         },
         None => all.iter().collect(),
     };
     if !args.json {
-        println!(
-            "amorsize demo — {} (spin loop: {:.2} ns per iteration)\n",
-            amorsize::system::info()
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or(""),
-            ns
-        );
+        output::println(
+            WHAT,
+            &format!(
+                "amorsize demo — {} (spin loop: {:.2} ns per iteration)\n",
+                amorsize::system::info()
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or(""),
+                ns
+            ),
+        )?;
     }
     for w in chosen {
         let f = |i: &u64| run_item(w, i, ns);
-        let plan = match amorsize::optimize(&w.items, f) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("amorsize demo: {e}");
-                return 255;
-            }
-        };
+        let plan = amorsize::optimize(&w.items, f).map_err(fail)?;
         let (mut seq, mut par) = (Vec::new(), Vec::new());
         let expected: Vec<u64> = w.items.iter().map(f).collect();
         for _ in 0..args.reps {
@@ -172,17 +185,10 @@ pub fn main(args: Args) -> u8 {
             seq.push(t.elapsed().as_secs_f64());
             black_box(s);
             let t = Instant::now();
-            let p = match amorsize::par_map(&w.items, f) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("amorsize demo: {e}");
-                    return 255;
-                }
-            };
+            let p = amorsize::par_map(&w.items, f).map_err(fail)?;
             par.push(t.elapsed().as_secs_f64());
             if p != expected {
-                eprintln!("amorsize demo: par_map gave a wrong result on `{}`", w.name);
-                return 255;
+                return Err(fail(format!("par_map gave a wrong result on `{}`", w.name)));
             }
         }
         let (s, p) = (median(seq), median(par));
@@ -196,23 +202,27 @@ pub fn main(args: Args) -> u8 {
                 "par_map_secs": p,
                 "measured_speedup": measured,
             });
-            println!("{v}");
+            output::println(WHAT, &v.to_string())?;
         } else {
-            println!("== {} — {}", w.name, w.about);
-            print!("{plan}");
-            println!(
-                "  measured:  sequential {}, par_map {} → speedup {:.2}× (predicted {:.2}×{})\n",
-                amorsize::sample::fmt_secs(s),
-                amorsize::sample::fmt_secs(p),
-                measured,
-                plan.predicted_speedup(),
-                if plan.executor() == Executor::Sequential {
-                    ", sequential plan"
-                } else {
-                    ""
-                }
-            );
+            output::println(
+                WHAT,
+                &format!(
+                    "== {} — {}\n{plan}  measured:  sequential {}, par_map {} → speedup {:.2}× \
+                     (predicted {:.2}×{})\n",
+                    w.name,
+                    w.about,
+                    amorsize::sample::fmt_secs(s),
+                    amorsize::sample::fmt_secs(p),
+                    measured,
+                    plan.predicted_speedup(),
+                    if plan.executor() == Executor::Sequential {
+                        ", sequential plan"
+                    } else {
+                        ""
+                    }
+                ),
+            )?;
         }
     }
-    0
+    Ok(())
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod chunks;
 mod demo;
+mod output;
 mod run;
 mod sysinfo;
 
@@ -36,8 +37,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if e.use_stderr() => {
-            eprintln!("amorsize: {}", one_line(&e.to_string()));
-            return ExitCode::from(255);
+            output::eprint_line(&format!("amorsize: {}", one_line(&e.to_string())));
+            return ExitCode::from(output::ERROR);
         }
         Err(e) => {
             // --help, --version: clap's own text on stdout.

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::output;
+
 /// Arguments of `amorsize run`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -19,8 +21,8 @@ use std::time::{Duration, Instant};
 {/.} basename without extension, {#} job number; with none of the item's (all but {#}), the item is appended.\n\
 Items come from stdin (one per line, or NUL-separated with -0), from --arg-file, or after :::.\n\
 Exit status: 0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed; \
-130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (forwarded to the running jobs); 255 an error \
-of amorsize itself."
+130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (forwarded to the running jobs); 141 the reader \
+of stdout went away; 255 an error of amorsize itself."
 )]
 pub struct Args {
     /// Concurrency: `auto` (start at the effective cores, adapt by measurement) or a number.
@@ -81,15 +83,20 @@ pub struct Args {
     /// Print nothing but the jobs' output (no progress, warnings or summary).
     #[arg(short, long, conflicts_with = "progress")]
     quiet: bool,
-    /// The command and its arguments, optionally followed by `:::` and the items.
-    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
-    command: Vec<String>,
+    /// The command and its arguments, optionally followed by `:::` and the items (bytes: what
+    /// is not UTF-8 reaches the command unchanged).
+    #[arg(
+        trailing_var_arg = true,
+        value_name = "COMMAND",
+        value_parser = clap::value_parser!(OsString)
+    )]
+    command: Vec<OsString>,
 }
 
 /// Prints a one-line error and returns amorsize's own error status.
 fn fail(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("amorsize run: error: {msg}");
-    255
+    output::eprint_line(&format!("amorsize run: error: {msg}"));
+    output::ERROR
 }
 
 /// Runs the subcommand; returns the exit status.
@@ -102,7 +109,7 @@ pub fn main(args: Args) -> u8 {
         Err(amorsize::Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
-            141
+            output::BROKEN_PIPE
         }
         Err(e) => fail(e),
     }
@@ -169,15 +176,17 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     };
 
     if args.explain {
-        let plan = runner.explain(inline_items.unwrap_or(&[]));
-        if args.json {
-            let s = serde_json::to_string_pretty(&plan)
-                .map_err(|e| amorsize::Error::invalid_input("explain", e.to_string()))?;
-            println!("{s}");
+        let plan = runner.explain_os(inline_items.unwrap_or(&[]));
+        let text = if args.json {
+            serde_json::to_string_pretty(&plan)
+                .map_err(|e| amorsize::Error::invalid_input("explain", e.to_string()))?
         } else {
-            println!("{plan}");
-        }
-        return Ok(0);
+            plan.to_string()
+        };
+        return Ok(match output::println("writing the plan to stdout", &text) {
+            Ok(()) => 0,
+            Err(code) => code,
+        });
     }
 
     // Input: ::: items, --arg-file, or stdin; opened now so that an unreadable file stops
@@ -188,20 +197,21 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
         Separator::Newline
     };
     let input_error: Arc<Mutex<Option<amorsize::Error>>> = Arc::default();
-    // Items are bytes (file names need not be UTF-8); `:::` items come as text.
+    // Items are bytes (file names need not be UTF-8), after `:::` as on stdin.
     let items: Box<dyn Iterator<Item = OsString> + Send> = match (inline_items, arg_file) {
         (Some(items), _) => {
-            let owned: Vec<String> = items.to_vec();
-            Box::new(owned.into_iter().map(OsString::from))
+            // Owned: the runner reads the items on a thread of its own.
+            let owned: Vec<OsString> = items.to_vec();
+            Box::new(owned.into_iter())
         }
         (None, file) => {
             let source: Box<dyn std::io::Read + Send> = match file {
                 Some(f) => Box::new(f),
                 None => {
                     if !args.quiet && std::io::stdin().is_terminal() {
-                        eprintln!(
+                        output::eprint_line(
                             "amorsize run: reading items from the terminal, one per line; end \
-                             with Ctrl-D"
+                             with Ctrl-D",
                         );
                     }
                     Box::new(std::io::stdin())
@@ -231,6 +241,7 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
 
     let show_bar = !args.quiet && std::io::stderr().is_terminal();
     let mut sink = CliSink::new(
+        stop.clone(),
         args.quiet,
         show_bar,
         args.progress && !show_bar,
@@ -238,17 +249,22 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     );
     let result = runner.run(items, &mut sink);
     sink.finish();
+    if let (Err(_), Some(sig)) = (&result, stop.requested()) {
+        // A signal stopped a write to stdout that nobody read (see `StopAwareStdout`): the run
+        // ended as interrupted, without its summary.
+        return Ok(128u8.saturating_add(u8::try_from(sig).unwrap_or(0)));
+    }
     let summary = result?;
     if let Some(e) = input_error.lock().ok().and_then(|mut g| g.take()) {
         if !args.quiet {
-            eprintln!("amorsize run: {summary}");
+            output::eprint_line(&format!("amorsize run: {summary}"));
         }
         return Err(e);
     }
     if !args.quiet {
         if args.json {
             if let Ok(s) = serde_json::to_string(&summary) {
-                eprintln!("{s}");
+                output::eprint_line(&s);
             }
         } else if summary.failed > 0
             || summary.interrupted_by.is_some()
@@ -256,7 +272,7 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
             || show_bar
             || args.progress
         {
-            eprintln!("amorsize run: {summary}");
+            output::eprint_line(&format!("amorsize run: {summary}"));
         }
     }
     Ok(summary.exit_code())
@@ -280,7 +296,7 @@ fn checked(
 
 /// Job output to stdout; warnings, progress bar or progress lines to stderr.
 struct CliSink {
-    out: std::io::Stdout,
+    out: StopAwareStdout,
     quiet: bool,
     bar: Option<indicatif::ProgressBar>,
     lines: bool,
@@ -289,7 +305,7 @@ struct CliSink {
 }
 
 impl CliSink {
-    fn new(quiet: bool, bar: bool, lines: bool, total: Option<u64>) -> Self {
+    fn new(stop: StopFlag, quiet: bool, bar: bool, lines: bool, total: Option<u64>) -> Self {
         let bar = bar.then(|| {
             let pb = match total {
                 Some(n) => indicatif::ProgressBar::new(n),
@@ -307,7 +323,7 @@ impl CliSink {
             pb
         });
         CliSink {
-            out: std::io::stdout(),
+            out: StopAwareStdout { stop },
             quiet,
             bar,
             lines,
@@ -329,11 +345,7 @@ impl Sink for CliSink {
             return Ok(());
         }
         let out = &mut self.out;
-        let write = || {
-            let mut lock = out.lock();
-            output.write_to(&mut lock)?;
-            lock.flush()
-        };
+        let mut write = || output.write_to(out).map(|_| ());
         match &self.bar {
             Some(pb) => pb.suspend(write),
             None => write(),
@@ -346,8 +358,8 @@ impl Sink for CliSink {
         }
         let line = format!("amorsize run: warning: {message}");
         match &self.bar {
-            Some(pb) => pb.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(pb) => pb.suspend(|| output::eprint_line(&line)),
+            None => output::eprint_line(&line),
         }
     }
 
@@ -366,10 +378,59 @@ impl Sink for CliSink {
                 .filter(|_| rate > 0.0)
                 .map(|t| format!(", ETA {:.0}s", t.saturating_sub(p.items_done) as f64 / rate))
                 .unwrap_or_default();
-            eprintln!(
+            output::eprint_line(&format!(
                 "amorsize run: {} items done, {} failed, {:.1}/s{eta}",
                 p.items_done, p.failed, rate
-            );
+            ));
         }
+    }
+}
+
+/// Job output's way to stdout (file descriptor 1, unbuffered: each job's output is written
+/// whole when it is printed). A reader that stops reading (`amorsize run ... | less`) must not
+/// hold off SIGINT/SIGTERM/SIGHUP: a blocking write(2) to a full pipe is restarted after the
+/// signal handler (SA_RESTART), so each write first waits for room with poll(2), in steps of
+/// 50 ms, checking the stop flag between them, and then writes at most PIPE_BUF bytes, which
+/// fit once poll reports room. A write that finds no room after a signal was requested fails,
+/// which stops the run.
+struct StopAwareStdout {
+    stop: StopFlag,
+}
+
+impl Write for StopAwareStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            let mut pfd = libc::pollfd {
+                fd: libc::STDOUT_FILENO,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe { libc::poll(&mut pfd, 1, 50) };
+            let error = (ready < 0).then(std::io::Error::last_os_error);
+            if ready > 0 {
+                break;
+            }
+            if let Some(sig) = self.stop.requested() {
+                // Only a write that finds no room fails: output that can still be written
+                // (jobs that end in the signal's grace period) is.
+                return Err(std::io::Error::other(format!(
+                    "stopped by signal {sig} while stdout was not read"
+                )));
+            }
+            if let Some(e) = error.filter(|e| e.kind() != std::io::ErrorKind::Interrupted) {
+                return Err(e);
+            }
+        }
+        let len = buf.len().min(libc::PIPE_BUF);
+        // SAFETY: `buf` holds at least `len` readable bytes for the duration of the call.
+        let n = unsafe { libc::write(libc::STDOUT_FILENO, buf.as_ptr().cast(), len) };
+        // A negative count is the error in errno (EINTR: write_all retries; EPIPE: the reader
+        // went away, which ends the run with 141).
+        usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -4,6 +4,8 @@
 use amorsize::system::{self, format_bytes, SystemInfo};
 use std::fmt::Write as _;
 
+use crate::output;
+
 /// Arguments of `amorsize sysinfo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,26 +23,28 @@ pub fn main(args: Args) -> u8 {
         let mut value = match serde_json::to_value(&*info) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("amorsize sysinfo: cannot write JSON: {e}");
-                return 255;
+                output::eprint_line(&format!("amorsize sysinfo: cannot write JSON: {e}"));
+                return output::ERROR;
             }
         };
         if let Some(obj) = value.as_object_mut() {
             obj.insert("costs".into(), costs_json());
         }
         match serde_json::to_string_pretty(&value) {
-            Ok(text) => {
-                println!("{text}");
-                0
-            }
+            Ok(text) => match output::println("writing the JSON to stdout", &text) {
+                Ok(()) => 0,
+                Err(code) => code,
+            },
             Err(e) => {
-                eprintln!("amorsize sysinfo: cannot write JSON: {e}");
-                255
+                output::eprint_line(&format!("amorsize sysinfo: cannot write JSON: {e}"));
+                output::ERROR
             }
         }
     } else {
-        print!("{}", report(&info));
-        0
+        match output::print("writing the report to stdout", &report(&info)) {
+            Ok(()) => 0,
+            Err(code) => code,
+        }
     }
 }
 

@@ -92,20 +92,31 @@ pub fn read_os_items<R: BufRead>(
 /// `(command, Some(items))` when `:::` is present. A second `:::` is rejected (combinations of
 /// input sources are not supported).
 ///
+/// The words are `String`s or any bytes (`OsString`: an item after `:::` need not be UTF-8).
+///
 /// ```
 /// use amorsize::process::split_command_and_args;
+/// use std::ffi::OsString;
+/// use std::os::unix::ffi::OsStringExt;
 /// let words: Vec<String> = ["gzip", "{}", ":::", "a", "b"].iter().map(|s| s.to_string()).collect();
 /// let (cmd, items) = split_command_and_args(&words)?;
 /// assert_eq!(cmd, &["gzip", "{}"]);
 /// assert_eq!(items.unwrap(), &["a", "b"]);
+/// let words = ["echo", ":::"].map(OsString::from).into_iter()
+///     .chain([OsString::from_vec(b"\xff".to_vec())]).collect::<Vec<_>>();
+/// let (_, items) = split_command_and_args(&words)?;
+/// assert_eq!(items.unwrap(), &[OsString::from_vec(b"\xff".to_vec())]);
 /// # Ok::<(), amorsize::Error>(())
 /// ```
-pub fn split_command_and_args(words: &[String]) -> Result<(&[String], Option<&[String]>)> {
-    match words.iter().position(|w| w == ":::") {
+pub fn split_command_and_args<S: AsRef<std::ffi::OsStr>>(
+    words: &[S],
+) -> Result<(&[S], Option<&[S]>)> {
+    let is_sep = |w: &S| w.as_ref() == ":::";
+    match words.iter().position(is_sep) {
         None => Ok((words, None)),
         Some(p) => {
             let (cmd, rest) = (&words[..p], &words[p + 1..]);
-            if rest.iter().any(|w| w == ":::") {
+            if rest.iter().any(is_sep) {
                 return Err(Error::invalid_input(
                     "command line",
                     "only one `:::` input source is supported",

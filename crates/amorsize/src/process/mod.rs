@@ -52,10 +52,11 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 use serde::Serialize;
 use spawn::{Finished, Spawned};
 use std::collections::{HashMap, VecDeque};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -432,7 +433,8 @@ impl<W: Write> Sink for WriteSink<W> {
         self.out.flush()
     }
     fn warning(&mut self, message: &str) {
-        eprintln!("amorsize run: warning: {message}");
+        // A warning that cannot be written (stderr closed or full) is dropped: the run goes on.
+        let _ = writeln!(std::io::stderr(), "amorsize run: warning: {message}");
     }
 }
 
@@ -590,7 +592,7 @@ impl fmt::Display for RunSummary {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RunnerBuilder {
-    command: Vec<String>,
+    command: Vec<OsString>,
     jobs: Jobs,
     batch: BatchPolicy,
     keep_order: bool,
@@ -828,12 +830,13 @@ impl RunnerBuilder {
             ));
         }
         let argv0 = self.command[0].clone();
-        let program =
-            if argv0.contains('{') && Template::parse(&[&argv0])?.expand(&["x"], 1)[0] != argv0 {
-                None // the program name itself has a placeholder: resolved per job
-            } else {
-                Some(resolve_program(&argv0)?)
-            };
+        let program = if argv0.as_bytes().contains(&b'{')
+            && Template::parse(&[&argv0])?.expand_os(&["x"], 1)[0] != argv0
+        {
+            None // the program name itself has a placeholder: resolved per job
+        } else {
+            Some(resolve_program(&argv0)?)
+        };
         // Only the cores are needed here: the memory and pressure files are read while the
         // run goes (`sample_memory`), and reading them now would delay the first job.
         let cores = crate::system::cores_now();
@@ -1112,12 +1115,17 @@ enum Watch {
 const TICK_MS: i32 = 50;
 
 impl Runner {
-    /// Starts a builder for `command` (program first; placeholders allowed).
+    /// Starts a builder for `command` (program first; placeholders allowed). The words are
+    /// bytes (`&str`, `String`, `OsString`): an argument that is not UTF-8 reaches the command
+    /// as it is.
     ///
     /// ```
+    /// use std::ffi::{OsStr, OsString};
+    /// use std::os::unix::ffi::OsStringExt;
     /// let _b = amorsize::process::Runner::builder(["echo", "{}"]);
+    /// let _b = amorsize::process::Runner::builder([OsString::from("echo"), OsString::from_vec(b"\xff".to_vec())]);
     /// ```
-    pub fn builder<S: Into<String>>(command: impl IntoIterator<Item = S>) -> RunnerBuilder {
+    pub fn builder<S: Into<OsString>>(command: impl IntoIterator<Item = S>) -> RunnerBuilder {
         RunnerBuilder {
             command: command.into_iter().map(Into::into).collect(),
             jobs: Jobs::Auto,
@@ -1147,6 +1155,23 @@ impl Runner {
     /// # Ok::<(), amorsize::Error>(())
     /// ```
     pub fn explain(&self, items: &[String]) -> Explain {
+        let items: Vec<&OsStr> = items.iter().map(OsStr::new).collect();
+        self.explain_os(&items)
+    }
+
+    /// [`explain`](Self::explain) for items of any bytes (`OsString`, `&OsStr`, …: a file name
+    /// need not be UTF-8); the command lines in the plan show such bytes as U+FFFD.
+    ///
+    /// ```
+    /// use std::ffi::{OsStr, OsString};
+    /// use std::os::unix::ffi::OsStringExt;
+    /// let r = amorsize::process::Runner::builder(["gzip", "{}"]).build()?;
+    /// let e = r.explain_os(&[OsString::from_vec(b"caf\xe9.log".to_vec())]);
+    /// assert_eq!(e.first_command, Some(vec!["gzip".to_string(), "caf\u{fffd}.log".into()]));
+    /// assert_eq!(e.items, Some(1));
+    /// # Ok::<(), amorsize::Error>(())
+    /// ```
+    pub fn explain_os<S: AsRef<OsStr>>(&self, items: &[S]) -> Explain {
         let info = crate::system::info();
         let arg_limit = batch::arg_limit();
         let items_per_command_line = (!items.is_empty()).then(|| {
@@ -1160,10 +1185,15 @@ impl Runner {
             BatchPolicy::Fixed(n) => n,
             BatchPolicy::Auto => 1,
         };
-        let batch: Vec<&String> = items.iter().filter(|i| !i.is_empty()).take(n).collect();
-        let first_command = (!batch.is_empty()).then(|| self.template.expand(&batch, 1));
+        let batch: Vec<&OsStr> = items
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|i| !i.is_empty())
+            .take(n)
+            .collect();
+        let first_command = (!batch.is_empty()).then(|| shown(&self.template.expand_os(&batch, 1)));
         Explain {
-            command: self.b.command.clone(),
+            command: shown(&self.b.command),
             program: self.program.as_ref().map(|p| p.display().to_string()),
             cores: info.cores.effective,
             cores_limited_by: info.cores.limited_by,
@@ -1780,7 +1810,7 @@ impl State<'_> {
         let resolved;
         let program = match &self.runner.program {
             Some(p) => p.as_path(),
-            None => match resolve_program(&argv[0].to_string_lossy()) {
+            None => match resolve_program(&argv[0]) {
                 Ok(p) => {
                     resolved = p;
                     resolved.as_path()

@@ -28,19 +28,27 @@ use std::time::{Duration, Instant, SystemTime};
 /// Finds `program` as `execvp` would: a name with a `/` is taken as a path, any other name is
 /// looked up in `PATH`. The result must be an executable regular file.
 ///
+/// The name is bytes (`&str`, `OsStr`, …): it need not be UTF-8.
+///
 /// ```
 /// use amorsize::process::resolve_program;
 /// assert!(resolve_program("sh").is_ok());
 /// let err = resolve_program("surely-no-such-program-xyz").unwrap_err();
 /// assert!(err.to_string().contains("surely-no-such-program-xyz"));
 /// ```
-pub fn resolve_program(program: &str) -> Result<PathBuf> {
-    let not_found =
-        |why: &str| Error::invalid_input(format!("command `{program}`"), why.to_string());
+pub fn resolve_program<S: AsRef<OsStr> + ?Sized>(program: &S) -> Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let program = program.as_ref();
+    let not_found = |why: &str| {
+        Error::invalid_input(
+            format!("command `{}`", program.to_string_lossy()),
+            why.to_string(),
+        )
+    };
     if program.is_empty() {
         return Err(not_found("the program name is empty"));
     }
-    if program.contains('/') {
+    if program.as_bytes().contains(&b'/') {
         let p = Path::new(program);
         return if is_executable(p) {
             Ok(p.to_path_buf())

@@ -27,7 +27,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 /// One piece of an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
-    Lit(String),
+    /// Literal bytes (a command-line argument need not be UTF-8).
+    Lit(Vec<u8>),
     Item,
     NoExt,
     Base,
@@ -58,23 +59,24 @@ pub struct Template {
     uses_item: bool,
 }
 
-/// Splits a template argument into pieces.
-fn parse_arg(arg: &str) -> Vec<Piece> {
-    const TOKENS: [(&str, Piece); 6] = [
-        ("{}", Piece::Item),
-        ("{.}", Piece::NoExt),
-        ("{//}", Piece::Dir),
-        ("{/.}", Piece::BaseNoExt),
-        ("{/}", Piece::Base),
-        ("{#}", Piece::Seq),
+/// Splits a template argument into pieces (on bytes: the placeholders are ASCII, and the rest
+/// is kept as it is, UTF-8 or not).
+fn parse_arg(arg: &[u8]) -> Vec<Piece> {
+    const TOKENS: [(&[u8], Piece); 6] = [
+        (b"{}", Piece::Item),
+        (b"{.}", Piece::NoExt),
+        (b"{//}", Piece::Dir),
+        (b"{/.}", Piece::BaseNoExt),
+        (b"{/}", Piece::Base),
+        (b"{#}", Piece::Seq),
     ];
     let mut out = Vec::new();
-    let mut lit = String::new();
+    let mut lit = Vec::new();
     let mut rest = arg;
-    'outer: while !rest.is_empty() {
-        if rest.starts_with('{') {
+    'outer: while let Some((&byte, after)) = rest.split_first() {
+        if byte == b'{' {
             for (tok, piece) in TOKENS.iter() {
-                if let Some(after) = rest.strip_prefix(tok) {
+                if let Some(after) = rest.strip_prefix(*tok) {
                     if !lit.is_empty() {
                         out.push(Piece::Lit(std::mem::take(&mut lit)));
                     }
@@ -84,9 +86,8 @@ fn parse_arg(arg: &str) -> Vec<Piece> {
                 }
             }
         }
-        let ch = rest.chars().next().unwrap_or_default();
-        lit.push(ch);
-        rest = &rest[ch.len_utf8()..];
+        lit.push(byte);
+        rest = after;
     }
     if !lit.is_empty() || out.is_empty() {
         out.push(Piece::Lit(lit));
@@ -96,21 +97,31 @@ fn parse_arg(arg: &str) -> Vec<Piece> {
 
 impl Template {
     /// Parses a command line (program first). Fails on an empty command or an empty program name.
+    /// The words are bytes (`&str`, `String`, `OsString`, …): an argument that is not UTF-8
+    /// reaches the command as it is.
     ///
     /// ```
     /// use amorsize::process::Template;
+    /// use std::ffi::OsString;
+    /// use std::os::unix::ffi::OsStringExt;
     /// assert!(Template::parse::<&str>(&[]).is_err());
     /// assert!(Template::parse(&["convert", "{}", "{.}.png"])?.uses_item());
+    /// let latin1 = OsString::from_vec(b"caf\xe9/{}".to_vec());
+    /// let t = Template::parse(&[OsString::from("cp"), latin1])?;
+    /// assert_eq!(t.expand_os(&["x"], 1)[1], OsString::from_vec(b"caf\xe9/x".to_vec()));
     /// # Ok::<(), amorsize::Error>(())
     /// ```
-    pub fn parse<S: AsRef<str>>(command: &[S]) -> Result<Template> {
+    pub fn parse<S: AsRef<OsStr>>(command: &[S]) -> Result<Template> {
         let Some(first) = command.first() else {
             return Err(Error::invalid_input("command", "the command is empty"));
         };
         if first.as_ref().is_empty() {
             return Err(Error::invalid_input("command", "the program name is empty"));
         }
-        let args: Vec<Vec<Piece>> = command.iter().map(|a| parse_arg(a.as_ref())).collect();
+        let args: Vec<Vec<Piece>> = command
+            .iter()
+            .map(|a| parse_arg(a.as_ref().as_bytes()))
+            .collect();
         let uses_item = args.iter().flatten().any(Piece::uses_item);
         Ok(Template { args, uses_item })
     }
@@ -153,10 +164,10 @@ impl Template {
             let [Piece::Lit(flag)] = arg.as_slice() else {
                 return false;
             };
-            if !flag.starts_with('-') || flag == "-" || flag.starts_with("--") {
+            if !flag.starts_with(b"-") || flag == b"-" || flag.starts_with(b"--") {
                 return false;
             }
-            if flag[1..].contains('c') {
+            if flag[1..].contains(&b'c') {
                 return self
                     .args
                     .get(i + 1)
@@ -312,7 +323,7 @@ fn rendered_len(arg: &[Piece], item: &[u8], seq_digits: usize) -> usize {
 /// What piece `p` stands for with `item`; `None` for the job number.
 fn text<'a>(p: &'a Piece, item: &'a [u8]) -> Option<&'a [u8]> {
     Some(match p {
-        Piece::Lit(l) => l.as_bytes(),
+        Piece::Lit(l) => l,
         Piece::Item => item,
         Piece::NoExt => without_extension_bytes(item),
         Piece::Base => basename_bytes(item),
