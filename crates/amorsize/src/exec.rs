@@ -122,12 +122,13 @@
 //! that hold one lock while they work, or thrash one cache. Their parallel run can be slower
 //! than the plain loop (10,000 items that hold a mutex for 1 µs: 12.1–13.2 ms in parallel,
 //! 10.8–11.1 ms on the loop, 2-core VM). So a call site found by a sample remembers the items'
-//! time alone, and each parallel run there is judged against it: a run that took at least as
-//! long as its items take one after another sends the next call to the plain loop, which
-//! measures their time alone again (the run may have met a stall, or dearer items); a second
-//! such run in a row sends the next [`RETRY_AFTER`] calls there, after which the plan is tried
-//! again. Those calls count as `plain` in [`cache_stats`]. The items above: 19.5 ms for the
-//! first call (it samples), then 10.7–11.9 ms a call against 10.7–11.2 ms on the loop.
+//! time alone, and each parallel run there is judged against it. A sample of a few items can
+//! read low (items that grow dearer along the input), and one run can meet a stall: only the
+//! [`SLOWER_RUNS`]-th run in a row that took at least as long as the sample says the items
+//! would one after another (its mean plus two standard errors) sends the next call to the plain loop, which measures
+//! them alone over the whole input. A run slower than that measure sends the next
+//! [`RETRY_AFTER`] calls to the loop (each measuring again), after which the plan is tried
+//! again. Those calls count as `plain` in [`cache_stats`].
 //!
 //! ```
 //! let items: Vec<u64> = (0..100_000).collect();
@@ -1340,19 +1341,23 @@ struct Entry {
     parallel: bool,
     used: u64,
     /// Seconds per item with each item run alone, one after another: the mean of the sample
-    /// that found the site (spread over its input), or the time of its last plain loop; `None`
-    /// when the site was learned from a first item only (no parallel run is judged then).
+    /// that found the site (a few items spread over its input), or the time of its last plain
+    /// loop over a whole input (`measured`); `None` when the site was learned from a first
+    /// item only (no parallel run is judged then).
     alone: Option<f64>,
+    /// Whether `alone` was measured by a plain loop over a whole input.
+    measured: bool,
     /// Parallel runs in a row that took longer than their items take alone ([`judge_run`]).
     slower: u8,
     /// Calls left to run on the plain loop before the next parallel run.
     plain_left: u8,
 }
 
-/// Calls a call site runs on the plain loop after [`SLOWER_RUNS`] parallel runs in a row took
-/// longer than their items take alone, one after another, before it tries its parallel plan
-/// again (the lock may be gone, the machine less loaded): if nothing changed, one call in
-/// `RETRY_AFTER + 1` pays the parallel run's loss again.
+/// Calls a call site runs on the plain loop once a parallel run there took at least as long as
+/// its items take alone, one after another, by the plain loop's own measure (see
+/// [`SLOWER_RUNS`]), before it tries its parallel plan again (the lock may be gone, the
+/// machine less loaded): if nothing changed, one call in `RETRY_AFTER + 1` pays the parallel
+/// run's loss again.
 ///
 /// Items that serialize — on a lock they hold while they work, say — only add the lock's
 /// hand-offs in parallel: 10,000 items that hold one mutex for 1 µs took 12.1–13.2 ms in
@@ -1361,20 +1366,22 @@ struct Entry {
 ///
 /// ```
 /// use amorsize::exec::{RETRY_AFTER, SLOWER_RUNS};
-/// // Of every RETRY_AFTER + SLOWER_RUNS calls of items that never pay in parallel, at most
-/// // SLOWER_RUNS pay the loss, and one more (the plain call between them) measures them.
-/// assert!(RETRY_AFTER >= 4 * SLOWER_RUNS);
+/// // Items that never pay in parallel: after the first SLOWER_RUNS + 2 calls (the runs
+/// // judged against the sample, the plain loop that measures them, one run judged against
+/// // that), most calls are plain.
+/// assert!(RETRY_AFTER > SLOWER_RUNS + 2);
 /// ```
 pub const RETRY_AFTER: u8 = 8;
 
-/// Parallel runs in a row, each slower than its items alone, after which a call site runs
-/// [`RETRY_AFTER`] calls on the plain loop. After one such run, the next call runs the plain
-/// loop once, which measures the items' time alone afresh: the run may have met a stall of the
-/// machine, or items that became dearer, and the parallel run after it is judged against that
-/// time.
+/// Parallel runs in a row, each slower than its items alone by the sample's measure, after
+/// which a call site runs the plain loop once to measure them over a whole input. A sample of
+/// a few items can read a mean far from the input's (items that grow dearer along the input:
+/// 2 items read 155 µs where the whole input's mean was 250 µs), and one slow run can be a
+/// stall of the machine: neither sends a call to the plain loop. A run slower than the plain
+/// loop's measure sends the next [`RETRY_AFTER`] calls there.
 ///
 /// ```
-/// // One slow run (a stall of the machine) costs at most one call on the plain loop.
+/// // One slow run (a stall of the machine, a sample that read low) costs no call.
 /// assert!(amorsize::exec::SLOWER_RUNS >= 2);
 /// ```
 pub const SLOWER_RUNS: u8 = 2;
@@ -1465,10 +1472,10 @@ fn cache_put(key: u64, items: usize, stats: &SampleStats, parallel: bool, sample
             c.remove(&oldest);
         }
     }
-    let (alone, slower, plain_left) = match c.get(&key) {
-        _ if sampled => (Some(stats.mean), 0, 0),
-        Some(e) => (e.alone, e.slower, e.plain_left),
-        None => (None, 0, 0),
+    let (alone, measured, slower, plain_left) = match c.get(&key) {
+        _ if sampled => (Some(alone_at_most(stats)), false, 0, 0),
+        Some(e) => (e.alone, e.measured, e.slower, e.plain_left),
+        None => (None, false, 0, 0),
     };
     c.insert(
         key,
@@ -1478,10 +1485,25 @@ fn cache_put(key: u64, items: usize, stats: &SampleStats, parallel: bool, sample
             parallel,
             used: TICK.fetch_add(1, Ordering::Relaxed),
             alone,
+            measured,
             slower,
             plain_left,
         },
     );
+}
+
+/// The most a sample says its items take alone, each: the sample's mean plus two standard
+/// errors of it. A sample of a few items reads the input's mean only roughly (items that grow
+/// dearer along the input: two items read 155 µs where the input's mean was 250 µs), so a
+/// parallel run is judged slower against this bound, not the mean: items as even as those
+/// that wait on one lock get a bound close to their mean, spread items a looser one.
+///
+/// Two standard errors because a parallel run of 2 cores that pays at all is faster than the
+/// loop by well more than the sample's error then, and a run judged slower only costs one
+/// plain call that measures the items over a whole input ([`SLOWER_RUNS`]).
+fn alone_at_most(stats: &SampleStats) -> f64 {
+    let se = stats.std_dev / (stats.count.max(1) as f64).sqrt();
+    stats.mean + 2.0 * if se.is_finite() { se } else { 0.0 }
 }
 
 /// Whether a parallel run of `items` that took `wall` took at least as long as they take
@@ -1492,10 +1514,10 @@ fn ran_slower(items: usize, wall: Duration, alone: f64) -> bool {
 }
 
 /// Records whether the parallel `run` at call site `key` paid, and returns whether it was
-/// slower than its items alone ([`ran_slower`]): then the next call runs the plain loop, and
-/// after [`SLOWER_RUNS`] such runs in a row the next [`RETRY_AFTER`] calls do. A run that paid
-/// clears the count. A run on one participant, or at a site without a time alone, is not
-/// judged.
+/// slower than its items alone ([`ran_slower`]). Against the plain loop's measure, one such
+/// run sends the next [`RETRY_AFTER`] calls to the plain loop; against the sample's, the
+/// [`SLOWER_RUNS`]-th in a row sends the next call there, to measure. A run that paid clears
+/// the count. A run on one participant, or at a site without a time alone, is not judged.
 fn judge_run(key: u64, run: Option<&pool::RunStats>) -> bool {
     let Some(run) = run.filter(|r| r.participants >= 2 && !r.inline && r.items >= 2) else {
         return false;
@@ -1508,10 +1530,10 @@ fn judge_run(key: u64, run: Option<&pool::RunStats>) -> bool {
     let slower = ran_slower(run.items, run.wall, alone);
     if slower {
         e.slower = e.slower.saturating_add(1);
-        e.plain_left = if e.slower >= SLOWER_RUNS {
+        e.plain_left = if e.measured {
             RETRY_AFTER
         } else {
-            1
+            u8::from(e.slower >= SLOWER_RUNS)
         };
     } else {
         e.slower = 0;
@@ -1533,14 +1555,20 @@ fn plain_now(key: u64) -> bool {
     }
 }
 
-/// Remembers the time alone per item that a plain loop at site `key` measured.
+/// Remembers the time alone per item that a plain loop at site `key` measured over a whole
+/// input, as the site's mean too: it is a better one than a sample's few items (whose low
+/// reading may be what made the runs look slow), and the check of a remembered site's cost
+/// after a run then compares it with what the items really cost.
 fn record_alone(key: u64, wall: Duration, items: usize) {
     if items == 0 {
         return;
     }
     let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(e) = c.get_mut(&key) {
-        e.alone = Some(wall.as_secs_f64() / items as f64);
+        let alone = wall.as_secs_f64() / items as f64;
+        e.alone = Some(alone);
+        e.measured = true;
+        e.stats.mean = alone;
     }
 }
 
@@ -1676,6 +1704,7 @@ mod tests {
             parallel: false,
             used: 0,
             alone: None,
+            measured: false,
             slower: 0,
             plain_left: 0,
         };
@@ -2149,6 +2178,26 @@ mod tests {
         assert!(!ran_slower(1_000, Duration::ZERO, 10e-6));
     }
 
+    /// The bound on a sample's time alone: the mean for even items, two standard errors above
+    /// it for spread ones, the mean for a single measurement.
+    #[test]
+    fn a_sample_bounds_its_items_time_alone_by_its_spread() {
+        let sample = |mean: f64, std_dev: f64, count: usize| SampleStats {
+            mean,
+            std_dev,
+            count,
+            ..SampleStats::default()
+        };
+        assert_eq!(alone_at_most(&sample(10e-6, 0.0, 8)), 10e-6);
+        // Two items of 60 and 250 µs: mean 155, population std 95, standard error 67.2.
+        let spread = alone_at_most(&sample(155e-6, 95e-6, 2));
+        assert!(spread > 250e-6 && spread < 300e-6, "{spread}");
+        // More measurements of the same spread bound the mean tighter.
+        assert!(alone_at_most(&sample(155e-6, 95e-6, 32)) < spread);
+        assert_eq!(alone_at_most(&sample(1e-3, 0.0, 0)), 1e-3);
+        assert_eq!(alone_at_most(&sample(1e-3, f64::NAN, 4)), 1e-3);
+    }
+
     /// A parallel run of `items` in `wall` on `participants`.
     fn run_of(items: usize, wall: Duration, participants: usize) -> pool::RunStats {
         pool::RunStats {
@@ -2159,10 +2208,11 @@ mod tests {
         }
     }
 
-    /// A call site's way through slower parallel runs, on an entry of its own: one slower run
-    /// buys one plain call, two in a row [`RETRY_AFTER`] of them, a run that pays none; runs
-    /// on one participant and sites without a time alone are not judged; a fresh sample
-    /// starts over.
+    /// A call site's way through slower parallel runs, on an entry of its own: against the
+    /// sample's time alone, the [`SLOWER_RUNS`]-th slower run in a row buys one plain call
+    /// (which measures the time alone), and against that measure one slower run buys
+    /// [`RETRY_AFTER`]; a run that pays clears it; runs on one participant and sites without
+    /// a time alone are not judged; a fresh sample starts over.
     #[test]
     fn parallel_runs_slower_than_the_plain_loop_send_the_site_to_it() {
         let key = 0x0051_07e5_dead_beef_u64;
@@ -2180,12 +2230,17 @@ mod tests {
         assert!(!judge_run(key, Some(&slow)));
         assert_eq!(plain_calls(key), 0);
 
-        // Sampled: one slower run, one plain call (which measures the time alone again).
+        // Sampled: slower runs against the sample (which may have read low) buy nothing until
+        // the SLOWER_RUNS-th in a row, which buys one plain call.
         cache_put(key, 1_000, &stats, true, true);
+        for _ in 1..SLOWER_RUNS {
+            assert!(judge_run(key, Some(&slow)));
+            assert_eq!(plain_calls(key), 0);
+        }
         assert!(judge_run(key, Some(&slow)));
         assert_eq!(plain_calls(key), 1);
-        // The plain loop measured 5 µs per item: a 6 ms run of 1,000 is now slower too, the
-        // second in a row, so the next RETRY_AFTER calls are plain.
+        // That plain loop measured 5 µs per item: a 6 ms run of 1,000 is slower by its
+        // measure, and the next RETRY_AFTER calls are plain.
         record_alone(key, Duration::from_millis(5), 1_000);
         assert!(judge_run(key, Some(&fast)));
         assert_eq!(plain_calls(key), usize::from(RETRY_AFTER));
@@ -2207,10 +2262,10 @@ mod tests {
         assert!(!judge_run(key, None));
         assert_eq!(plain_calls(key), 0);
 
-        // A fresh sample starts over.
+        // A fresh sample starts over: one slower run buys nothing again.
         record_alone(key, Duration::from_millis(10), 1_000);
-        assert!(judge_run(key, Some(&slow)));
         cache_put(key, 1_000, &stats, true, true);
+        assert!(judge_run(key, Some(&slow)));
         assert_eq!(plain_calls(key), 0);
         cache_forget(key);
         assert!(

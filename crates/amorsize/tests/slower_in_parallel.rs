@@ -57,9 +57,10 @@ fn a_site_whose_parallel_runs_do_not_pay_runs_the_plain_loop_and_retries_later()
     assert_eq!(stats().sampled, s0.sampled + 1, "the first call samples");
     assert!(parallel, "the first call runs on the plan's workers");
 
-    // One slower run, one plain call; the parallel run after it is slower again, and the next
-    // calls are plain. The first plain call comes within a few calls (a run that happened to
-    // pay would only delay it), and no call runs twice as long as the loop would.
+    // Two runs slower than the sample's time alone, then one plain call that measures the
+    // items alone over the whole input; the run after it is slower by that measure, and the
+    // next calls are plain. The first plain call comes within a few calls (a run that
+    // happened to pay would only delay it).
     let mut runs = Vec::new();
     let first_plain = (0..6).find(|_| {
         let (out, parallel) = call(&items);
@@ -74,9 +75,9 @@ fn a_site_whose_parallel_runs_do_not_pay_runs_the_plain_loop_and_retries_later()
         assert_eq!(out, expected);
         after.push(parallel);
     }
-    // After the second slower run the site stays on the plain loop for 8 calls, then tries
-    // its plan once more (which is slower again): 12 calls hold at least 8 plain ones in a
-    // row, and the retry.
+    // The run after the measuring plain call is slower by its measure: the site stays on the
+    // plain loop for 8 calls, then tries its plan once more (slower again): 12 calls hold at
+    // least 8 plain ones in a row, and a parallel one.
     let longest_plain = after.split(|&p| p).map(<[bool]>::len).max().unwrap_or(0);
     assert!(
         longest_plain >= 8,
