@@ -436,14 +436,63 @@ pub(crate) fn reset_ignored_sigchld() -> bool {
     }
 }
 
-/// Whether any process of the group `pgid` is still alive (zombies aside, once reaped).
+/// Whether any process of the group `pgid` is still alive, zombies aside.
+///
+/// `kill(-pgid, 0)` counts zombies too: a job's child that died with it is reparented to
+/// process 1, and where process 1 does not reap (a container's or a VM's own init: on the
+/// project's machine, a job `sh -c 'sleep 5'` stopped by SIGTERM left its `sleep` a zombie for
+/// 1.1–1.5 s) the group looked alive until the grace period ran out. So when `kill` finds the
+/// group, `/proc` is asked whether any member is not a zombie; without `/proc`, `kill`'s
+/// answer stands.
 pub(crate) fn group_alive(pgid: i32) -> bool {
     if pgid <= 0 {
         return false;
     }
     // SAFETY: kill with signal 0 only checks; a negative pid names a group.
     let r = unsafe { libc::kill(-pgid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let found = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    found && live_member_in_proc(pgid).unwrap_or(true)
+}
+
+/// Whether `/proc` lists a process of group `pgid` that is not a zombie (or dead); `None`
+/// when `/proc` cannot be read.
+fn live_member_in_proc(pgid: i32) -> Option<bool> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut seen = false;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        // A process that exits between the listing and the read is simply not counted.
+        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        seen = true;
+        if let Some((state, group)) = stat_state_and_group(&stat) {
+            if group == pgid && !matches!(state, b'Z' | b'X' | b'x') {
+                return Some(true);
+            }
+        }
+    }
+    // A /proc that lists no process at all (not procfs) cannot answer.
+    seen.then_some(false)
+}
+
+/// The state (field 3) and process group (field 5) of a `/proc/PID/stat` line. The command
+/// name (field 2) is in parentheses and may hold spaces and parentheses itself, so the fields
+/// are read after the last `)`.
+fn stat_state_and_group(stat: &[u8]) -> Option<(u8, i32)> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let _ppid = fields.next()?;
+    let group = fields.next()?.parse().ok()?;
+    Some((state, group))
 }
 
 /// Sends `signal` to the process group `pgid` (the job and everything it started).
@@ -496,6 +545,51 @@ mod tests {
         let (output, f) = collect(spawn(&sh, OsStr::new("sh"), &os(&args)).unwrap());
         assert_eq!(String::from_utf8_lossy(&output), "out\nerr\n");
         assert_eq!((f.exit, f.signal), (3, 0));
+    }
+
+    /// A group whose only member is a zombie (exited, not reaped) is not alive; a group with
+    /// a running member is, and once that member is killed and reaped, no group is left.
+    #[test]
+    fn a_group_of_zombies_is_not_alive() {
+        let mut sleeper = Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let sleeping = sleeper.id() as i32;
+        assert!(group_alive(sleeping));
+
+        let mut done = Command::new("true").process_group(0).spawn().unwrap();
+        let zombie = done.id() as i32;
+        // `true` exits at once; until this test reaps it, it is a zombie of group `zombie`.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let state = |pid: i32| {
+            std::fs::read(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| stat_state_and_group(&s))
+        };
+        while state(zombie).map(|(s, _)| s) != Some(b'Z') {
+            assert!(Instant::now() < deadline, "`true` never exited");
+            std::thread::yield_now();
+        }
+        assert_eq!(state(zombie), Some((b'Z', zombie)));
+        assert!(!group_alive(zombie));
+        assert!(group_alive(sleeping));
+
+        done.wait().unwrap();
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
+        assert!(!group_alive(zombie));
+        assert!(!group_alive(sleeping));
+    }
+
+    #[test]
+    fn a_stat_line_is_read_after_the_command_name() {
+        let line = b"4242 (a) b (c)) S 1 4240 4240 0 -1 4194560";
+        assert_eq!(stat_state_and_group(line), Some((b'S', 4240)));
+        assert_eq!(stat_state_and_group(b"7 (sh) Z 1 7 7"), Some((b'Z', 7)));
+        assert_eq!(stat_state_and_group(b"7 (sh) Z 1"), None);
+        assert_eq!(stat_state_and_group(b"no parenthesis"), None);
     }
 
     #[test]
