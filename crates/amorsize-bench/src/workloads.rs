@@ -241,6 +241,7 @@ pub const NAMES: &[&str] = &[
     "big-output",
     "regime-change",
     "inner-parallel",
+    "lock-bound",
 ];
 
 /// One workload of the suite: a name, what it is, and how many items at each [`Size`].
@@ -333,6 +334,10 @@ pub fn by_name(name: &str) -> amorsize::Result<Workload> {
         ),
         "inner-parallel" => (
             "1,000 items of ~1 ms CPU, each split over two threads by rayon::join",
+            false,
+        ),
+        "lock-bound" => (
+            "10^5 items that each compute ~1 us holding one shared mutex: in parallel they only queue",
             false,
         ),
         _ => {
@@ -556,6 +561,7 @@ pub fn items_for(name: &str, size: Size, cores: usize) -> usize {
         "big-output" => pick(size, 10_000, 2_000, 20),
         "regime-change" => pick(size, 5_000, 500, 50),
         "inner-parallel" => pick(size, 1_000, 100, 20),
+        "lock-bound" => pick(size, 100_000, 10_000, 50),
         _ => 0,
     }
 }
@@ -625,6 +631,7 @@ pub fn spin_costs_ns(name: &str, size: Size, n: usize) -> Option<Vec<f64>> {
             )
         }
         "inner-parallel" => flat(1_000_000.0),
+        "lock-bound" => flat(1_000.0),
         "compute-then-wait" => flat(500_000.0),
         _ => None,
     }
@@ -710,6 +717,23 @@ pub fn visit<V: Visitor>(
                     let (a, b) =
                         rayon::join(|| spin(half, it.seed), || spin(half, it.seed ^ 0xB0B));
                     a ^ b.rotate_left(17)
+                },
+                checksum_u64,
+            )
+        }
+        "lock-bound" => {
+            // Each item computes while it holds the one lock (a shared cache, a counter, a
+            // log): a sample of items alone cannot see that side by side they queue for it.
+            let costs = spin_costs_ns(w.name, size, n).expect("a spin workload");
+            let items = spin_items(calib, costs.into_iter());
+            let lock = std::sync::Mutex::new(0u64);
+            let lock = &lock;
+            v.visit(
+                &items,
+                move |it: &SpinItem| {
+                    let mut held = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    *held = held.wrapping_add(1);
+                    run_spin(it)
                 },
                 checksum_u64,
             )
