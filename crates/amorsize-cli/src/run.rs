@@ -93,10 +93,32 @@ pub struct Args {
     command: Vec<OsString>,
 }
 
-/// Prints a one-line error and returns amorsize's own error status.
-fn fail(msg: impl std::fmt::Display) -> u8 {
+/// Prints a one-line error and returns amorsize's own error status. A setting the library
+/// rejects is named by the option that set it.
+fn fail(e: amorsize::Error) -> u8 {
+    let msg = match &e {
+        amorsize::Error::InvalidConfig { setting, reason } => match option_of(setting) {
+            Some(option) => format!("{option}: {reason}"),
+            None => e.to_string(),
+        },
+        _ => e.to_string(),
+    };
     output::eprint_line(&format!("amorsize run: error: {msg}"));
     output::ERROR
+}
+
+/// The command-line option behind a setting of `amorsize::process` (the builder's name).
+fn option_of(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "jobs" => "-j/--jobs",
+        "batch" => "--batch",
+        "max_jobs" => "--max-jobs",
+        "spool_dir" => "--tmpdir",
+        "timeout" => "--timeout",
+        "halt" => "--halt",
+        "size" => "--output-memory",
+        _ => return None,
+    })
 }
 
 /// Runs the subcommand; returns the exit status.

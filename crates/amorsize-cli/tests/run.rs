@@ -707,3 +707,39 @@ fn an_item_too_long_for_one_argument_fails_alone_in_a_batch() {
         .clone();
     assert_eq!(stdout_lines(&out.stdout), vec!["1", "1", "1"]);
 }
+
+/// A rejected option is named as the user typed it (not by the library's setting), on one
+/// line, with status 255, and nothing runs; `--max-jobs` beside a fixed `-j` is rejected (it
+/// would bound nothing).
+#[test]
+fn bad_options_are_named_by_their_flags_and_run_nothing() {
+    for (args, flag) in [
+        (&["-j", "0"][..], "-j/--jobs: "),
+        (&["--max-jobs", "0"][..], "--max-jobs: "),
+        (&["-j", "3", "--max-jobs", "2"][..], "--max-jobs: "),
+        (&["--batch", "0"][..], "--batch: "),
+        (&["--timeout", "0"][..], "--timeout: "),
+        (&["--output-memory", "lots"][..], "--output-memory: "),
+        (&["--halt", "bogus"][..], "--halt: "),
+    ] {
+        let out = run()
+            .args(args)
+            .args(["echo", "ran", ":::", "a"])
+            .assert()
+            .code(255)
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(&format!("amorsize run: error: {flag}")) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} ran something");
+    }
+    // -j auto with --max-jobs is what it is for.
+    run()
+        .args(["--max-jobs", "2", "echo", "ran", ":::", "a"])
+        .assert()
+        .success()
+        .stdout("ran a\n");
+}

@@ -632,10 +632,14 @@ impl RunnerBuilder {
         self
     }
 
-    /// The highest concurrency `-j auto` may reach (default: 64 × cores, at most 512).
+    /// The highest concurrency `-j auto` may reach (default: 64 × cores, at most 512). With a
+    /// fixed number of [`jobs`](Self::jobs), `build` rejects it (it would change nothing).
     ///
     /// ```
-    /// assert!(amorsize::process::Runner::builder(["true"]).max_jobs(0).build().is_err());
+    /// use amorsize::process::Runner;
+    /// assert!(Runner::builder(["true"]).max_jobs(0).build().is_err());
+    /// assert!(Runner::builder(["true"]).max_jobs(8).build().is_ok());
+    /// assert!(Runner::builder(["true"]).jobs(4).max_jobs(8).build().is_err());
     /// ```
     pub fn max_jobs(mut self, n: usize) -> Self {
         self.max_jobs = Some(n);
@@ -798,6 +802,14 @@ impl RunnerBuilder {
         }
         if self.max_jobs == Some(0) {
             return Err(Error::invalid_config("max_jobs", "must be at least 1"));
+        }
+        if let (Jobs::Fixed(n), Some(_)) = (self.jobs, self.max_jobs) {
+            return Err(Error::invalid_config(
+                "max_jobs",
+                format!(
+                    "only bounds an auto concurrency: a fixed number of jobs ({n}) never changes"
+                ),
+            ));
         }
         if let Some(d) = &self.spool_dir {
             if !d.is_dir() {
