@@ -1857,9 +1857,10 @@ impl State<'_> {
             }
             Err(e) => {
                 self.sink.warning(&format!(
-                    "job {}: cannot start {}: {e}",
+                    "job {}: cannot start {}: {}",
                     job.seq,
-                    argv[0].to_string_lossy()
+                    argv[0].to_string_lossy(),
+                    spawn::why_not_started(program, &e)
                 ));
                 self.failed_to_start(job, argv, 126);
                 return;

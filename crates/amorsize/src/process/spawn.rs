@@ -436,6 +436,31 @@ pub(crate) fn reset_ignored_sigchld() -> bool {
     }
 }
 
+/// Why `program` could not start, for a person: the error, and when the program exists but the
+/// kernel said "No such file or directory", the script's interpreter (its `#!` line) that is
+/// missing — the error alone names the script, which is there.
+pub(crate) fn why_not_started(program: &Path, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound && program.is_file() {
+        if let Some(interpreter) = shebang_interpreter(program) {
+            return format!("{e}: its interpreter {interpreter} (the #! line) was not found");
+        }
+    }
+    e.to_string()
+}
+
+/// The interpreter named by the `#!` line that starts `path`, if it starts with one.
+fn shebang_interpreter(path: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let n = File::open(path).and_then(|mut f| f.read(&mut head)).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let interpreter = String::from_utf8_lossy(line);
+    interpreter
+        .split_ascii_whitespace()
+        .next()
+        .map(str::to_string)
+}
+
 /// Whether any process of the group `pgid` is still alive, zombies aside.
 ///
 /// `kill(-pgid, 0)` counts zombies too: a job's child that died with it is reparented to
@@ -581,6 +606,29 @@ mod tests {
         sleeper.wait().unwrap();
         assert!(!group_alive(zombie));
         assert!(!group_alive(sleeping));
+    }
+
+    /// A script whose `#!` interpreter is missing is said so; other errors are as they are.
+    #[test]
+    fn a_missing_interpreter_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sh");
+        std::fs::write(&script, "#!/no/such/interpreter -x\necho hi\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let Err(e) = spawn(&script, OsStr::new("s.sh"), &[]) else {
+            panic!("a script with a missing interpreter started");
+        };
+        let why = why_not_started(&script, &e);
+        assert!(
+            why.contains("its interpreter /no/such/interpreter (the #! line) was not found"),
+            "{why}"
+        );
+        let plain = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(why_not_started(&script, &plain), plain.to_string());
+        let gone = dir.path().join("gone");
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(why_not_started(&gone, &e), e.to_string());
     }
 
     #[test]
