@@ -659,7 +659,8 @@ pub fn summarize(rows: &[Row]) -> Summary {
 }
 
 /// How par_map's call-site memory served the calls of one workload's measurement (warm-up
-/// included; auto clears the memory before each of its runs, auto-remembered does not).
+/// included; auto forgets its call site before each of its runs, auto-remembered has a call
+/// site of its own that it never forgets).
 ///
 /// ```
 /// use amorsize_bench::{cli::run_workload, strategies::Settings, workloads::*};

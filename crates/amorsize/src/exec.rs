@@ -1596,6 +1596,32 @@ fn cache_forget(key: u64) {
         .remove(&key);
 }
 
+/// Forgets what [`par_map_with`]`(opt, _, f)` learned at the call site of `f` (its closure
+/// type, item and result types, and the settings of `opt`; [`par_map`] uses
+/// `Optimizer::new()`): the site's next call samples afresh. Other sites are kept (closures
+/// defined in one function share a type name, and so a site). Returns whether the site was
+/// remembered.
+///
+/// ```
+/// use amorsize::Optimizer;
+/// let items: Vec<u64> = (0..400).collect();
+/// let work = |x: &u64| (0..20_000u64).fold(*x, |a, b| a.rotate_left(5) ^ b);
+/// let before = amorsize::exec::cache_len();
+/// amorsize::par_map(&items, work)?;
+/// let learned = amorsize::exec::cache_len() > before;
+/// assert_eq!(amorsize::exec::forget_site(&Optimizer::new(), &work), learned);
+/// assert!(!amorsize::exec::forget_site(&Optimizer::new(), &work)); // gone already
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+pub fn forget_site<T, R, F: Fn(&T) -> R>(opt: &Optimizer, _f: &F) -> bool {
+    let key = site_key::<T, R, F>(opt);
+    cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&key)
+        .is_some()
+}
+
 /// Forgets every call site par_map remembers.
 ///
 /// ```
@@ -2214,6 +2240,33 @@ mod tests {
         assert!(alone_at_most(&sample(155e-6, 95e-6, 32)) < spread);
         assert_eq!(alone_at_most(&sample(1e-3, 0.0, 0)), 1e-3);
         assert_eq!(alone_at_most(&sample(1e-3, f64::NAN, 4)), 1e-3);
+    }
+
+    /// `forget_site` forgets the one site that `par_map` learned for a closure, not another.
+    #[test]
+    fn forget_site_forgets_that_site_only() {
+        let items: Vec<u64> = (0..400).collect();
+        let spin = |x: &u64| {
+            let t = std::time::Instant::now();
+            let mut a = *x;
+            while t.elapsed() < Duration::from_micros(50) {
+                a = a.rotate_left(5) ^ 0x9e37;
+            }
+            a
+        };
+        // A closure of another function: closures of one function share a type name, and so
+        // a call site (see `site_key`).
+        fn other_site(spin: impl Fn(&u64) -> u64 + Copy) -> impl Fn(&u64) -> u64 + Copy {
+            move |x| spin(x) ^ 1
+        }
+        let other = other_site(spin);
+        let opt = Optimizer::new();
+        par_map(&items, spin).unwrap();
+        par_map(&items, other).unwrap();
+        // 400 items of 50 µs: a job long enough to sample, so both sites are remembered.
+        assert!(forget_site(&opt, &spin));
+        assert!(!forget_site(&opt, &spin));
+        assert!(forget_site(&opt, &other));
     }
 
     /// A parallel run of `items` in `wall` on `participants`.
