@@ -30,14 +30,15 @@ pub struct Args {
         short = 'j',
         long = "jobs",
         default_value = "auto",
-        value_name = "auto|N"
+        value_name = "auto|N",
+        allow_negative_numbers = true
     )]
     jobs: String,
     /// Several items per invocation: `auto` (two probe jobs, of 1 and 16 items, measure the
     /// command's start-up per job and its work per item; batches then keep the start-up under 2%
     /// of the work) or at most N. Refused for a `sh -c` script that holds the item: pass the
     /// items as the script's arguments (`sh -c 'for f; do ...; done' sh {}`).
-    #[arg(long, value_name = "auto|N")]
+    #[arg(long, value_name = "auto|N", allow_negative_numbers = true)]
     batch: Option<String>,
     /// Print outputs in input order (holds at most 1024 finished jobs; no new job starts while
     /// that buffer is full).
@@ -66,10 +67,15 @@ pub struct Args {
     #[arg(long, value_name = "DUR")]
     timeout: Option<String>,
     /// Rerun a failed job up to N more times.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     retries: u32,
     /// The highest concurrency `-j auto` may reach (default 64 × cores, at most 512).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     max_jobs: Option<usize>,
     /// Print the plan (measurements and decisions) and run nothing.
     #[arg(long)]

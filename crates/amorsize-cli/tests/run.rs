@@ -715,6 +715,9 @@ fn an_item_too_long_for_one_argument_fails_alone_in_a_batch() {
 fn bad_options_are_named_by_their_flags_and_run_nothing() {
     for (args, flag) in [
         (&["-j", "0"][..], "-j/--jobs: "),
+        // A negative number is the option's value (not clap's "use -- -1" advice).
+        (&["-j", "-1"][..], "-j/--jobs: "),
+        (&["--batch", "-2"][..], "--batch: "),
         (&["--max-jobs", "0"][..], "--max-jobs: "),
         (&["-j", "3", "--max-jobs", "2"][..], "--max-jobs: "),
         (&["--batch", "0"][..], "--batch: "),
