@@ -125,13 +125,13 @@
 //! time alone, and each parallel run there is judged against it. A sample of a few items can
 //! read low (items that grow dearer along the input), and one run can meet a stall: only the
 //! [`SLOWER_RUNS`]-th run in a row that took at least as long as the sample says the items
-//! would one after another (its mean plus two standard errors) sends the next call to the plain loop, which measures
-//! them alone over the whole input. When that measure finds the last run no faster, or a later
-//! run is slower than it, the next [`RETRY_AFTER`] calls run the loop (each measuring again),
-//! after which the plan is tried again. Those calls count as `plain` in [`cache_stats`]. The
-//! items above, 20 calls beside the loop: the first samples, the second runs in parallel, the
-//! third measures, and from then on one call in nine runs in parallel; a median of 10.70 ms a
-//! call against 10.68 ms on the loop.
+//! would one after another (its mean plus two standard errors) sends the next call to the
+//! plain loop, which measures them alone over the whole input. When that measure finds the
+//! last run no faster, or a later run is slower than it, the next [`RETRY_AFTER`] calls run
+//! the loop (each measuring again), after which the plan is tried again. Those calls count as
+//! `plain` in [`cache_stats`]. The items above, 20 calls beside the loop: the first samples,
+//! the second runs in parallel, the third measures, and from then on one call in nine runs in
+//! parallel; a median of 10.70 ms a call against 10.68 ms on the loop.
 //!
 //! ```
 //! let items: Vec<u64> = (0..100_000).collect();
@@ -1372,10 +1372,10 @@ struct Entry {
 ///
 /// ```
 /// use amorsize::exec::{RETRY_AFTER, SLOWER_RUNS};
-/// // Items that never pay in parallel: after the first SLOWER_RUNS + 2 calls (the runs
-/// // judged against the sample, the plain loop that measures them, one run judged against
-/// // that), most calls are plain.
-/// assert!(RETRY_AFTER > SLOWER_RUNS + 2);
+/// // Items that never pay in parallel: after the first SLOWER_RUNS + 1 calls (the runs
+/// // judged against the sample, then the plain loop that measures them), RETRY_AFTER of
+/// // every RETRY_AFTER + 1 calls are plain.
+/// assert!(RETRY_AFTER > 2 * (SLOWER_RUNS + 1));
 /// ```
 pub const RETRY_AFTER: u8 = 8;
 
