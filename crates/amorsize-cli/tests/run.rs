@@ -350,8 +350,10 @@ fn bad_arguments_exit_255_with_one_line_naming_the_problem() {
         (vec!["--halt", "sometimes", "echo", ":::", "a"], "halt"),
         (vec!["--timeout", "fast", "echo", ":::", "a"], "timeout"),
         // Errors of the argument parser are one line too (no usage block).
-        (vec!["-j", "-1", "echo", ":::", "a"], "'-1'"),
         (vec!["--retries", "x", "echo", ":::", "a"], "--retries"),
+        (vec!["--retries", "-1", "echo", ":::", "a"], "--retries"),
+        // A negative number is the option's value, refused by its own check.
+        (vec!["-j", "-1", "echo", ":::", "a"], "`-1`"),
         // Batched, the script would run for the first item of each job only.
         (
             vec!["--batch", "auto", "sh", "-c", "echo {}", ":::", "a", "b"],
@@ -475,6 +477,11 @@ fn signal_is_forwarded(sig: i32, expected: i32) {
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("interrupted"), "no summary: {err}");
+    // The two jobs the signal stopped are counted as such, not as failures of their own.
+    assert!(
+        err.contains("0 succeeded, 0 failed, 2 stopped by the signal"),
+        "{err}"
+    );
     for p in job_pids {
         assert!(!alive(p), "job {p} survived");
     }

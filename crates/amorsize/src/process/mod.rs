@@ -459,6 +459,12 @@ pub struct RunSummary {
     /// Jobs that `--halt now` killed once the failure limit was reached (not counted as
     /// failed: they did not fail on their own).
     pub killed_by_halt: u64,
+    /// Jobs that were running when a signal stopped the run and did not succeed after it (the
+    /// signal was forwarded to them; not counted as failed, as [`killed_by_halt`]). A job that
+    /// handles the signal and exits with 0 counts as succeeded.
+    ///
+    /// [`killed_by_halt`]: RunSummary::killed_by_halt
+    pub interrupted: u64,
     /// Reruns made by `--retries`.
     pub retried: u64,
     /// Items processed (a batch job counts all its items).
@@ -501,15 +507,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Jobs finished (succeeded + failed + killed by `--halt now`).
+    /// Jobs finished (succeeded + failed + killed by `--halt now` + interrupted).
     ///
     /// ```
     /// let s = amorsize::process::RunSummary { succeeded: 2, failed: 1, killed_by_halt: 1,
-    ///     ..Default::default() };
-    /// assert_eq!(s.jobs(), 4);
+    ///     interrupted: 2, ..Default::default() };
+    /// assert_eq!(s.jobs(), 6);
     /// ```
     pub fn jobs(&self) -> u64 {
-        self.succeeded + self.failed + self.killed_by_halt
+        self.succeeded + self.failed + self.killed_by_halt + self.interrupted
     }
 
     /// The exit status ([`exit_code`]): 0, failures up to 100, 101, or 128 + signal.
@@ -538,6 +544,9 @@ impl fmt::Display for RunSummary {
         }
         if self.killed_by_halt > 0 {
             write!(f, ", {} killed by --halt", self.killed_by_halt)?;
+        }
+        if self.interrupted > 0 {
+            write!(f, ", {} stopped by the signal", self.interrupted)?;
         }
         if self.retried > 0 {
             write!(f, ", {} reruns", self.retried)?;
@@ -1087,6 +1096,8 @@ struct Running {
     exited: Option<(Instant, i32, libc::rusage)>,
     /// Signalled by `--halt now` after another job's failure.
     halted: bool,
+    /// Running when a signal stopped the run (the signal was forwarded to it).
+    interrupted: bool,
     /// Whether `output` is non-blocking (then a wake-up drains it).
     nonblocking: bool,
 }
@@ -1611,6 +1622,9 @@ impl State<'_> {
         if let Some(sig) = self.runner.b.stop.requested() {
             self.summary.interrupted_by = Some(sig);
             self.stop_starting = true;
+            for r in self.running.values_mut() {
+                r.interrupted = true;
+            }
             self.kill_all(sig);
         }
     }
@@ -1892,6 +1906,7 @@ impl State<'_> {
                 pidfd,
                 exited: None,
                 halted: false,
+                interrupted: false,
                 nonblocking,
             },
         );
@@ -1919,6 +1934,7 @@ impl State<'_> {
             pidfd: None,
             exited: None,
             halted: false,
+            interrupted: false,
             nonblocking: false,
         };
         self.complete(r, f);
@@ -2004,6 +2020,8 @@ impl State<'_> {
             self.summary.succeeded += 1;
         } else if r.halted {
             self.summary.killed_by_halt += 1;
+        } else if r.interrupted {
+            self.summary.interrupted += 1;
         } else {
             self.summary.failed += 1;
             if r.timed_out {
