@@ -1137,6 +1137,12 @@ enum Watch {
 /// The main loop's longest sleep: signals, deadlines and memory are checked at least this often.
 const TICK_MS: i32 = 50;
 
+/// How often a lingering process group is looked at ([`spawn::group_alive`] reads `/proc`:
+/// 0.2 ms with 67 processes here, about 3 µs a process, so tens of milliseconds on a host of
+/// thousands; the main loop may turn many times a millisecond). A group whose last member
+/// ended is dropped within this much, and its SIGKILL comes on time whatever.
+const LINGER_LOOK: Duration = Duration::from_millis(20);
+
 impl Runner {
     /// Starts a builder for `command` (program first; placeholders allowed). The words are
     /// bytes (`&str`, `String`, `OsString`): an argument that is not UTF-8 reaches the command
@@ -1385,8 +1391,9 @@ struct State<'a> {
     /// Where a job's pipe is read into before its bytes join the job's output.
     scratch: Vec<u8>,
     /// Process groups of signalled jobs whose leader has ended, with when the rest of the group
-    /// gets SIGKILL (a child that ignores SIGTERM must not outlive the run).
-    lingering: Vec<(i32, Instant)>,
+    /// gets SIGKILL (a child that ignores SIGTERM must not outlive the run) and when to look
+    /// next whether anything of it is still alive ([`LINGER_LOOK`]).
+    lingering: Vec<(i32, Instant, Instant)>,
     /// A job could not start for want of file descriptors: no job starts until one ends.
     fd_starved: bool,
     running: HashMap<i32, Running>,
@@ -1475,7 +1482,7 @@ impl State<'_> {
             let left = due.saturating_duration_since(now);
             i32::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX)
         };
-        for &(_, kill_at) in &self.lingering {
+        for &(_, kill_at, _) in &self.lingering {
             timeout = timeout.min(until(kill_at));
         }
         let pollfd = |fd: i32| libc::pollfd {
@@ -1641,15 +1648,16 @@ impl State<'_> {
 
     fn check_deadlines(&mut self) {
         let now = Instant::now();
-        self.lingering.retain(|&(pgid, kill_at)| {
-            if !spawn::group_alive(pgid) {
+        self.lingering.retain_mut(|(pgid, kill_at, look_at)| {
+            if now >= *kill_at {
+                spawn::signal_group(*pgid, libc::SIGKILL);
                 return false;
             }
-            if now >= kill_at {
-                spawn::signal_group(pgid, libc::SIGKILL);
-                return false;
+            if now < *look_at {
+                return true;
             }
-            true
+            *look_at = now + LINGER_LOOK;
+            spawn::group_alive(*pgid)
         });
         for (pid, r) in self.running.iter_mut() {
             let Some((_, signal)) = r.next_signal().filter(|&(due, _)| now >= due) else {
@@ -1949,8 +1957,9 @@ impl State<'_> {
         // Told to stop (timeout, halt, a forwarded signal): the rest of its process group
         // (a child that ignores SIGTERM) gets SIGKILL when the grace period ends.
         if let Some(kill_at) = r.kill_at {
-            if spawn::group_alive(pid) {
-                self.lingering.push((pid, kill_at));
+            // Zombies included (cheap): whether anything of it lives is looked at later.
+            if spawn::group_found(pid) {
+                self.lingering.push((pid, kill_at, Instant::now()));
             }
         }
         // Exited with its pipe still open past OUTPUT_LINGER: take what the pipe holds (all

@@ -470,13 +470,17 @@ fn shebang_interpreter(path: &Path) -> Option<String> {
 /// group, `/proc` is asked whether any member is not a zombie; without `/proc`, `kill`'s
 /// answer stands.
 pub(crate) fn group_alive(pgid: i32) -> bool {
+    group_found(pgid) && live_member_in_proc(pgid).unwrap_or(true)
+}
+
+/// Whether the group `pgid` has any process, zombies included (one `kill(-pgid, 0)`).
+pub(crate) fn group_found(pgid: i32) -> bool {
     if pgid <= 0 {
         return false;
     }
     // SAFETY: kill with signal 0 only checks; a negative pid names a group.
     let r = unsafe { libc::kill(-pgid, 0) };
-    let found = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    found && live_member_in_proc(pgid).unwrap_or(true)
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Whether `/proc` lists a process of group `pgid` that is not a zombie (or dead); `None`
@@ -599,6 +603,7 @@ mod tests {
         }
         assert_eq!(state(zombie), Some((b'Z', zombie)));
         assert!(!group_alive(zombie));
+        assert!(group_found(zombie), "kill(-pgid, 0) counts the zombie");
         assert!(group_alive(sleeping));
 
         done.wait().unwrap();
