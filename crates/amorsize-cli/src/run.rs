@@ -279,7 +279,13 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
     sink.finish();
     if let (Err(_), Some(sig)) = (&result, stop.requested()) {
         // A signal stopped a write to stdout that nobody read (see `StopAwareStdout`): the run
-        // ended as interrupted, without its summary.
+        // ended as interrupted (its jobs stopped), without its counts.
+        if !args.quiet {
+            output::eprint_line(&format!(
+                "amorsize run: interrupted by signal {sig} while stdout was not read; the \
+                 running jobs were stopped"
+            ));
+        }
         return Ok(128u8.saturating_add(u8::try_from(sig).unwrap_or(0)));
     }
     let summary = result?;

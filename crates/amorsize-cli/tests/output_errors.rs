@@ -204,10 +204,11 @@ fn sigterm_stops_a_run_blocked_on_a_stdout_nobody_reads() {
         .args([":::", "1", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
+    let mut err = child.stderr.take().unwrap();
     // Once the first byte arrives, amorsize is printing a 1 MB output into a pipe that holds
     // far less and that is read no further: it is (or is about to be) blocked on it.
     let mut out = child.stdout.take().unwrap();
@@ -225,4 +226,11 @@ fn sigterm_stops_a_run_blocked_on_a_stdout_nobody_reads() {
     }
     drop(out);
     assert_eq!(status.unwrap().unwrap().code(), Some(143));
+    // It says why it ended, in one line.
+    let mut said = String::new();
+    err.read_to_string(&mut said).unwrap();
+    assert!(
+        said.contains("interrupted by signal 15 while stdout was not read"),
+        "{said}"
+    );
 }
