@@ -1589,11 +1589,13 @@ fn record_alone(key: u64, wall: Duration, items: usize) {
     }
 }
 
-fn cache_forget(key: u64) {
+/// Forgets call site `key`; returns whether it was remembered.
+fn cache_forget(key: u64) -> bool {
     cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .remove(&key);
+        .remove(&key)
+        .is_some()
 }
 
 /// Forgets what [`par_map_with`]`(opt, _, f)` learned at the call site of `f` (its closure
@@ -1614,12 +1616,7 @@ fn cache_forget(key: u64) {
 /// # Ok::<(), amorsize::Error>(())
 /// ```
 pub fn forget_site<T, R, F: Fn(&T) -> R>(opt: &Optimizer, _f: &F) -> bool {
-    let key = site_key::<T, R, F>(opt);
-    cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&key)
-        .is_some()
+    cache_forget(site_key::<T, R, F>(opt))
 }
 
 /// Forgets every call site par_map remembers.
