@@ -497,12 +497,12 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
             continue;
         };
         // A process that exits between the listing and the read is simply not counted.
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+        let Some(stat) = read_stat(pid) else {
             continue;
         };
         seen = true;
         if let Some((state, group)) = stat_state_and_group(&stat) {
-            if group == pgid && !matches!(state, b'Z' | b'X' | b'x') {
+            if group == pgid && !matches!(state, 'Z' | 'X' | 'x') {
                 return Some(true);
             }
         }
@@ -511,14 +511,18 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
     seen.then_some(false)
 }
 
-/// The state (field 3) and process group (field 5) of a `/proc/PID/stat` line. The command
-/// name (field 2) is in parentheses and may hold spaces and parentheses itself, so the fields
-/// are read after the last `)`.
-fn stat_state_and_group(stat: &[u8]) -> Option<(u8, i32)> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = *fields.next()?.as_bytes().first()?;
+/// `/proc/<pid>/stat`, its command name made UTF-8 if it was not (the fields after it are
+/// ASCII); `None` when it cannot be read.
+fn read_stat(pid: impl std::fmt::Display) -> Option<String> {
+    let bytes = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The state (field 3) and process group (field 5) of a `/proc/PID/stat` line
+/// ([`stat_fields`](crate::system::busy::stat_fields) reads past the command name).
+fn stat_state_and_group(stat: &str) -> Option<(char, i32)> {
+    let mut fields = crate::system::busy::stat_fields(stat)?;
+    let state = fields.next()?.chars().next()?;
     let _ppid = fields.next()?;
     let group = fields.next()?.parse().ok()?;
     Some((state, group))
@@ -592,16 +596,12 @@ mod tests {
         let zombie = done.id() as i32;
         // `true` exits at once; until this test reaps it, it is a zombie of group `zombie`.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let state = |pid: i32| {
-            std::fs::read(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| stat_state_and_group(&s))
-        };
-        while state(zombie).map(|(s, _)| s) != Some(b'Z') {
+        let state = |pid: i32| read_stat(pid).and_then(|s| stat_state_and_group(&s));
+        while state(zombie).map(|(s, _)| s) != Some('Z') {
             assert!(Instant::now() < deadline, "`true` never exited");
             std::thread::yield_now();
         }
-        assert_eq!(state(zombie), Some((b'Z', zombie)));
+        assert_eq!(state(zombie), Some(('Z', zombie)));
         assert!(!group_alive(zombie));
         assert!(group_found(zombie), "kill(-pgid, 0) counts the zombie");
         assert!(group_alive(sleeping));
@@ -638,11 +638,11 @@ mod tests {
 
     #[test]
     fn a_stat_line_is_read_after_the_command_name() {
-        let line = b"4242 (a) b (c)) S 1 4240 4240 0 -1 4194560";
-        assert_eq!(stat_state_and_group(line), Some((b'S', 4240)));
-        assert_eq!(stat_state_and_group(b"7 (sh) Z 1 7 7"), Some((b'Z', 7)));
-        assert_eq!(stat_state_and_group(b"7 (sh) Z 1"), None);
-        assert_eq!(stat_state_and_group(b"no parenthesis"), None);
+        let line = "4242 (a) b (c)) S 1 4240 4240 0 -1 4194560";
+        assert_eq!(stat_state_and_group(line), Some(('S', 4240)));
+        assert_eq!(stat_state_and_group("7 (sh) Z 1 7 7"), Some(('Z', 7)));
+        assert_eq!(stat_state_and_group("7 (sh) Z 1"), None);
+        assert_eq!(stat_state_and_group("no parenthesis"), None);
     }
 
     #[test]

@@ -260,8 +260,20 @@ fn runnable(tid: libc::pid_t) -> bool {
 /// assert_eq!(stat_state("garbage"), None);
 /// ```
 pub fn stat_state(stat: &str) -> Option<char> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.trim_start().chars().next()
+    stat_fields(stat)?.next()?.chars().next()
+}
+
+/// The fields of a `/proc/<pid>/stat` line from the state (field 3) on: those after the
+/// command name in parentheses (which may itself hold spaces and parentheses).
+///
+/// ```
+/// use amorsize::system::busy::stat_fields;
+/// let f: Vec<&str> = stat_fields("42 (a (b) c) S 1 40 40").unwrap().collect();
+/// assert_eq!(f, ["S", "1", "40", "40"]);
+/// assert!(stat_fields("garbage").is_none());
+/// ```
+pub fn stat_fields(stat: &str) -> Option<std::str::SplitAsciiWhitespace<'_>> {
+    Some(stat[stat.rfind(')')? + 1..].split_ascii_whitespace())
 }
 
 /// The ids of every thread of the process but the caller (empty where the thread list cannot
