@@ -161,12 +161,10 @@ fn run(args: &Inner) -> Result<String, Error> {
 /// Runs the subcommand; returns the exit status (0, or 255 with one line on stderr).
 pub fn main(args: Args) -> u8 {
     match run(&args.inner) {
-        Ok(text) => {
-            match output::println("writing the recommendation to stdout", text.trim_end()) {
-                Ok(()) => 0,
-                Err(code) => code,
-            }
-        }
+        Ok(text) => output::status(output::println(
+            "writing the recommendation to stdout",
+            text.trim_end(),
+        )),
         Err(e) => {
             output::eprint_line(&format!("amorsize chunks: {e}"));
             output::ERROR

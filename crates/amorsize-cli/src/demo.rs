@@ -130,10 +130,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs the subcommand; returns the exit status.
 pub fn main(args: Args) -> u8 {
-    match demo(&args) {
-        Ok(()) => 0,
-        Err(code) => code,
-    }
+    output::status(demo(&args))
 }
 
 /// Reports an error of the demo on stderr; returns amorsize's own error status.

@@ -14,6 +14,12 @@ pub const BROKEN_PIPE: u8 = 141;
 /// The exit status of an error of amorsize itself.
 pub const ERROR: u8 = 255;
 
+/// The exit status of a subcommand that printed `result`: 0, or the status [`print`] or
+/// [`println`] returned (the error already reported).
+pub fn status(result: Result<(), u8>) -> u8 {
+    result.err().unwrap_or(0)
+}
+
 /// Writes `text` to stdout and flushes it. On failure returns the exit status, after reporting
 /// the error as `amorsize: <what>: <error>` (but not a closed pipe, which ends quietly).
 pub fn print(what: &str, text: &str) -> Result<(), u8> {

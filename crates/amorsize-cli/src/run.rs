@@ -211,10 +211,10 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
         } else {
             plan.to_string()
         };
-        return Ok(match output::println("writing the plan to stdout", &text) {
-            Ok(()) => 0,
-            Err(code) => code,
-        });
+        return Ok(output::status(output::println(
+            "writing the plan to stdout",
+            &text,
+        )));
     }
 
     // Input: ::: items, --arg-file, or stdin; opened now so that an unreadable file stops
@@ -286,7 +286,7 @@ fn run(args: Args) -> Result<u8, amorsize::Error> {
                  running jobs were stopped"
             ));
         }
-        return Ok(128u8.saturating_add(u8::try_from(sig).unwrap_or(0)));
+        return Ok(amorsize::process::exit_code(0, Some(sig)));
     }
     let summary = result?;
     if let Some(e) = input_error.lock().ok().and_then(|mut g| g.take()) {

@@ -31,20 +31,17 @@ pub fn main(args: Args) -> u8 {
             obj.insert("costs".into(), costs_json());
         }
         match serde_json::to_string_pretty(&value) {
-            Ok(text) => match output::println("writing the JSON to stdout", &text) {
-                Ok(()) => 0,
-                Err(code) => code,
-            },
+            Ok(text) => output::status(output::println("writing the JSON to stdout", &text)),
             Err(e) => {
                 output::eprint_line(&format!("amorsize sysinfo: cannot write JSON: {e}"));
                 output::ERROR
             }
         }
     } else {
-        match output::print("writing the report to stdout", &report(&info)) {
-            Ok(()) => 0,
-            Err(code) => code,
-        }
+        output::status(output::print(
+            "writing the report to stdout",
+            &report(&info),
+        ))
     }
 }
 
