@@ -23,17 +23,20 @@ pub fn status(result: Result<(), u8>) -> u8 {
 /// Writes `text` to stdout and flushes it. On failure returns the exit status, after reporting
 /// the error as `amorsize: <what>: <error>` (but not a closed pipe, which ends quietly).
 pub fn print(what: &str, text: &str) -> Result<(), u8> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| write_failed(what, &e))
+    write_stdout(what, &[text.as_bytes()])
 }
 
 /// [`print`] with a newline after `text`.
 pub fn println(what: &str, text: &str) -> Result<(), u8> {
+    write_stdout(what, &[text.as_bytes(), b"\n"])
+}
+
+/// Writes `parts` to stdout one after another and flushes it (see [`print`]).
+fn write_stdout(what: &str, parts: &[&[u8]]) -> Result<(), u8> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
+    parts
+        .iter()
+        .try_for_each(|part| out.write_all(part))
         .and_then(|()| out.flush())
         .map_err(|e| write_failed(what, &e))
 }
