@@ -86,12 +86,23 @@ const PRINTING: &[&[&str]] = &[
     &["demo", "--only", "tiny", "--reps", "1", "--json"],
 ];
 
+/// Runs every command of [`PRINTING`] with its stdout from `stdout`; each one's arguments,
+/// exit status and stderr.
+fn printing_into(stdout: fn() -> Stdio) -> Vec<(&'static [&'static str], Option<i32>, String)> {
+    PRINTING
+        .iter()
+        .map(|&args| {
+            let out = output(&os(args), b"", Some(stdout()), None);
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            (args, out.status.code(), err)
+        })
+        .collect()
+}
+
 #[test]
 fn stdout_on_a_full_disk_is_one_line_and_exit_255() {
-    for args in PRINTING {
-        let out = output(&os(args), b"", Some(dev_full()), None);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(255), "{args:?}: {err}");
+    for (args, code, err) in printing_into(dev_full) {
+        assert_eq!(code, Some(255), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(
             err.starts_with("amorsize: ") && err.contains("No space left on device"),
@@ -102,10 +113,8 @@ fn stdout_on_a_full_disk_is_one_line_and_exit_255() {
 
 #[test]
 fn stdout_without_a_reader_ends_quietly_with_141() {
-    for args in PRINTING {
-        let out = output(&os(args), b"", Some(pipe_without_reader()), None);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+    for (args, code, err) in printing_into(pipe_without_reader) {
+        assert_eq!(code, Some(141), "{args:?}: {err}");
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
