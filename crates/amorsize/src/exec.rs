@@ -1280,15 +1280,64 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // A parallel job runs: from now on a call's long first item can be helped (the monitor's
     // spawn, once per process, is paid here rather than by a short call).
     pool::early::start();
+    let solo = grow
+        .is_none()
+        .then(|| solo_check(plan, &plan.diagnostics().sample))
+        .flatten();
     let opts = RunOptions {
         workers: workers.min(handle.workers()),
         chunks,
         progress: plan.settings.progress.clone(),
         grow,
+        solo,
     };
     // The sampled items' results go into place as they are; the pool skips them once a chunk.
     let out = handle.map_range_filled(n, &opts, sampled, |i| f(&items[i]))?;
     Ok((out.results, Some(out.stats)))
+}
+
+/// The check a parallel job of items that computed alone makes once it has run a while
+/// ([`pool::Solo`]): whether the items hold each other up (see [`goes_solo`]). `None` for
+/// items that did not compute alone (they wait anyway, or run threads of their own).
+///
+/// The check comes once the caller has been in the job for [`SOLO_CHUNKS`] of the plan's
+/// chunks, and at least [`SOLO_WAKES`] wake-ups (every participant has entered and run a few
+/// chunks by then): what it measures before that is mostly the workers' start.
+fn solo_check(plan: &Plan, stats: &SampleStats) -> Option<pool::Solo> {
+    if stats.cpu_fraction < crate::plan::COMPUTE_BOUND || stats.inner_parallelism > 1.0 {
+        return None;
+    }
+    let mean = stats.mean;
+    let min_speedup = plan.settings.min_speedup_set();
+    let chunk = plan.chunk_size() as f64 * mean;
+    let after = (SOLO_CHUNKS * chunk).max(SOLO_WAKES * current_costs().wake);
+    let after = Duration::try_from_secs_f64(after).unwrap_or(Duration::MAX);
+    Some(pool::Solo::new(after, move |seen: &pool::CallerSeen| {
+        goes_solo(seen, mean, min_speedup)
+    }))
+}
+
+/// Chunks of the plan the caller runs before its solo check.
+const SOLO_CHUNKS: f64 = 4.0;
+
+/// Wake-ups' time at least before the solo check.
+const SOLO_WAKES: f64 = 20.0;
+
+/// Whether a job of items that computed alone (`mean` seconds each, measured one at a time)
+/// should go on with the caller alone, from what the caller saw of its first chunks: its
+/// thread blocked (the items now wait for something they did not wait for alone: a lock they
+/// all take, a device they share), and the job as a whole ran its items no faster than
+/// `min_speedup` times their time alone, the least the planner asks of a parallel plan. More
+/// participants then only hand the lock over more often: one item at a time, each waiting
+/// for the last. (A job of 10,000 items taking one mutex for 1 µs each ran at 0.6–0.9 times
+/// the speed of its items alone on 2 cores, its caller blocking 17–51 times a millisecond;
+/// items that compute, whose first items are dearer than the mean, never blocked.)
+fn goes_solo(seen: &pool::CallerSeen, mean: f64, min_speedup: f64) -> bool {
+    let wall = seen.job_wall.as_secs_f64();
+    if seen.participants < 2 || seen.blocked == 0 || wall <= 0.0 {
+        return false;
+    }
+    seen.job_items as f64 * mean / wall < min_speedup
 }
 
 /// The pool size to ask the manager for: the workers themselves up to 64, then 128, 512,
@@ -1524,8 +1573,9 @@ fn ran_slower(items: usize, wall: Duration, alone: f64) -> bool {
 /// Records whether the parallel `run` at call site `key` paid, and returns whether it was
 /// slower than its items alone ([`ran_slower`]). Against the plain loop's measure, one such
 /// run sends the next [`RETRY_AFTER`] calls to the plain loop; against the sample's, the
-/// [`SLOWER_RUNS`]-th in a row sends the next call there, to measure. A run that paid clears
-/// the count. A run on one participant, or at a site without a time alone, is not judged.
+/// [`SLOWER_RUNS`]-th in a row sends the next call there, to measure. A run whose caller
+/// finished it alone ([`goes_solo`]) counts as slower. A run that paid clears the count. A run
+/// on one participant, or at a site without a time alone, is not judged.
 fn judge_run(key: u64, run: Option<&pool::RunStats>) -> bool {
     let Some(run) = run.filter(|r| r.participants >= 2 && !r.inline && r.items >= 2) else {
         return false;
@@ -1535,7 +1585,8 @@ fn judge_run(key: u64, run: Option<&pool::RunStats>) -> bool {
         return false;
     };
     let Some(alone) = e.alone else { return false };
-    let slower = ran_slower(run.items, run.wall, alone);
+    // A job its caller finished alone ran slower in parallel than alone ([`goes_solo`]).
+    let slower = run.solo.is_some() || ran_slower(run.items, run.wall, alone);
     if slower {
         e.slower = e.slower.saturating_add(1);
         e.last_slower = Some(run.wall.as_secs_f64() / run.items as f64);
@@ -1646,6 +1697,143 @@ mod tests {
 
     /// The tests that need helpers run one at a time (see `pool::early::tests::helpers`);
     /// `None` when there is none to have (one core, or the tracking allocator).
+    /// The solo policy: the caller blocked and the job ran its items no faster than
+    /// `min_speedup` times their time alone; not when either is missing, nor on one
+    /// participant.
+    #[test]
+    fn a_job_goes_solo_only_when_its_caller_blocked_and_it_did_not_pay() {
+        let ms = Duration::from_millis;
+        let seen = pool::CallerSeen {
+            participants: 2,
+            wall: ms(2),
+            cpu: ms(1),
+            blocked: 30,
+            items: 900,
+            job_items: 1_800, // 1 µs items: 0.9 times as fast as alone
+            job_wall: ms(2),
+        };
+        assert!(goes_solo(&seen, 1e-6, 1.2));
+        // Paid: 3,000 items of 1 µs in 2 ms (1.5×).
+        assert!(!goes_solo(
+            &pool::CallerSeen {
+                job_items: 3_000,
+                ..seen
+            },
+            1e-6,
+            1.2
+        ));
+        // A stricter setting asks more of the job.
+        assert!(goes_solo(
+            &pool::CallerSeen {
+                job_items: 3_000,
+                ..seen
+            },
+            1e-6,
+            2.0
+        ));
+        // Never blocked: dear first items, not contention.
+        assert!(!goes_solo(
+            &pool::CallerSeen { blocked: 0, ..seen },
+            1e-6,
+            1.2
+        ));
+        assert!(!goes_solo(
+            &pool::CallerSeen {
+                participants: 1,
+                ..seen
+            },
+            1e-6,
+            1.2
+        ));
+        assert!(!goes_solo(
+            &pool::CallerSeen {
+                job_wall: Duration::ZERO,
+                ..seen
+            },
+            1e-6,
+            1.2
+        ));
+    }
+
+    /// Only items that computed alone are checked, after four of the plan's chunks (and 20
+    /// wake-ups) at least.
+    #[test]
+    fn only_items_that_computed_alone_get_a_solo_check() {
+        let computes = SampleStats {
+            count: 10,
+            mean: 1e-3,
+            cpu_fraction: 1.0,
+            run_length: 1,
+            ..Default::default()
+        };
+        let plan = Optimizer::new().plan_from(1_000, &computes);
+        let check = solo_check(&plan, &computes).expect("a check");
+        let chunk = plan.chunk_size() as f64 * 1e-3;
+        assert!(check.after.as_secs_f64() >= 4.0 * chunk - 1e-9);
+        assert!(check.after.as_secs_f64() >= 20.0 * current_costs().wake - 1e-9);
+        let waits = SampleStats {
+            cpu_fraction: 0.1,
+            ..computes.clone()
+        };
+        assert!(solo_check(&plan, &waits).is_none());
+        let nested = SampleStats {
+            inner_parallelism: 2.0,
+            ..computes
+        };
+        assert!(solo_check(&plan, &nested).is_none());
+    }
+
+    /// Items that compute alone but queue for one lock side by side: the caller blocks, the
+    /// job runs no faster than one item at a time, and the caller finishes it alone; every
+    /// item still runs once, in place.
+    #[test]
+    fn items_that_queue_for_one_lock_leave_the_job_to_the_caller() {
+        use crate::sample::thread_cpu_time;
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        if crate::system::info().cores.effective < 2 {
+            return; // one core: no second participant
+        }
+        let n = 400;
+        let items: Vec<usize> = (0..n).collect();
+        let stats = SampleStats {
+            count: 10,
+            mean: 50e-6,
+            cpu_fraction: 1.0,
+            run_length: 1,
+            ..Default::default()
+        };
+        let plan = Optimizer::new().max_workers(2).plan_from(n, &stats);
+        assert_eq!((plan.executor(), plan.workers()), (Executor::Threads, 2));
+        let lock = Mutex::new(());
+        let other = AtomicBool::new(false);
+        let calls: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+        let f = |&i: &usize| {
+            calls[i].fetch_add(1, Ordering::Relaxed);
+            if i == 0 {
+                // The caller's first item: the worker is in the job before the contention.
+                assert!(within_a_minute(|| other.load(Ordering::Acquire)));
+            } else {
+                other.store(true, Ordering::Release);
+            }
+            let _held = lock.lock().unwrap();
+            let c0 = thread_cpu_time();
+            while thread_cpu_time() - c0 < Duration::from_micros(50) {
+                std::hint::spin_loop();
+            }
+            i * 2
+        };
+        let (out, run) = run_measured(&plan, &items, &f, Vec::new(), Some(&stats), None).unwrap();
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        for (i, c) in calls.iter().enumerate() {
+            assert_eq!(c.load(Ordering::Relaxed), 1, "item {i}");
+        }
+        let seen = run
+            .expect("a parallel run")
+            .solo
+            .expect("the caller went on alone");
+        assert!(seen.blocked > 0 && seen.participants == 2, "{seen:?}");
+    }
+
     fn helpers_to_have() -> Option<std::sync::MutexGuard<'static, ()>> {
         let serial = pool::early::tests::helpers();
         let ready =

@@ -732,6 +732,11 @@ impl Optimizer {
         }
     }
 
+    /// The `min_speedup` setting in force.
+    pub(crate) fn min_speedup_set(&self) -> f64 {
+        self.min_speedup
+    }
+
     /// The `max_workers` setting as given (`None`: the default, at least the cores).
     pub(crate) fn max_workers_set(&self) -> Option<usize> {
         self.max_workers

@@ -7,7 +7,8 @@
 //! empty (so every core walks contiguous memory and none idles while work is left), with a
 //! guided tail ([`guided_chunk`]) so no worker is left holding a long last chunk; the calling
 //! thread runs its first chunk while the others wake up. The [`ChunkController`] may
-//! resize chunks while the job runs. [`AdaptivePool`] is the user-facing pool with `map`,
+//! resize chunks while the job runs; a job may grow ([`Growth`]), or leave its rest to the
+//! caller alone when its items hold each other up ([`Solo`]). [`AdaptivePool`] is the user-facing pool with `map`,
 //! `imap`, `imap_unordered` and `stats`; [`calibrate`] measures what the pool costs so the
 //! planner can decide whether running in parallel pays. The design is explained in
 //! `src/pool/README.md`.
@@ -251,6 +252,8 @@ pub struct RunOptions {
     /// Optional growth: the job may take more workers than `workers` once it has watched how
     /// much CPU its first items use (see [`Growth`]).
     pub grow: Option<Growth>,
+    /// Optional check whether the caller should finish the job alone (see [`Solo`]).
+    pub solo: Option<Solo>,
 }
 
 impl RunOptions {
@@ -266,6 +269,7 @@ impl RunOptions {
             chunks,
             progress: None,
             grow: None,
+            solo: None,
         }
     }
 
@@ -294,6 +298,132 @@ impl RunOptions {
     pub fn with_growth(mut self, grow: Growth) -> Self {
         self.grow = Some(grow);
         self
+    }
+
+    /// Lets the caller take the job over alone (see [`Solo`]).
+    ///
+    /// ```
+    /// use amorsize::pool::{ChunkPolicy, RunOptions, Solo};
+    /// use std::time::Duration;
+    /// let o = RunOptions::new(2, ChunkPolicy::Fixed(100))
+    ///     .with_solo(Solo::new(Duration::from_millis(1), |seen| seen.cpu_share() < 0.5));
+    /// assert_eq!(o.solo.unwrap().after, Duration::from_millis(1));
+    /// ```
+    pub fn with_solo(mut self, solo: Solo) -> Self {
+        self.solo = Some(solo);
+        self
+    }
+}
+
+/// Which decides, from what the caller saw of its own first chunks ([`CallerSeen`]), whether
+/// the caller should finish the job alone.
+pub type SoloFn = Arc<dyn Fn(&CallerSeen) -> bool + Send + Sync>;
+
+/// A check, made once, whether a running job's other participants should stop taking chunks
+/// and leave the rest to the caller.
+///
+/// Items that run side by side may hold each other up: one lock that every item takes, one
+/// device they all use. Then more participants do not run more items, they only hand the lock
+/// over more often. Once the caller has been in the job for `after` (at the end of its first
+/// chunk past that), it measures its own thread over that time ([`CallerSeen`]: its CPU time,
+/// how often it blocked, the items it ran) and asks `decide`; on `true` the other
+/// participants take no new chunk and the caller claims every chunk left (theirs included).
+/// Items already started finish where they are; every item still runs exactly once. The pool
+/// only measures and obeys: whether what the caller saw means contention is `decide`'s
+/// policy. A job run inline, or one that may grow, makes no check.
+///
+/// ```
+/// use amorsize::pool::{ChunkPolicy, RunOptions, Solo, ThreadPool};
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// let lock = Mutex::new(0u64);
+/// let pool = ThreadPool::new(2)?;
+/// // A policy that always says yes: the caller goes on alone at its first check.
+/// let opts = RunOptions::new(2, ChunkPolicy::Fixed(10))
+///     .with_solo(Solo::new(Duration::ZERO, |_seen| true));
+/// let out = pool.map_range(1_000, &opts, |i| { *lock.lock().unwrap() += 1; i })?;
+/// assert_eq!(out.results, (0..1_000).collect::<Vec<_>>());
+/// assert_eq!(*lock.lock().unwrap(), 1_000); // each item once
+/// assert!(out.stats.solo.is_some());
+/// # Ok::<(), amorsize::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Solo {
+    /// The caller's time in the job after which it checks (at its first chunk end past it).
+    pub after: Duration,
+    /// Whether the caller goes on alone, given what it saw.
+    pub decide: SoloFn,
+}
+
+impl Solo {
+    /// A check after `after` in the job, asking `decide`.
+    ///
+    /// ```
+    /// let s = amorsize::pool::Solo::new(std::time::Duration::from_millis(2), |_| false);
+    /// assert_eq!(s.after.as_millis(), 2);
+    /// ```
+    pub fn new(
+        after: Duration,
+        decide: impl Fn(&CallerSeen) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Solo {
+            after,
+            decide: Arc::new(decide),
+        }
+    }
+}
+
+impl std::fmt::Debug for Solo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Solo")
+            .field("after", &self.after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a job's caller saw of its own time in the job when it made its [`Solo`] check.
+///
+/// ```
+/// use std::time::Duration;
+/// let seen = amorsize::pool::CallerSeen { participants: 2, wall: Duration::from_millis(2),
+///     cpu: Duration::from_millis(1), blocked: 400, items: 900, job_items: 1_700,
+///     job_wall: Duration::from_millis(2) };
+/// assert!((seen.cpu_share() - 0.5).abs() < 1e-9);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CallerSeen {
+    /// Participants in the job then (the caller included).
+    pub participants: usize,
+    /// The caller's time in the job so far.
+    pub wall: Duration,
+    /// CPU time the caller's thread burned over it.
+    pub cpu: Duration,
+    /// Times the caller's thread blocked over it (voluntary context switches): waits for a
+    /// lock, a device, a sleep; never a preemption.
+    pub blocked: u64,
+    /// Items the caller ran over it.
+    pub items: usize,
+    /// Items every participant ran (the caller's included) since the job started; the items
+    /// of chunks still running are not in it.
+    pub job_items: usize,
+    /// The job's time since it started (workers may start before the caller enters).
+    pub job_wall: Duration,
+}
+
+impl CallerSeen {
+    /// The caller's CPU time over its time in the job (0 for no time).
+    ///
+    /// ```
+    /// assert_eq!(amorsize::pool::CallerSeen { participants: 1, wall: Default::default(),
+    ///     cpu: Default::default(), blocked: 0, items: 0, job_items: 0, job_wall: Default::default() }
+    ///     .cpu_share(), 0.0);
+    /// ```
+    pub fn cpu_share(&self) -> f64 {
+        if self.wall.is_zero() {
+            0.0
+        } else {
+            self.cpu.as_secs_f64() / self.wall.as_secs_f64()
+        }
     }
 }
 
@@ -590,6 +720,9 @@ pub struct RunStats {
     /// the workers it grows to, and of those past the cores, are not in it), empty for other
     /// jobs. A slot's `busy` less this is the time it could have run.
     pub run_delay: Vec<Duration>,
+    /// What the caller saw when its [`Solo`] check said to go on alone; `None` when the job
+    /// had no check, or the check said no.
+    pub solo: Option<CallerSeen>,
 }
 
 impl RunStats {

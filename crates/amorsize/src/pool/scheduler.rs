@@ -66,12 +66,16 @@ pub fn guided_chunk(current: usize, remaining: usize, participants: usize) -> us
 /// Items at or past `limit` are no longer handed out. A panic lowers it to the panicking
 /// index, so the items before that index still run and the smallest panicking index is
 /// exact, as in the sequential loop.
+///
+/// Once `solo` is set, only participant 0 (the caller) claims: the others find nothing, and
+/// the caller steals their ranges as they are.
 #[derive(Debug)]
 pub(crate) struct Claims {
     ranges: Box<[CachePadded<AtomicU64>]>,
     unit: usize,
     len: usize,
     limit: CachePadded<AtomicUsize>,
+    solo: AtomicBool,
 }
 
 /// Ranges a thief looks at before it steals from the largest it saw. A job of up to this many
@@ -114,7 +118,13 @@ impl Claims {
             unit,
             len,
             limit: CachePadded::new(AtomicUsize::new(usize::MAX)),
+            solo: AtomicBool::new(false),
         }
+    }
+
+    /// From now on only participant 0 claims (see [`Claims`]).
+    pub(crate) fn go_solo(&self) {
+        self.solo.store(true, Ordering::Relaxed);
     }
 
     /// Units whose first item is below the limit.
@@ -128,6 +138,9 @@ impl Claims {
     /// whole units), guided tail applied. `None` when no range below the limit has work.
     #[inline]
     pub(crate) fn claim(&self, slot: usize, current: usize) -> Option<(usize, usize)> {
+        if slot != 0 && self.solo.load(Ordering::Relaxed) {
+            return None;
+        }
         let slot = slot % self.ranges.len();
         let current = current.div_ceil(self.unit).max(1) as u64;
         loop {
@@ -306,6 +319,12 @@ pub(crate) struct Job<'a, R, F> {
     /// their reads would queue for the cores before their first items.)
     delay_slots: usize,
     start: Instant,
+    /// What the caller saw when it took the job over alone (see [`super::Solo`]).
+    solo: Mutex<Option<super::CallerSeen>>,
+    /// Whether participants count the items they run in `counted` (a job with a solo check,
+    /// until the check is made: one shared atomic add a chunk, for that long only).
+    counting: AtomicBool,
+    counted: AtomicUsize,
 }
 
 // SAFETY: participants share a `Job` by reference. The only field that is not `Sync` by
@@ -386,7 +405,26 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 0
             },
             start: Instant::now(),
+            solo: Mutex::new(None),
+            counting: AtomicBool::new(opts.solo.is_some() && opts.grow.is_none()),
+            counted: AtomicUsize::new(0),
         }
+    }
+
+    /// Items run by every participant since the job started (counted until the solo check
+    /// stops the count: see [`Job::stop_counting`]).
+    pub(crate) fn counted(&self) -> usize {
+        self.counted.load(Ordering::Relaxed)
+    }
+
+    /// Time since the job started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Stops counting items (the solo check is made).
+    pub(crate) fn stop_counting(&self) {
+        self.counting.store(false, Ordering::Relaxed);
     }
 
     #[inline]
@@ -407,10 +445,17 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
         self.cancel.is_some_and(|c| c.is_cancelled())
     }
 
+    /// Leaves the rest of the job to participant 0, which saw `seen` (see [`super::Solo`]).
+    pub(crate) fn go_solo(&self, seen: super::CallerSeen) {
+        *lock(&self.solo) = Some(seen);
+        self.claims.go_solo();
+    }
+
     /// Runs chunks as participant `slot` until no range has work left or the job is cancelled,
-    /// calling `between` (which must not unwind) after each chunk. Never unwinds: panics of `f`
+    /// calling `between` (which must not unwind) after each chunk with the items this
+    /// participant has run so far. Never unwinds: panics of `f`
     /// are caught per chunk and recorded.
-    pub(crate) fn participate(&self, slot: usize, between: Option<&dyn Fn()>) {
+    pub(crate) fn participate(&self, slot: usize, between: Option<&dyn Fn(usize)>) {
         let entered = Instant::now();
         let cpu0 = self.cpu_clocks.then(crate::sample::thread_cpu_time);
         let delay0 = (self.cpu_clocks && slot < self.delay_slots)
@@ -469,8 +514,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             }
             st.chunks += 1;
             st.items += done;
+            if self.counting.load(Ordering::Relaxed) {
+                self.counted.fetch_add(done, Ordering::Relaxed);
+            }
             if let Some(between) = between {
-                between();
+                between(st.items);
             }
             if let Err(payload) = res {
                 // The items before this one still run (they may panic first); none after it.
@@ -608,6 +656,7 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
                 .take(self.delay_slots)
                 .map(|p| p.run_delay)
                 .collect(),
+            solo: lock(&self.solo).take(),
         };
         let complete = failure.is_none() && items + self.hole_items == self.len;
         if complete {
@@ -726,6 +775,20 @@ mod tests {
             assert_eq!(c.remaining(), len);
             drain(&c, len, slots, current, &[]);
         }
+    }
+
+    /// Once solo, only participant 0 claims: the others get nothing, and 0 takes every item
+    /// left, theirs included, each once.
+    #[test]
+    fn after_go_solo_only_the_caller_claims_and_takes_the_others_ranges() {
+        let c = Claims::new(1000, 3, 3);
+        let before = vec![c.claim(1, 10).unwrap(), c.claim(0, 10).unwrap()];
+        c.go_solo();
+        assert_eq!(c.claim(1, 10), None);
+        assert_eq!(c.claim(2, 10), None);
+        let got = drain(&c, 1000, 3, 10, &before);
+        assert!(got[1].is_empty() && got[2].is_empty());
+        assert_eq!(got[0].iter().map(|(s, e)| e - s).sum::<usize>(), 1000 - 20);
     }
 
     #[test]

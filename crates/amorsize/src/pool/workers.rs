@@ -912,6 +912,7 @@ impl ThreadPool {
         // chunks once due.
         let look: Cell<Option<Look>> = Cell::new(None);
         if inline {
+            job.stop_counting(); // no solo check: one participant
             job.participate(0, None);
         } else {
             let run = |slot: usize| job.participate(slot, None);
@@ -929,7 +930,33 @@ impl ThreadPool {
                 shared: &self.shared,
                 pool: self,
             };
-            let again = || {
+            // The caller's own clocks as it enters the job, for its solo check (see `Solo`).
+            let solo = opts.solo.as_ref().filter(|_| grow.is_none());
+            let entry: Cell<Option<CallerClocks>> = Cell::new(None);
+            let check = |items: usize| {
+                let (Some(s), Some(at)) = (solo, entry.get()) else {
+                    return;
+                };
+                let wall = at.start.elapsed();
+                if wall < s.after {
+                    return;
+                }
+                entry.set(None); // checked: once a job
+                job.stop_counting();
+                let seen = at.seen(
+                    wall,
+                    widen.entered() + 1,
+                    items,
+                    job.counted(),
+                    job.elapsed(),
+                );
+                // The policy is the caller's: a panic there only means no change.
+                if catch_unwind(AssertUnwindSafe(|| (s.decide)(&seen))).unwrap_or(false) {
+                    job.go_solo(seen);
+                }
+            };
+            let again = |items: usize| {
+                check(items);
                 let Some(l) = look.take() else { return };
                 if Instant::now() < l.due {
                     look.set(Some(l));
@@ -946,7 +973,12 @@ impl ThreadPool {
                     }
                 }
             };
-            let caller = || job.participate(0, Some(&again));
+            let caller = || {
+                if solo.is_some() {
+                    entry.set(Some(CallerClocks::now()));
+                }
+                job.participate(0, Some(&again))
+            };
             self.run_parallel(participants - 1, wake, &run, false, watch, Some(&caller))?;
         }
         let mut o = job.finish(out, inline)?;
@@ -1195,6 +1227,49 @@ fn waited(
     waited.min(wall)
 }
 
+/// The caller's clocks as it entered a job with a solo check (see [`super::Solo`]).
+#[derive(Clone, Copy)]
+struct CallerClocks {
+    start: Instant,
+    cpu: Duration,
+    switches: Option<u64>,
+}
+
+impl CallerClocks {
+    fn now() -> Self {
+        CallerClocks {
+            switches: crate::sample::voluntary_switches(),
+            cpu: crate::sample::thread_cpu_time(),
+            start: Instant::now(),
+        }
+    }
+
+    /// What the caller saw over `wall` since these clocks, with `participants` in the job,
+    /// `items` run by the caller, and `job_items` by them all over the job's `job_wall`.
+    fn seen(
+        &self,
+        wall: Duration,
+        participants: usize,
+        items: usize,
+        job_items: usize,
+        job_wall: Duration,
+    ) -> super::CallerSeen {
+        let cpu = crate::sample::thread_cpu_time().saturating_sub(self.cpu);
+        let blocked = crate::sample::voluntary_switches()
+            .zip(self.switches)
+            .map_or(0, |(b, a)| b.saturating_sub(a));
+        super::CallerSeen {
+            participants,
+            wall,
+            cpu,
+            blocked,
+            items,
+            job_items,
+            job_wall,
+        }
+    }
+}
+
 /// A growing job's watch, on the caller before it takes part: waits until the `woken` workers
 /// entered (at most `patience`), measures the CPU the process burns besides the caller over one
 /// window, asks the policy how many participants it wants and lets them in. When it does not
@@ -1306,6 +1381,47 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A solo check that says no, or panics, changes nothing; one that says yes sees the
+    /// caller's time in the job, and every item still runs once, in order.
+    #[test]
+    fn a_solo_check_is_made_once_and_obeyed_only_when_it_says_yes() {
+        use super::super::{ChunkPolicy, Solo};
+        use std::sync::atomic::AtomicUsize;
+        let pool = ThreadPool::new(2).unwrap();
+        let asked = Arc::new(AtomicUsize::new(0));
+        for answer in [Some(false), None, Some(true)] {
+            let a = Arc::clone(&asked);
+            a.store(0, Ordering::Relaxed);
+            let solo = Solo::new(Duration::ZERO, move |seen| {
+                a.fetch_add(1, Ordering::Relaxed);
+                assert!(seen.items > 0 && seen.job_items >= seen.items);
+                answer.expect("a policy that panics")
+            });
+            let opts = RunOptions::new(2, ChunkPolicy::Fixed(7)).with_solo(solo);
+            // The worker's items (from 500 on) wait until the caller has started one of its
+            // own, so the caller runs a chunk (and checks) before anyone could take them all.
+            let low = AtomicBool::new(false);
+            let out = pool
+                .map_range(1_000, &opts, |i| {
+                    if i < 500 {
+                        low.store(true, Ordering::Release);
+                    } else {
+                        let t0 = Instant::now();
+                        while !low.load(Ordering::Acquire) && t0.elapsed() < Duration::from_secs(60)
+                        {
+                            thread::yield_now();
+                        }
+                    }
+                    i * 2
+                })
+                .unwrap();
+            assert_eq!(out.results, (0..1_000).map(|i| i * 2).collect::<Vec<_>>());
+            assert_eq!(out.stats.items, 1_000);
+            assert_eq!(asked.load(Ordering::Relaxed), 1, "{answer:?}: one check");
+            assert_eq!(out.stats.solo.is_some(), answer == Some(true), "{answer:?}");
+        }
+    }
 
     #[test]
     fn a_worker_ready_to_run_all_window_waited_for_a_cpu_whenever_off_it() {
