@@ -1755,17 +1755,22 @@ mod tests {
         ));
     }
 
+    /// A sample of 10 items of `mean` seconds that computed alone.
+    fn computing(mean: f64) -> SampleStats {
+        SampleStats {
+            count: 10,
+            mean,
+            cpu_fraction: 1.0,
+            run_length: 1,
+            ..Default::default()
+        }
+    }
+
     /// Only items that computed alone are checked, after four of the plan's chunks (and 20
     /// wake-ups) at least.
     #[test]
     fn only_items_that_computed_alone_get_a_solo_check() {
-        let computes = SampleStats {
-            count: 10,
-            mean: 1e-3,
-            cpu_fraction: 1.0,
-            run_length: 1,
-            ..Default::default()
-        };
+        let computes = computing(1e-3);
         let plan = Optimizer::new().plan_from(1_000, &computes);
         let check = solo_check(&plan, &computes).expect("a check");
         let chunk = plan.chunk_size() as f64 * 1e-3;
@@ -1795,13 +1800,7 @@ mod tests {
         }
         let n = 400;
         let items: Vec<usize> = (0..n).collect();
-        let stats = SampleStats {
-            count: 10,
-            mean: 50e-6,
-            cpu_fraction: 1.0,
-            run_length: 1,
-            ..Default::default()
-        };
+        let stats = computing(50e-6);
         let plan = Optimizer::new().max_workers(2).plan_from(n, &stats);
         assert_eq!((plan.executor(), plan.workers()), (Executor::Threads, 2));
         let lock = Mutex::new(());
