@@ -121,8 +121,9 @@ pub fn details(r: &crate::report::WorkloadResult) -> String {
     }
     let c = &r.par_map_cache;
     s += &format!(
-        "    | par_map calls: {} plain, {} from memory, {} sampled; {} had their first item helped\n",
-        c.plain, c.probed, c.sampled, c.helped
+        "    | par_map calls: {} plain, {} from memory, {} sampled; {} had their first item helped; \
+         {} jobs finished by their caller alone\n",
+        c.plain, c.probed, c.sampled, c.helped, c.solo
     );
     s
 }

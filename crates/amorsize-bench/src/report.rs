@@ -682,6 +682,9 @@ pub struct ParMapCache {
     /// Calls whose long first item had helpers start on the items after it (counted under one
     /// of the above as well).
     pub helped: u64,
+    /// Parallel jobs (par_map's and the plan's) that their caller finished alone, their items
+    /// holding each other up (`amorsize::pool::Solo`).
+    pub solo: u64,
 }
 
 /// One workload's complete results.
@@ -1137,6 +1140,7 @@ mod tests {
                 probed: 6,
                 sampled: 6,
                 helped: 0,
+                solo: 0,
             },
             screened: vec![Screened {
                 pool: PoolConfig {

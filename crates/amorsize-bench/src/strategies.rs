@@ -389,6 +389,7 @@ impl Visitor for Runner<'_> {
                 probed: cache_after.probed.saturating_sub(cache_before.probed),
                 sampled: cache_after.sampled.saturating_sub(cache_before.sampled),
                 helped: cache_after.helped.saturating_sub(cache_before.helped),
+                solo: cache_after.solo.saturating_sub(cache_before.solo),
             },
             screened,
             strategies,

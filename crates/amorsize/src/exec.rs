@@ -56,6 +56,18 @@
 //! # Ok::<(), amorsize::Error>(())
 //! ```
 //!
+//! ## Items that hold each other up
+//! A sample runs items one at a time, so it cannot see items that queue side by side for one
+//! lock or one device. Two things catch them. Within a job: a parallel job of items that
+//! computed alone checks itself once, after four of its chunks (and at least 20 wake-ups);
+//! when its calling thread blocked meanwhile and the job ran its items no faster than
+//! `min_speedup` times their time alone, the other workers take no new chunk and the caller
+//! finishes the job alone ([`pool::Solo`]; every item still runs once; [`cache_stats`] counts
+//! these jobs). Across calls: a call site judges each parallel run against the items' time
+//! alone: after two losing runs in a row one call runs the plain loop and measures it, and
+//! when that confirms the loss the next 8 calls run the loop before the plan is tried again
+//! (a job finished alone counts as a losing run).
+//!
 //! ## Calibration
 //! The planner needs the costs of parallelism on this machine ([`costs`]: a spawn, a wake-up,
 //! a chunk), and measuring them takes a few milliseconds — far more than a short job. So
@@ -1293,6 +1305,9 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     };
     // The sampled items' results go into place as they are; the pool skips them once a chunk.
     let out = handle.map_range_filled(n, &opts, sampled, |i| f(&items[i]))?;
+    if out.stats.solo.is_some() {
+        SOLO.fetch_add(1, Ordering::Relaxed);
+    }
     Ok((out.results, Some(out.stats)))
 }
 
@@ -1451,6 +1466,7 @@ static TICK: AtomicU64 = AtomicU64::new(0);
 static HITS_PLAIN: AtomicU64 = AtomicU64::new(0);
 static HITS_PROBE: AtomicU64 = AtomicU64::new(0);
 static MISSES: AtomicU64 = AtomicU64::new(0);
+static SOLO: AtomicU64 = AtomicU64::new(0);
 
 /// How par_map's call-site memory has served calls since the process started.
 ///
@@ -1474,6 +1490,10 @@ pub struct CacheStats {
     /// Calls whose first item ran so long that helper threads started on the items after it
     /// (see "Long first items" in the module docs); counted as well under one of the above.
     pub helped: u64,
+    /// Parallel jobs (of `par_map` or `Plan::execute`) that their caller finished alone, their
+    /// items holding each other up (see [`pool::Solo`]); counted as well under one of the
+    /// above (par_map's).
+    pub solo: u64,
 }
 
 /// Counts of how calls were served by the call-site memory (process-wide, all threads).
@@ -1491,6 +1511,7 @@ pub fn cache_stats() -> CacheStats {
         probed: HITS_PROBE.load(Ordering::Relaxed),
         sampled: MISSES.load(Ordering::Relaxed),
         helped: pool::early::claims(),
+        solo: SOLO.load(Ordering::Relaxed),
     }
 }
 
@@ -1821,7 +1842,9 @@ mod tests {
             }
             i * 2
         };
+        let before = cache_stats().solo;
         let (out, run) = run_measured(&plan, &items, &f, Vec::new(), Some(&stats), None).unwrap();
+        assert!(cache_stats().solo > before, "counted");
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         for (i, c) in calls.iter().enumerate() {
             assert_eq!(c.load(Ordering::Relaxed), 1, "item {i}");
