@@ -60,8 +60,9 @@
 //! A sample runs items one at a time, so it cannot see items that queue side by side for one
 //! lock or one device. Two things catch them. Within a job: a parallel job of items that
 //! computed alone checks itself once, after four of its chunks (and at least 20 wake-ups);
-//! when its calling thread blocked meanwhile and the job ran its items no faster than
-//! `min_speedup` times their time alone, the other workers take no new chunk and the caller
+//! when its calling thread blocked meanwhile, its items still burned at least half their
+//! sampled time in CPU, and the job ran its items no faster than `min_speedup` times their
+//! time alone, the other workers take no new chunk and the caller
 //! finishes the job alone ([`pool::Solo`]; every item still runs once; [`cache_stats`] counts
 //! these jobs). Across calls: a call site judges each parallel run against the items' time
 //! alone: after two losing runs in a row one call runs the plain loop and measures it, and
@@ -1347,12 +1348,22 @@ const SOLO_WAKES: f64 = 20.0;
 /// for the last. (A job of 10,000 items taking one mutex for 1 µs each ran at 0.6–0.9 times
 /// the speed of its items alone on 2 cores, its caller blocking 17–51 times a millisecond;
 /// items that compute, whose first items are dearer than the mean, never blocked.)
+///
+/// The job's speed is judged against `mean` only while the caller's items still burn at
+/// least half of it in CPU each: items that queue for each other still do the work they were
+/// sampled doing. Items that now burn far less and wait instead are not the items sampled
+/// (a plan executed on other inputs, or a sample misread on a loaded machine): they may wait
+/// for something outside the job, which more participants overlap, so the job goes on as
+/// planned. (A plan made from items of 337 µs ran items that each waited up to a second on a
+/// condition variable: taken for contention, the caller ran them all alone, at half the
+/// speed of the 2 planned participants.)
 fn goes_solo(seen: &pool::CallerSeen, mean: f64, min_speedup: f64) -> bool {
     let wall = seen.job_wall.as_secs_f64();
-    if seen.participants < 2 || seen.blocked == 0 || wall <= 0.0 {
+    if seen.participants < 2 || seen.blocked == 0 || wall <= 0.0 || seen.items == 0 {
         return false;
     }
-    seen.job_items as f64 * mean / wall < min_speedup
+    let cpu_per_item = seen.cpu.as_secs_f64() / seen.items as f64;
+    cpu_per_item >= mean / 2.0 && seen.job_items as f64 * mean / wall < min_speedup
 }
 
 /// The pool size to ask the manager for: the workers themselves up to 64, then 128, 512,
@@ -1718,16 +1729,16 @@ mod tests {
 
     /// The tests that need helpers run one at a time (see `pool::early::tests::helpers`);
     /// `None` when there is none to have (one core, or the tracking allocator).
-    /// The solo policy: the caller blocked and the job ran its items no faster than
-    /// `min_speedup` times their time alone; not when either is missing, nor on one
-    /// participant.
+    /// The solo policy: the caller blocked, its items burned at least half their sampled time
+    /// in CPU, and the job ran its items no faster than `min_speedup` times their time alone;
+    /// not when any is missing, nor on one participant.
     #[test]
     fn a_job_goes_solo_only_when_its_caller_blocked_and_it_did_not_pay() {
         let ms = Duration::from_millis;
         let seen = pool::CallerSeen {
             participants: 2,
             wall: ms(2),
-            cpu: ms(1),
+            cpu: ms(1), // 1.1 µs a caller's item
             blocked: 30,
             items: 900,
             job_items: 1_800, // 1 µs items: 0.9 times as fast as alone
@@ -1755,6 +1766,24 @@ mod tests {
         // Never blocked: dear first items, not contention.
         assert!(!goes_solo(
             &pool::CallerSeen { blocked: 0, ..seen },
+            1e-6,
+            1.2
+        ));
+        // Items that burn under half their sampled CPU and wait instead are not the items
+        // sampled: no judgement from their mean.
+        assert!(!goes_solo(
+            &pool::CallerSeen {
+                cpu: Duration::from_micros(400),
+                ..seen
+            },
+            1e-6,
+            1.2
+        ));
+        assert!(goes_solo(
+            &pool::CallerSeen {
+                cpu: Duration::from_micros(460),
+                ..seen
+            },
             1e-6,
             1.2
         ));
@@ -1787,6 +1816,18 @@ mod tests {
         }
     }
 
+    /// `n` items, a sample of items of `mean` seconds that computed, and its plan on 2 workers;
+    /// `None` on one core.
+    fn two_workers(n: usize, mean: f64) -> Option<(Vec<usize>, SampleStats, Plan)> {
+        if crate::system::info().cores.effective < 2 {
+            return None;
+        }
+        let stats = computing(mean);
+        let plan = Optimizer::new().max_workers(2).plan_from(n, &stats);
+        assert_eq!((plan.executor(), plan.workers()), (Executor::Threads, 2));
+        Some(((0..n).collect(), stats, plan))
+    }
+
     /// Only items that computed alone are checked, after four of the plan's chunks (and 20
     /// wake-ups) at least.
     #[test]
@@ -1816,14 +1857,10 @@ mod tests {
     fn items_that_queue_for_one_lock_leave_the_job_to_the_caller() {
         use crate::sample::thread_cpu_time;
         use std::sync::atomic::{AtomicBool, AtomicUsize};
-        if crate::system::info().cores.effective < 2 {
+        let Some((items, stats, plan)) = two_workers(400, 50e-6) else {
             return; // one core: no second participant
-        }
-        let n = 400;
-        let items: Vec<usize> = (0..n).collect();
-        let stats = computing(50e-6);
-        let plan = Optimizer::new().max_workers(2).plan_from(n, &stats);
-        assert_eq!((plan.executor(), plan.workers()), (Executor::Threads, 2));
+        };
+        let n = items.len();
         let lock = Mutex::new(());
         let other = AtomicBool::new(false);
         let calls: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
@@ -1854,6 +1891,25 @@ mod tests {
             .solo
             .expect("the caller went on alone");
         assert!(seen.blocked > 0 && seen.participants == 2, "{seen:?}");
+    }
+
+    /// A plan from items that computed, executed on items that only wait (a sleep): the
+    /// caller blocks and the job runs far slower than the sampled mean says, but its items
+    /// burn next to no CPU, so they are not taken for items queueing for each other; both
+    /// participants stay.
+    #[test]
+    fn items_that_wait_instead_of_computing_do_not_leave_the_job_to_the_caller() {
+        let Some((items, stats, plan)) = two_workers(200, 300e-6) else {
+            return; // one core: no second participant
+        };
+        let f = |&i: &usize| {
+            std::thread::sleep(Duration::from_millis(2));
+            i + 1
+        };
+        let (out, run) = run_measured(&plan, &items, &f, Vec::new(), Some(&stats), None).unwrap();
+        assert_eq!(out, items.iter().map(|i| i + 1).collect::<Vec<_>>());
+        let run = run.expect("a parallel run");
+        assert!(run.solo.is_none(), "{:?}", run.solo);
     }
 
     fn helpers_to_have() -> Option<std::sync::MutexGuard<'static, ()>> {

@@ -1,13 +1,22 @@
 //! par_map over items that wait: at a fresh call site it finds out that they wait (by a
 //! sample, or by watching the job's first workers) and runs them on more threads than there
-//! are cores. Alone in its test binary, so no other test's threads burn CPU meanwhile.
+//! are cores. Alone in its test binary, and its tests one at a time ([`one_at_a_time`]), so
+//! no other test's threads burn CPU meanwhile.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Holds the other test of this binary off while one runs (its threads would burn CPU
+/// during the other's sample and watch).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn waiting_items_run_on_more_threads_than_cores() {
+    let _serial = one_at_a_time();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = 40 + 4 * cores as u64;
     let items: Vec<u64> = (0..n).collect();
@@ -26,6 +35,7 @@ fn waiting_items_run_on_more_threads_than_cores() {
 
 #[test]
 fn short_waiting_items_run_once_each_in_order_on_more_threads_than_cores() {
+    let _serial = one_at_a_time();
     // Sleeps of 100 µs: too short for the job to start at once (a full sample runs first,
     // items spread over the input), then a watched job that grows around the sampled runs.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

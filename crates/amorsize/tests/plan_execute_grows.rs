@@ -1,6 +1,7 @@
 //! `Plan::execute` of a plan for items that wait: the plan's workers come from the share of
 //! the CPU its sampled items used alone, and the job grows past them when its items, side by
-//! side, use less. Alone in its test binary, so no other test's threads burn CPU meanwhile.
+//! side, use less. Alone in its test binary, and its tests one at a time ([`one_at_a_time`]),
+//! so no other test's threads burn CPU meanwhile.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -57,8 +58,17 @@ impl Gathering {
     }
 }
 
+/// Holds the other tests of this binary off: a sample taken while another test's threads
+/// burn both cores read items that compute a quarter of their time as computing throughout
+/// (CPU share 1.0, seen once in CI), and the plan then has no waiting to grow for.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn a_plan_for_waiting_items_grows_past_its_workers_when_they_use_less_cpu() {
+    let _serial = one_at_a_time();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Planned from items on the CPU a quarter of their time: a few workers per core.
     let sampled: Vec<u32> = (0..400).collect();
@@ -100,6 +110,7 @@ fn a_plan_for_waiting_items_grows_past_its_workers_when_they_use_less_cpu() {
 
 #[test]
 fn a_plan_for_waiting_items_runs_empty_single_and_failing_inputs() {
+    let _serial = one_at_a_time();
     let sampled: Vec<u32> = (0..200).collect();
     let plan = amorsize::optimize(&sampled, |_| {
         compute_then_wait(Duration::from_micros(30), Duration::from_micros(200))
