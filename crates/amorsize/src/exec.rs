@@ -1293,10 +1293,8 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // A parallel job runs: from now on a call's long first item can be helped (the monitor's
     // spawn, once per process, is paid here rather than by a short call).
     pool::early::start();
-    let solo = grow
-        .is_none()
-        .then(|| solo_check(plan, &plan.diagnostics().sample))
-        .flatten();
+    // (A job that may grow makes no solo check: the pool ignores it.)
+    let solo = solo_check(plan);
     let opts = RunOptions {
         workers: workers.min(handle.workers()),
         chunks,
@@ -1312,14 +1310,16 @@ fn run_measured<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     Ok((out.results, Some(out.stats)))
 }
 
-/// The check a parallel job of items that computed alone makes once it has run a while
-/// ([`pool::Solo`]): whether the items hold each other up (see [`goes_solo`]). `None` for
-/// items that did not compute alone (they wait anyway, or run threads of their own).
+/// The check a parallel job of `plan` makes once it has run a while, when the plan's sample
+/// computed alone ([`pool::Solo`]): whether the items hold each other up (see [`goes_solo`]).
+/// `None` for items that did not compute alone (they wait anyway, or run threads of their
+/// own).
 ///
 /// The check comes once the caller has been in the job for [`SOLO_CHUNKS`] of the plan's
 /// chunks, and at least [`SOLO_WAKES`] wake-ups (every participant has entered and run a few
 /// chunks by then): what it measures before that is mostly the workers' start.
-fn solo_check(plan: &Plan, stats: &SampleStats) -> Option<pool::Solo> {
+fn solo_check(plan: &Plan) -> Option<pool::Solo> {
+    let stats = &plan.diagnostics().sample;
     if stats.cpu_fraction < crate::plan::COMPUTE_BOUND || stats.inner_parallelism > 1.0 {
         return None;
     }
@@ -1727,8 +1727,6 @@ pub fn cache_len() -> usize {
 mod tests {
     use super::*;
 
-    /// The tests that need helpers run one at a time (see `pool::early::tests::helpers`);
-    /// `None` when there is none to have (one core, or the tracking allocator).
     /// The solo policy: the caller blocked, its items burned at least half their sampled time
     /// in CPU, and the job ran its items no faster than `min_speedup` times their time alone;
     /// not when any is missing, nor on one participant.
@@ -1833,8 +1831,9 @@ mod tests {
     #[test]
     fn only_items_that_computed_alone_get_a_solo_check() {
         let computes = computing(1e-3);
-        let plan = Optimizer::new().plan_from(1_000, &computes);
-        let check = solo_check(&plan, &computes).expect("a check");
+        let plan_of = |stats: &SampleStats| Optimizer::new().plan_from(1_000, stats);
+        let plan = plan_of(&computes);
+        let check = solo_check(&plan).expect("a check");
         let chunk = plan.chunk_size() as f64 * 1e-3;
         assert!(check.after.as_secs_f64() >= 4.0 * chunk - 1e-9);
         assert!(check.after.as_secs_f64() >= 20.0 * current_costs().wake - 1e-9);
@@ -1842,12 +1841,12 @@ mod tests {
             cpu_fraction: 0.1,
             ..computes.clone()
         };
-        assert!(solo_check(&plan, &waits).is_none());
+        assert!(solo_check(&plan_of(&waits)).is_none());
         let nested = SampleStats {
             inner_parallelism: 2.0,
             ..computes
         };
-        assert!(solo_check(&plan, &nested).is_none());
+        assert!(solo_check(&plan_of(&nested)).is_none());
     }
 
     /// Items that compute alone but queue for one lock side by side: the caller blocks, the
@@ -1912,6 +1911,8 @@ mod tests {
         assert!(run.solo.is_none(), "{:?}", run.solo);
     }
 
+    /// The tests that need helpers run one at a time (see `pool::early::tests::helpers`);
+    /// `None` when there is none to have (one core, or the tracking allocator).
     fn helpers_to_have() -> Option<std::sync::MutexGuard<'static, ()>> {
         let serial = pool::early::tests::helpers();
         let ready =

@@ -322,7 +322,8 @@ pub(crate) struct Job<'a, R, F> {
     /// What the caller saw when it took the job over alone (see [`super::Solo`]).
     solo: Mutex<Option<super::CallerSeen>>,
     /// Whether participants count the items they run in `counted` (a job with a solo check,
-    /// until the check is made: one shared atomic add a chunk, for that long only).
+    /// from [`Job::count_items`] until the check is made: one shared atomic add a chunk, for
+    /// that long only).
     counting: AtomicBool,
     counted: AtomicUsize,
 }
@@ -406,13 +407,13 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
             },
             start: Instant::now(),
             solo: Mutex::new(None),
-            counting: AtomicBool::new(opts.solo.is_some() && opts.grow.is_none()),
+            counting: AtomicBool::new(false),
             counted: AtomicUsize::new(0),
         }
     }
 
-    /// Items run by every participant since the job started (counted until the solo check
-    /// stops the count: see [`Job::stop_counting`]).
+    /// Items run by every participant since the job started (counted from
+    /// [`Job::count_items`] until the solo check stops the count: [`Job::stop_counting`]).
     pub(crate) fn counted(&self) -> usize {
         self.counted.load(Ordering::Relaxed)
     }
@@ -420,6 +421,11 @@ impl<'a, R: Send, F: Fn(usize) -> R + Sync> Job<'a, R, F> {
     /// Time since the job started.
     pub(crate) fn elapsed(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    /// Has the participants count the items they run, for a solo check (before any enters).
+    pub(crate) fn count_items(&self) {
+        self.counting.store(true, Ordering::Relaxed);
     }
 
     /// Stops counting items (the solo check is made).

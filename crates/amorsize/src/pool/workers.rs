@@ -907,12 +907,16 @@ impl ThreadPool {
             &holes,
             max_participants,
         );
+        // Whether the job makes a solo check (see `Solo`): not inline, not growing.
+        let solo = opts.solo.as_ref().filter(|_| !inline && grow.is_none());
+        if solo.is_some() {
+            job.count_items();
+        }
         let seen: Cell<Option<Observed>> = Cell::new(None);
         // A second look the caller owes the job (see `Growth::second_look`), taken between its
         // chunks once due.
         let look: Cell<Option<Look>> = Cell::new(None);
         if inline {
-            job.stop_counting(); // no solo check: one participant
             job.participate(0, None);
         } else {
             let run = |slot: usize| job.participate(slot, None);
@@ -930,8 +934,7 @@ impl ThreadPool {
                 shared: &self.shared,
                 pool: self,
             };
-            // The caller's own clocks as it enters the job, for its solo check (see `Solo`).
-            let solo = opts.solo.as_ref().filter(|_| grow.is_none());
+            // The caller's own clocks as it enters the job, for its solo check.
             let entry: Cell<Option<CallerClocks>> = Cell::new(None);
             let check = |items: usize| {
                 let (Some(s), Some(at)) = (solo, entry.get()) else {
