@@ -884,15 +884,15 @@ fn waiting_floor(opt: &Optimizer, settings: &sample::SampleSettings) -> f64 {
 }
 
 /// What a watched job showed once it was done, when its window raised the question whether
-/// the items run threads of their own ([`others_look_like_inner_threads`]).
+/// the items run threads of their own ([`others_look_like_inner_threads`]) and the job ran at
+/// least [`JUDGED_OVER`] (a shorter one is taken to wait, and nothing is measured after it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct AfterJob {
     /// Cores the program's own threads kept busy while no item ran.
     busy: f64,
     /// Cores the rest of the process (every thread but the job's participants) burned over the
-    /// whole job, the busy ones included; `None` when the job was shorter than
-    /// [`JUDGED_OVER`].
-    others: Option<f64>,
+    /// whole job, the busy ones included (a job at least [`JUDGED_OVER`] long).
+    others: f64,
     /// The machine's effective cores.
     cores: usize,
 }
@@ -907,8 +907,7 @@ impl AfterJob {
     fn items_threads_throughout(&self) -> bool {
         let busy = self.busy.max(0.0);
         let free = (self.cores as f64 - busy).max(1.0);
-        self.others
-            .is_some_and(|o| o - busy >= WATCHED_INNER_THREADS * free)
+        self.others - busy >= WATCHED_INNER_THREADS * free
     }
 }
 
@@ -1030,12 +1029,17 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         return Ok(out);
     };
     // Now that no item runs, the rest of the process's CPU can be told apart: the program's
-    // busy threads, and what the rest burned over the whole job.
-    let after = others_look_like_inner_threads(&seen).then(|| AfterJob {
-        busy: crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores(),
-        others: others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall),
-        cores: crate::system::info().cores.effective.max(1),
-    });
+    // busy threads, and what the rest burned over the whole job. Only over a job long enough
+    // to judge: a shorter one counts as waiting whatever the busy threads are, and measuring
+    // them costs a window and a scan of every thread (1.7 ms after a first call of 500 sleeps
+    // of 1 ms that had grown to 256 workers, whose CPU the second look counts as the rest's).
+    let after = others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall)
+        .filter(|_| others_look_like_inner_threads(&seen))
+        .map(|others| AfterJob {
+            busy: crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores(),
+            others,
+            cores: crate::system::info().cores.effective.max(1),
+        });
     let mut stats = stats_seen(&guess, &seen, after, floor);
     // The window watched one or a few workers for a moment, and a moment can mislead: a
     // worker billed for CPU it did not use (as the kernel bills a thread waking among hundreds
@@ -2135,7 +2139,7 @@ mod tests {
     fn job(busy: f64, others: f64) -> Option<AfterJob> {
         Some(AfterJob {
             busy,
-            others: Some(others),
+            others,
             cores: 2,
         })
     }
@@ -2221,13 +2225,8 @@ mod tests {
         let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 0.1), FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
-        // A job too short to judge: the work waits.
-        let short = Some(AfterJob {
-            busy: 0.0,
-            others: None,
-            cores: 2,
-        });
-        let s = stats_seen(&guess(), &seen(1, 0, 190), short, FLOOR);
+        // A job too short to judge (nothing measured after it): the work waits.
+        let s = stats_seen(&guess(), &seen(1, 0, 190), None, FLOOR);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // The rest of the process burned over the job, but it is the program's busy threads.
@@ -2242,7 +2241,7 @@ mod tests {
     fn the_items_threads_keep_most_of_the_free_cores_busy() {
         let after = |busy, others, cores| AfterJob {
             busy,
-            others: Some(others),
+            others,
             cores,
         };
         assert!(after(0.0, 1.9, 2).items_threads_throughout());
@@ -2254,11 +2253,6 @@ mod tests {
         assert!(!after(2.0, 2.0, 2).items_threads_throughout());
         assert!(after(0.0, 0.8, 1).items_threads_throughout());
         assert!(!after(0.0, 6.0, 16).items_threads_throughout());
-        let short = AfterJob {
-            others: None,
-            ..after(0.0, 2.0, 2)
-        };
-        assert!(!short.items_threads_throughout());
     }
 
     #[test]

@@ -597,7 +597,9 @@ pub struct Observed {
     pub cpu: Duration,
     /// CPU time the rest of the process (neither the caller nor those workers) burned in the
     /// window: threads the items started (a nested parallel loop), idle workers still
-    /// spinning, the program's other threads.
+    /// spinning, the program's other threads; in a second look
+    /// ([`Growth::second_look`]) at a job that grew, also the workers it grew by, whose
+    /// clocks were not read when the window started.
     pub others: Duration,
     /// Time those workers spent in the window ready to run but without a CPU (zero where it
     /// cannot be read): a worker preempted by other threads or processes is not waiting for
