@@ -118,7 +118,20 @@
 //! leaving a job that may grow). The items run threads of their own only if those kept most
 //! of the cores the program leaves free busy throughout a job of at least 40 ms: threads busy
 //! for a moment only (a rayon pool's idle threads spin for a while after their job) fill the
-//! window but not the job.
+//! window but not the job. A shorter job counts as waiting, and nothing is measured after it
+//! (the look costs a window and a read of every thread's state: 1.7 ms after a first call of
+//! 500 sleeps of 1 ms that had grown to 256 workers).
+//!
+//! Items a full sample found waiting run watched as well, and start as wide as the planner
+//! makes them for their CPU share side by side. The share alone is higher: a thread that
+//! blocks while the cores idle is billed for a core's wake-up, 15–18 µs of CPU a sleep on the
+//! 2-core VM whether the sleep lasts 20 µs or 1 ms, and 2–6 µs with 16–128 threads sleeping
+//! side by side (sleeps of 100 µs read 9–18% alone and about 3% in a job). Calibration
+//! measures that billing (ten sleeps of 20 µs); each sampled run's CPU less the billing for
+//! each time it blocked gives the start (never under the watch's floor, never over the share
+//! alone), and the job grows from there as above. When the job starts
+//! with every worker it may have, nothing is watched, and the call site remembers the workers'
+//! share over the job, never above the share sampled alone.
 //!
 //! Per call site — the type of the closure, with the item and result types and the settings —
 //! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
@@ -288,6 +301,7 @@ pub(crate) fn current_costs() -> Costs {
 }
 
 fn calibrate() -> Costs {
+    WAKE_BILLED.get_or_init(wake_billed);
     let c = pool::calibrate::costs();
     // The job start measured on the warm pool is the hot case (workers still spinning); a pool
     // idle for more than ~100 µs has parked its workers, and waking one costs far more on a
@@ -300,6 +314,56 @@ fn calibrate() -> Costs {
         wake: hot.max(parked_wake_latency().as_secs_f64()),
         dispatch: c.chunk_overhead.as_secs_f64(),
     }
+}
+
+/// The CPU time the kernel bills a thread for blocking once and being woken, measured with
+/// [`calibrate`] (none before it): see [`wake_billed`].
+static WAKE_BILLED: OnceLock<f64> = OnceLock::new();
+
+/// The CPU time (seconds) the kernel bills the calling thread for one short sleep, per time it
+/// blocked: the lower median of 5 rounds of 2 sleeps of 20 µs (0 when it cannot be read). On
+/// the 2-core VM a sleep alone costs its thread 15–18 µs of CPU whether it lasts 20 µs or 1 ms
+/// (a core leaving its idle state, billed to the sleeper), and 2–6 µs a sleep with 16–128
+/// threads sleeping side by side; items that wait, sampled one at a time on the caller, carry
+/// that difference in their CPU share ([`share_side_by_side`]).
+fn wake_billed() -> f64 {
+    let mut per_block = Vec::new();
+    for _ in 0..5 {
+        let (c0, v0) = (sample::thread_cpu_time(), sample::voluntary_switches());
+        for _ in 0..2 {
+            std::thread::sleep(Duration::from_micros(20));
+        }
+        let (c1, v1) = (sample::thread_cpu_time(), sample::voluntary_switches());
+        if let (Some(v0), Some(v1)) = (v0, v1) {
+            if v1 > v0 {
+                per_block.push(c1.saturating_sub(c0).as_secs_f64() / (v1 - v0) as f64);
+            }
+        }
+    }
+    sample::lower_median(per_block).unwrap_or(0.0)
+}
+
+/// The CPU share that items sampled one at a time (`ms`) would have side by side: each run's
+/// CPU time less `billed` seconds for each time it blocked, over its wall time less its run
+/// delay, and the lower median of those. Only runs whose CPU was read and that blocked count;
+/// `None` when there are none (the items never waited, and nothing is billed for waking).
+///
+/// A thread that blocks with the machine's cores idle is billed for the core's wake-up (see
+/// [`wake_billed`]); side by side with other workers the cores are busy and that cost is
+/// mostly gone. Sleeps of 100 µs measured 9–12% of their time alone and about 3% on 128
+/// workers: the job started on 28–38 workers and grew to 128 only after its watch.
+fn share_side_by_side(ms: &[sample::Measurement], billed: f64) -> Option<f64> {
+    let shares = ms
+        .iter()
+        .filter(|m| m.cpu_measured && m.voluntary_switches.is_some_and(|v| v > 0))
+        .filter_map(|m| {
+            let wall = m.wall.saturating_sub(m.run_delay).as_secs_f64();
+            let blocks = m.voluntary_switches.unwrap_or(0) as f64;
+            let cpu = (m.thread_cpu.as_secs_f64() - blocks * billed.max(0.0)).max(0.0);
+            (wall > 0.0).then(|| (cpu / wall).min(1.0))
+        })
+        .collect();
+    sample::lower_median(shares)
 }
 
 /// The time from waking a thread blocked in the kernel until it runs: median of 5 rounds (a
@@ -952,7 +1016,7 @@ fn others_look_like_inner_threads(seen: &pool::Observed) -> bool {
 /// workers the job should have; waiting work grows the job to that many. The call site `key`
 /// (none for [`Plan::execute`]) remembers the statistics the watch gave, or, when the plan
 /// already had every worker the job may (nothing to watch for), the workers' share over the
-/// job (else `first_share`).
+/// job (else `first_share`), at most `guess`'s.
 #[allow(clippy::too_many_arguments)]
 fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     opt: &Optimizer,
@@ -1018,11 +1082,17 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // the site is not remembered, so the next call looks again.
     let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
         if let Some(first) = first_share {
+            // Never more than the share the items were measured with before the job (alone
+            // on the caller, a core's wake-ups billed to them): side by side a worker reads
+            // more only when its wait for a CPU was not counted yet (the kernel adds a wait
+            // when it ends). One worker read of a job 256 wide on 2 cores said 0.9995, and
+            // the site ran its later calls of 2,000 sleeps of 100 µs on 2 workers, 40× slower.
             let mut stats = guess;
             let share = run
                 .as_ref()
                 .and_then(|r| workers_share(r, true))
-                .unwrap_or(first);
+                .unwrap_or(first)
+                .min(stats.cpu_fraction);
             stats.cpu_fraction = share.max(floor);
             remember_run(opt, key, n, stats, run.as_ref());
         }
@@ -1139,20 +1209,32 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // there is not the share they use side by side. Sleeps of 100 µs burned 11% of their
         // time alone, a third of that on 128 workers (an idle core's wake-ups, billed to the
         // sleeper, are gone on a busy one): 31 workers, 6.0 ms for 500 of them, where 128 took
-        // 1.9 ms. The job is watched as it starts and grows to what its workers burn, and the
-        // call site remembers the share the whole job measured.
+        // 1.9 ms. The job starts as wide as the share without that billing asks for
+        // ([`share_side_by_side`]), is watched as it starts and grows to what its workers
+        // burn, and the call site remembers the share the whole job measured.
         let window = watch_window(&costs_so_far());
-        let share = Some(s.stats.cpu_fraction);
+        let floor = waiting_floor(opt, &settings);
+        let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
+        let share = share_side_by_side(&s.measurements, billed)
+            .map_or(s.stats.cpu_fraction, |b| b.clamp(floor, 1.0))
+            .min(s.stats.cpu_fraction);
+        let start = if share < s.stats.cpu_fraction {
+            let mut side = s.stats.clone();
+            side.cpu_fraction = share;
+            opt.plan_from(n, &side)
+        } else {
+            plan
+        };
         return run_watched(
             opt,
             Some(key),
-            &plan,
+            &start,
             s.stats,
             window,
             items,
             f,
             s.results,
-            share,
+            Some(share),
         );
     }
     let (out, run) = run_measured(&plan, items, f, s.results, Some(&s.stats), None)?;
@@ -1730,6 +1812,49 @@ pub fn cache_len() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sampled_share_side_by_side_leaves_out_what_waking_was_billed() {
+        let us = Duration::from_micros;
+        let run = |wall: u64, cpu: u64, delay: u64, blocks: Option<u64>| sample::Measurement {
+            thread_cpu: us(cpu),
+            run_delay: us(delay),
+            voluntary_switches: blocks,
+            cpu_measured: true,
+            ..sample::Measurement::wall_only(0, 1, us(wall))
+        };
+        // Sleeps of 180 µs billed 18 µs each alone: nothing of theirs is left.
+        let sleeps = [run(180, 18, 0, Some(1)), run(185, 19, 0, Some(1))];
+        assert_eq!(share_side_by_side(&sleeps, 18e-6), Some(0.0));
+        // Without a figure for the billing, the share alone.
+        let alone = share_side_by_side(&sleeps, 0.0).unwrap();
+        assert!((alone - 0.1).abs() < 1e-9, "{alone}");
+        // Items that compute 100 µs and block twice: each block's billing comes off, and the
+        // time spent waiting for a CPU is not the item's.
+        let mixed = [run(300, 120, 100, Some(2))];
+        let s = share_side_by_side(&mixed, 10e-6).unwrap();
+        assert!((s - 0.5).abs() < 1e-9, "{s}");
+        // The lower median of the runs that blocked: runs that never blocked, or whose CPU
+        // was not read, say nothing about waking.
+        let some = [
+            run(100, 100, 0, Some(0)),
+            run(100, 100, 0, None),
+            sample::Measurement::wall_only(0, 1, us(100)),
+            run(100, 30, 0, Some(1)),
+            run(100, 50, 0, Some(1)),
+        ];
+        let s = share_side_by_side(&some, 10e-6).unwrap();
+        assert!((s - 0.2).abs() < 1e-9, "{s}");
+        assert_eq!(share_side_by_side(&some[..3], 10e-6), None);
+    }
+
+    #[test]
+    fn sleeping_is_billed_some_cpu_per_block() {
+        let billed = wake_billed();
+        // A sleep blocks the thread, and the kernel bills it for going to sleep and waking:
+        // more than nothing, far less than the 20 µs sleep and its wake-up take.
+        assert!(billed > 0.0 && billed < 0.01, "{billed}");
+    }
 
     /// The solo policy: the caller blocked, its items burned at least half their sampled time
     /// in CPU, and the job ran its items no faster than `min_speedup` times their time alone;
