@@ -174,7 +174,15 @@ fn quiet_hides_warnings_and_summary() {
 
 #[test]
 fn halt_now_kills_running_jobs() {
-    // Job 1 fails at once; job 2 would sleep 30 s; job 3 never starts (-j 2).
+    // Job 1 fails once job 2 has started (it waits for job 2's marker: failing at once, it
+    // could end before the runner started job 2, as it did once in CI); job 2 would sleep
+    // 30 s; job 3 never starts (-j 2).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let script = format!(
+        "if [ {{}} = f ]; then i=0; while [ ! -e {d}/s ] && [ $i -lt 1000 ]; do \
+         sleep 0.01; i=$((i+1)); done; exit 1; fi; touch {d}/{{}}; sleep 30; echo done {{}}"
+    );
     let start = Instant::now();
     let out = run()
         .args([
@@ -184,7 +192,7 @@ fn halt_now_kills_running_jobs() {
             "now,fail=1",
             "sh",
             "-c",
-            "if [ {} = f ]; then exit 1; fi; sleep 30; echo done {}",
+            &script,
             ":::",
             "f",
             "s",
