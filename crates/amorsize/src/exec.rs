@@ -129,9 +129,9 @@
 //! side by side (sleeps of 100 µs read 9–18% alone and about 3% in a job). Calibration
 //! measures that billing (ten sleeps of 20 µs); each sampled run's CPU less the billing for
 //! each time it blocked gives the start (never under the watch's floor, never over the share
-//! alone), and the job grows from there as above. When the job starts
-//! with every worker it may have, nothing is watched, and the call site remembers the workers'
-//! share over the job, never above the share sampled alone.
+//! alone), and the job grows from there as above. When the job starts with every worker it
+//! may have, nothing is watched, and the call site remembers the workers' share over the job,
+//! never above the share sampled alone.
 //!
 //! Per call site — the type of the closure, with the item and result types and the settings —
 //! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
@@ -207,7 +207,8 @@ static COSTS: OnceLock<Costs> = OnceLock::new();
 /// Whether this process has calibrated its costs yet.
 ///
 /// Calibrating takes 3–8 ms on the 2-core VM (spawning and waking threads, timing a few
-/// thousand chunks). [`par_map`] does not make a short job pay for it: until the work it has
+/// thousand chunks), and about 1 ms more to measure what the kernel bills a sleeping thread
+/// for waking (0.95–1.12 ms in five runs). [`par_map`] does not make a short job pay for it: until the work it has
 /// seen adds up to [`CALIBRATE_AFTER`] (each job's projected sequential time, or for a job of
 /// long items watched from its start the time it took), it plans with [`UNCALIBRATED`] costs,
 /// so calibration costs at most a few per cent of the work run before it. A first call of 100
@@ -321,32 +322,29 @@ fn calibrate() -> Costs {
 static WAKE_BILLED: OnceLock<f64> = OnceLock::new();
 
 /// The CPU time (seconds) the kernel bills the calling thread for one short sleep, per time it
-/// blocked: the lower median of 5 rounds of 2 sleeps of 20 µs (0 when it cannot be read). On
+/// blocked: the lower median of 5 runs of 2 sleeps of 20 µs, each timed as the sample times a
+/// run (0 when it cannot be read). On
 /// the 2-core VM a sleep alone costs its thread 15–18 µs of CPU whether it lasts 20 µs or 1 ms
 /// (a core leaving its idle state, billed to the sleeper), and 2–6 µs a sleep with 16–128
 /// threads sleeping side by side; items that wait, sampled one at a time on the caller, carry
 /// that difference in their CPU share ([`share_side_by_side`]).
 fn wake_billed() -> f64 {
-    let mut per_block = Vec::new();
-    for _ in 0..5 {
-        let (c0, v0) = (sample::thread_cpu_time(), sample::voluntary_switches());
-        for _ in 0..2 {
-            std::thread::sleep(Duration::from_micros(20));
-        }
-        let (c1, v1) = (sample::thread_cpu_time(), sample::voluntary_switches());
-        if let (Some(v0), Some(v1)) = (v0, v1) {
-            if v1 > v0 {
-                per_block.push(c1.saturating_sub(c0).as_secs_f64() / (v1 - v0) as f64);
-            }
-        }
-    }
+    let sleep = |_: &()| std::thread::sleep(Duration::from_micros(20));
+    let per_block = (0..5)
+        .filter_map(|_| sample::timed_run(&[(), ()], &sleep, 0, 2, Duration::ZERO).ok())
+        .filter_map(|(m, _)| {
+            let blocks = m.voluntary_switches.filter(|&v| v > 0)?;
+            Some(m.thread_cpu.as_secs_f64() / blocks as f64)
+        })
+        .collect();
     sample::lower_median(per_block).unwrap_or(0.0)
 }
 
 /// The CPU share that items sampled one at a time (`ms`) would have side by side: each run's
 /// CPU time less `billed` seconds for each time it blocked, over its wall time less its run
-/// delay, and the lower median of those. Only runs whose CPU was read and that blocked count;
-/// `None` when there are none (the items never waited, and nothing is billed for waking).
+/// delay, and the lower median of those. Only runs whose CPU ratios the sample itself would
+/// count (long enough for the clocks) and that blocked count; `None` when there are none (the
+/// items never waited, and nothing is billed for waking).
 ///
 /// A thread that blocks with the machine's cores idle is billed for the core's wake-up (see
 /// [`wake_billed`]); side by side with other workers the cores are busy and that cost is
@@ -355,7 +353,7 @@ fn wake_billed() -> f64 {
 fn share_side_by_side(ms: &[sample::Measurement], billed: f64) -> Option<f64> {
     let shares = ms
         .iter()
-        .filter(|m| m.cpu_measured && m.voluntary_switches.is_some_and(|v| v > 0))
+        .filter(|m| sample::cpu_readable(m) && m.voluntary_switches.is_some_and(|v| v > 0))
         .filter_map(|m| {
             let wall = m.wall.saturating_sub(m.run_delay).as_secs_f64();
             let blocks = m.voluntary_switches.unwrap_or(0) as f64;

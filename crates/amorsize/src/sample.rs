@@ -607,7 +607,7 @@ fn others_share(ms: &[Measurement]) -> f64 {
 
 /// A measurement long enough (and taken with the CPU clocks) for its CPU times to mean
 /// something: reading the clocks costs a system call each, ~0.3 µs.
-fn cpu_readable(m: &Measurement) -> bool {
+pub(crate) fn cpu_readable(m: &Measurement) -> bool {
     m.cpu_measured && m.wall >= MIN_MEASUREMENT
 }
 
@@ -855,7 +855,7 @@ pub(crate) fn try_clock(id: libc::clockid_t) -> Option<Duration> {
 
 /// Runs `f` on `items[start..start + len]`, timing the run; a panic becomes
 /// [`Error::TaskPanicked`] with the index of the item that panicked.
-fn timed_run<T, R, F: Fn(&T) -> R>(
+pub(crate) fn timed_run<T, R, F: Fn(&T) -> R>(
     items: &[T],
     f: &F,
     start: usize,
