@@ -75,10 +75,13 @@
 //! par_map plans with [`UNCALIBRATED`] figures (above what the 2-core VM measures, so a job too
 //! small to share is never made parallel) until the work it has seen over the process adds up
 //! to [`CALIBRATE_AFTER`]; the call that reaches it calibrates first, at about 1% of the work
-//! before it. A job counts as its projected sequential time, except a job of long items
+//! before it. A job counts as its projected sequential time (from its sample's median item
+//! when it is sampled, so that one preempted measurement does not make a short job look long
+//! enough to calibrate), except a job of long items
 //! watched from its start (below), which counts as the time it took: such items may wait, and
 //! then run tens of times faster than their projection (a program's first call of 500 sleeps
-//! of 1 ms took 12 ms when it calibrated first, 9 ms now). [`is_calibrated`] tells which
+//! of 1 ms took 12 ms when it calibrated first, 9 ms now); a watched job that brings the work
+//! seen to [`CALIBRATE_AFTER`] calibrates after it. [`is_calibrated`] tells which
 //! figures are in force.
 //!
 //! ## Long items: measured inside the job
@@ -251,7 +254,8 @@ pub const UNCALIBRATED: Costs = Costs {
 
 /// Work (seconds) par_map runs with [`UNCALIBRATED`] costs before it calibrates: calibrating
 /// then costs about 1% of it. Each job counts as its sequential time projected by the prefix
-/// probe, or, for a job of long items watched from its start, as the time it took.
+/// probe (by its sample's median item when it is sampled), or, for a job of long items watched
+/// from its start, as the time it took.
 ///
 /// ```
 /// use amorsize::exec::{is_calibrated, CALIBRATE_AFTER};
@@ -777,11 +781,14 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             segments(prefix),
             None,
         );
-        count_seen((elapsed + started.elapsed()).as_secs_f64());
+        // A job that brings the work seen to CALIBRATE_AFTER calibrates after it (its time is
+        // known only then), so the next call plans with measured costs.
+        costs_for((elapsed + started.elapsed()).as_secs_f64());
         return r;
     }
-    // 4. A full sample, going on from the prefix (its items are not run again).
-    costs_for(projected);
+    // 4. A full sample, going on from the prefix (its items are not run again). The job is
+    //    counted toward calibration after the sample, from its median item (see
+    //    `sample_and_run`), not from the prefix alone.
     let prior = sample::Sample {
         measurements: vec![first],
         stats: SampleStats::default(),
@@ -1200,6 +1207,12 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         None => sample::measure(items, f, &settings)?,
         Some(p) => sample::resume(items, f, &settings, p)?,
     };
+    // The job counts toward calibration as its sample's median item times its length: the
+    // prefix alone is one run of ~20 µs, and one preemption in it (milliseconds on a shared
+    // machine) projected a job of 20,000 items of 0.5 µs at over a second, and made it pay
+    // for calibrating. The median leaves one such run out; items of unequal cost count for
+    // less than their mean, which only calibrates later.
+    costs_for(s.stats.median.min(s.stats.mean) * n as f64);
     let plan = opt.plan_from(n, &s.stats);
     cache_put(key, n, &s.stats, plan.executor() == Executor::Threads, true);
     if runs_watched(&plan, &s.stats) {
