@@ -631,16 +631,36 @@ impl Observed {
     /// assert!((waits.cpu_per_worker() - 0.5).abs() < 1e-9);
     /// ```
     pub fn cpu_per_worker(&self) -> f64 {
+        if self.saw_nothing() {
+            // Nothing watched, or preempted the whole window: nothing to tell.
+            return 1.0;
+        }
         let w = self.wall.as_secs_f64() * self.workers as f64;
         let could = w - self.run_delay.as_secs_f64().min(w);
-        if w <= 0.0 {
-            1.0
-        } else if could <= 0.01 * w {
-            // Preempted the whole window: nothing to tell, as if nothing was seen.
-            1.0
-        } else {
-            (self.cpu.as_secs_f64() / could).min(1.0)
-        }
+        (self.cpu.as_secs_f64() / could).min(1.0)
+    }
+
+    /// Whether the window told nothing about the items: no worker was watched, or the
+    /// watched workers waited for a CPU all but 1 % of it (another process, or the job's own
+    /// workers, held the cores). [`cpu_per_worker`](Observed::cpu_per_worker) then reads 1,
+    /// and a growing job's watch looks again (within its patience) before it asks the policy.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let window = Duration::from_micros(200);
+    /// let o = amorsize::pool::Observed { workers: 1, wall: window, cpu: Duration::ZERO,
+    ///     others: Duration::ZERO, run_delay: window, grew_to: None };
+    /// assert!(o.saw_nothing());
+    /// assert_eq!(o.cpu_per_worker(), 1.0);
+    /// let asleep = amorsize::pool::Observed { run_delay: Duration::ZERO, ..o };
+    /// assert!(!asleep.saw_nothing());
+    /// assert_eq!(asleep.cpu_per_worker(), 0.0);
+    /// assert!(amorsize::pool::Observed { workers: 0, ..asleep }.saw_nothing());
+    /// ```
+    pub fn saw_nothing(&self) -> bool {
+        let w = self.wall.as_secs_f64() * self.workers as f64;
+        let could = w - self.run_delay.as_secs_f64().min(w);
+        w <= 0.0 || could <= 0.01 * w
     }
 
     /// `d` per worker per second of the window (`None` when nothing was watched).
