@@ -750,6 +750,14 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             judge_run(key, run.as_ref());
             return Ok(out);
         }
+        // The site learned other work: an input of another size, or items of another cost
+        // (another closure of the same type, or the work changed). What it learned of its
+        // parallel runs is not this work's: forgotten, so that a job watched below is not
+        // judged against the other work's time alone. (The CLI demo's one closure ran
+        // 10,000 items of 100 µs, then 100 items of 10 ms: the long items' first run, judged
+        // by what the site had learned before, was found slower than the loop, and the next
+        // two calls ran the plain loop: 1.0× where the first call had 1.9×.)
+        cache_forget(key);
     }
     // 3. Items so long that the plan runs them one at a time, in a job long enough to afford
     //    a short watch: go parallel at once on the cores, and learn whether the items compute
@@ -1822,6 +1830,50 @@ pub fn cache_len() -> usize {
 
 #[cfg(test)]
 mod tests {
+    /// The call-site key of `f` (its closure type), as par_map_with computes it.
+    fn key_of<T, R, F: Fn(&T) -> R>(opt: &Optimizer, _f: &F) -> u64 {
+        super::site_key::<T, R, F>(opt)
+    }
+
+    /// A site that learned other work (another input size) does not pass what it learned of
+    /// its parallel runs to this call: a verdict "the plain loop is faster" learned on 100,000
+    /// items of 1 µs does not send 40 items of 1 ms to the plain loop, now or on the next call.
+    #[test]
+    fn a_site_that_learned_other_work_forgets_its_verdict() {
+        let opt = Optimizer::new();
+        let f = |x: &u64| {
+            std::thread::sleep(Duration::from_millis(1));
+            x + 1
+        };
+        let key = key_of(&opt, &f);
+        let learned = SampleStats {
+            count: 5,
+            items: 5,
+            mean: 1e-6,
+            median: 1e-6,
+            cpu_fraction: 1.0,
+            process_cpu_ratio: 1.0,
+            inner_parallelism: 1.0,
+            run_length: 1,
+            ..SampleStats::default()
+        };
+        cache_put(key, 100_000, &learned, true, true);
+        {
+            let mut c = cache().lock().unwrap();
+            let e = c.get_mut(&key).unwrap();
+            e.measured = true;
+            e.plain_left = RETRY_AFTER;
+        }
+        let items: Vec<u64> = (0..40).collect();
+        let out = par_map_with(&opt, &items, f).unwrap();
+        assert_eq!(out, (1..=40).collect::<Vec<u64>>());
+        let e = cache_get(key).expect("the call is remembered");
+        assert_eq!(e.items, 40);
+        assert_eq!(e.plain_left, 0, "the other work's verdict was kept");
+        assert!(!plain_now(key));
+        cache_forget(key);
+    }
+
     use super::*;
 
     #[test]
