@@ -75,9 +75,9 @@
 //! par_map plans with [`UNCALIBRATED`] figures (above what the 2-core VM measures, so a job too
 //! small to share is never made parallel) until the work it has seen over the process adds up
 //! to [`CALIBRATE_AFTER`]; the call that reaches it calibrates first, at about 1% of the work
-//! before it. A job counts as its projected sequential time (from its sample's median item
-//! when it is sampled, so that one preempted measurement does not make a short job look long
-//! enough to calibrate), except a job of long items
+//! before it. A job counts as its projected sequential time (when it is sampled, from the
+//! lesser of its sample's median and mean item, so that one slow measurement does not make a
+//! short job look long enough to calibrate), except a job of long items
 //! watched from its start (below), which counts as the time it took: such items may wait, and
 //! then run tens of times faster than their projection (a program's first call of 500 sleeps
 //! of 1 ms took 12 ms when it calibrated first, 9 ms now); a watched job that brings the work
@@ -254,8 +254,8 @@ pub const UNCALIBRATED: Costs = Costs {
 
 /// Work (seconds) par_map runs with [`UNCALIBRATED`] costs before it calibrates: calibrating
 /// then costs about 1% of it. Each job counts as its sequential time projected by the prefix
-/// probe (by its sample's median item when it is sampled), or, for a job of long items watched
-/// from its start, as the time it took.
+/// probe (by the lesser of its sample's median and mean item when it is sampled), or, for a
+/// job of long items watched from its start, as the time it took.
 ///
 /// ```
 /// use amorsize::exec::{is_calibrated, CALIBRATE_AFTER};
@@ -795,8 +795,8 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         return r;
     }
     // 4. A full sample, going on from the prefix (its items are not run again). The job is
-    //    counted toward calibration after the sample, from its median item (see
-    //    `sample_and_run`), not from the prefix alone.
+    //    counted toward calibration after the sample (see `sample_and_run`), not from the
+    //    prefix alone.
     let prior = sample::Sample {
         measurements: vec![first],
         stats: SampleStats::default(),
@@ -1215,11 +1215,13 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         None => sample::measure(items, f, &settings)?,
         Some(p) => sample::resume(items, f, &settings, p)?,
     };
-    // The job counts toward calibration as its sample's median item times its length: the
-    // prefix alone is one run of ~20 µs, and one preemption in it (milliseconds on a shared
-    // machine) projected a job of 20,000 items of 0.5 µs at over a second, and made it pay
-    // for calibrating. The median leaves one such run out; items of unequal cost count for
-    // less than their mean, which only calibrates later.
+    // The job counts toward calibration as the lesser of its sample's median and mean item
+    // times its length, not as the prefix's projection: the prefix stops once it has run
+    // ~20 µs, so a slow first item (cold, or preempted) is the whole of it. A first item of
+    // 96 µs projected a job of 20,000 items of ~1 µs at 1.9 s, and made it pay for
+    // calibrating. The median leaves out one slow run among many, the mean one slow run
+    // among few (that sample had 2: the prefix, and 78 items in 1.07 µs); items of unequal
+    // cost count for less than their mean, which only calibrates later.
     costs_for(s.stats.median.min(s.stats.mean) * n as f64);
     let plan = opt.plan_from(n, &s.stats);
     cache_put(key, n, &s.stats, plan.executor() == Executor::Threads, true);
@@ -1830,9 +1832,11 @@ pub fn cache_len() -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// The call-site key of `f` (its closure type), as par_map_with computes it.
     fn key_of<T, R, F: Fn(&T) -> R>(opt: &Optimizer, _f: &F) -> u64 {
-        super::site_key::<T, R, F>(opt)
+        site_key::<T, R, F>(opt)
     }
 
     /// A site that learned other work (another input size) does not pass what it learned of
@@ -1873,8 +1877,6 @@ mod tests {
         assert!(!plain_now(key));
         cache_forget(key);
     }
-
-    use super::*;
 
     #[test]
     fn a_sampled_share_side_by_side_leaves_out_what_waking_was_billed() {

@@ -631,13 +631,17 @@ impl Observed {
     /// assert!((waits.cpu_per_worker() - 0.5).abs() < 1e-9);
     /// ```
     pub fn cpu_per_worker(&self) -> f64 {
-        if self.saw_nothing() {
-            // Nothing watched, or preempted the whole window: nothing to tell.
-            return 1.0;
-        }
+        // Nothing watched, or preempted the whole window: nothing to tell.
+        self.could_run()
+            .map_or(1.0, |could| (self.cpu.as_secs_f64() / could).min(1.0))
+    }
+
+    /// The workers' time in the window less their wait for a CPU (seconds, all of them), or
+    /// `None` when that is nothing to tell by ([`saw_nothing`](Observed::saw_nothing)).
+    fn could_run(&self) -> Option<f64> {
         let w = self.wall.as_secs_f64() * self.workers as f64;
         let could = w - self.run_delay.as_secs_f64().min(w);
-        (self.cpu.as_secs_f64() / could).min(1.0)
+        (w > 0.0 && could > 0.01 * w).then_some(could)
     }
 
     /// Whether the window told nothing about the items: no worker was watched, or the
@@ -658,9 +662,7 @@ impl Observed {
     /// assert!(amorsize::pool::Observed { workers: 0, ..asleep }.saw_nothing());
     /// ```
     pub fn saw_nothing(&self) -> bool {
-        let w = self.wall.as_secs_f64() * self.workers as f64;
-        let could = w - self.run_delay.as_secs_f64().min(w);
-        w <= 0.0 || could <= 0.01 * w
+        self.could_run().is_none()
     }
 
     /// `d` per worker per second of the window (`None` when nothing was watched).
