@@ -158,3 +158,95 @@ fn a_growing_job_after_a_capped_one_lets_the_refused_workers_in() {
         assert!(out.stats.participants <= 6);
     }
 }
+
+/// A policy that asks for 4, 8, then 16 participants on its first, second and later calls,
+/// counting the calls.
+fn doubling(calls: &Arc<AtomicUsize>) -> Growth {
+    let c = Arc::clone(calls);
+    Growth::new(16, Duration::from_millis(1), move |_| {
+        [4, 8, 16][c.fetch_add(1, Ordering::Relaxed).min(2)]
+    })
+    .patience(Duration::from_secs(10))
+    .second_look(Duration::from_millis(30))
+}
+
+#[test]
+fn a_look_that_grew_the_job_is_followed_by_another_while_growing_pays() {
+    // Items that sleep side by side: each growth runs them about as many times faster, so
+    // the look after the second one asks the policy again.
+    let pool = ThreadPool::new(16).unwrap();
+    let runs = counters(400);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let opts = RunOptions::new(2, ChunkPolicy::Fixed(1)).with_growth(doubling(&calls));
+    let out = pool
+        .map_range(400, &opts, |i| {
+            runs[i].fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(5));
+            i * 3
+        })
+        .unwrap();
+    assert_once_in_order(&out.results, &runs);
+    let seen = out.stats.observed.expect("the job was watched");
+    assert_eq!(calls.load(Ordering::Relaxed), 3, "{seen:?}");
+    assert_eq!(seen.grew_to, Some(16));
+    assert!(out.stats.participants > 8, "{:?}", out.stats);
+}
+
+/// One device that serves one request at a time, in order, each for `service`: a request
+/// waits for the ones before it, so callers side by side finish no faster than one.
+struct Device {
+    free_at: Mutex<std::time::Instant>,
+    service: Duration,
+}
+
+impl Device {
+    fn new(service: Duration) -> Self {
+        Device {
+            free_at: Mutex::new(std::time::Instant::now()),
+            service,
+        }
+    }
+
+    fn request(&self) {
+        let done = {
+            let mut free = self.free_at.lock().unwrap();
+            *free = (*free).max(std::time::Instant::now()) + self.service;
+            *free
+        };
+        let now = std::time::Instant::now();
+        if done > now {
+            std::thread::sleep(done - now);
+        }
+    }
+}
+
+#[test]
+fn a_growth_that_did_not_pay_is_the_last() {
+    // Items that queue for one device: every worker reads as waiting, however wide the job,
+    // and the policy keeps asking for more; the job claims its items no faster after the
+    // second look's growth, so the third look does not grow it again.
+    let pool = ThreadPool::new(16).unwrap();
+    let runs = counters(200);
+    let device = Device::new(Duration::from_millis(1));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let opts = RunOptions::new(2, ChunkPolicy::Fixed(1)).with_growth(doubling(&calls));
+    let out = pool
+        .map_range(200, &opts, |i| {
+            runs[i].fetch_add(1, Ordering::Relaxed);
+            device.request();
+            i * 3
+        })
+        .unwrap();
+    assert_once_in_order(&out.results, &runs);
+    let seen = out.stats.observed.expect("the job was watched");
+    // The window and the second look grew it (the second look does not ask whether the
+    // window's growth paid); the job ran 200 ms, long enough for a third look at 60 ms.
+    assert!(
+        out.stats.wall > Duration::from_millis(100),
+        "{:?}",
+        out.stats
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 2, "{seen:?}");
+    assert_eq!(seen.grew_to, Some(8));
+    assert!(out.stats.participants <= 8, "{:?}", out.stats);
+}

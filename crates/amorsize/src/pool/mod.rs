@@ -488,11 +488,15 @@ pub struct Growth {
     pub patience: Duration,
     /// The participants wanted, given what the window saw.
     pub decide: GrowFn,
-    /// When the window did not grow the job: how long after the window's start the caller
-    /// looks again at the same workers (between its own chunks, so at the first chunk end
-    /// past it), over the whole time since the window started, and asks `decide` again.
-    /// A moment can mislead: an item that computes first and waits after reads as computing
-    /// when the window falls on its computing part. `None` (the default): no second look.
+    /// Unless the window gave the job all `max_workers`: how long after the window's start
+    /// the caller looks again at the same workers (between its own chunks, so at the first
+    /// chunk end past it), over the whole time since the window started, and asks `decide`
+    /// again. A moment can mislead: an item that computes first and waits after reads as
+    /// computing when the window falls on its computing part. A look that grows the job is
+    /// followed by another as long after it, over the time since, which asks `decide` only if
+    /// the job claimed its items at least 1.2× as fast after the growth as before it (a
+    /// worker's share reads lower as the job widens; items queued for one resource run no
+    /// faster however wide). `None` (the default): no second look.
     pub second_look: Option<Duration>,
 }
 
@@ -517,7 +521,7 @@ impl Growth {
         }
     }
 
-    /// Sets when the caller looks again at a job the window did not grow (see
+    /// Sets when the caller looks again at a job the window left short of `max_workers` (see
     /// [`Growth::second_look`](struct@Growth#structfield.second_look)).
     ///
     /// ```
