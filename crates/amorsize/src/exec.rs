@@ -2607,9 +2607,15 @@ mod tests {
         let default = settings(crate::plan::default_max_workers(2));
         assert_eq!(waiting_floor(&Optimizer::new(), &default), FLOOR);
         // Workers that burned nothing in the window, with max_workers(512): 512 of them, not
-        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once).
+        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once). Items
+        // of 10 ms, so that waking 512 workers on 2 cores (12.8 ms at 50 µs a wake-up) pays.
+        let long = sample::summarize(&[sample::Measurement::wall_only(
+            0,
+            1,
+            Duration::from_millis(10),
+        )]);
         let s = stats_seen(
-            &guess(),
+            &long,
             &seen(1, 0, 0),
             None,
             waiting_floor(&set(512), &settings(512)),
@@ -2617,7 +2623,7 @@ mod tests {
         let opt = Optimizer::new().max_workers(512);
         let plan = decide_with(&opt, &s, 1_000);
         assert_eq!(plan.workers(), 512, "{plan}");
-        let s = stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR);
+        let s = stats_seen(&long, &seen(1, 0, 0), None, FLOOR);
         assert_eq!(decide_with(&opt, &s, 1_000).workers(), 256);
     }
 
