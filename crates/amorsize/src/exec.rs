@@ -100,7 +100,11 @@
 //! its `schedstat`, and all its time off a CPU when it was ready to run throughout: see
 //! [`pool::Observed::run_delay`]) is not waiting for its item: on a loaded machine computing
 //! items still read as computing. Items on the CPU part of their time (under the planner's
-//! [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND)) grow the job to about cores / share.
+//! [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND)) grow the job to about cores / share, the share
+//! read less the calibrated billing for each time a worker blocked
+//! ([`pool::Observed::cpu_per_worker_billed`]: see the sampled start below; one worker of 2
+//! sleeping 100 µs at a time read 11–23 % as read, and its job grew to 18–45 workers at its
+//! first look, where 128 side by side read 1–3 %; billed, the first look asks for 128).
 //!
 //! The window sees a moment of one item, and an item that computes first and waits after
 //! (prepares a request, then waits for the answer) reads as computing when the moment falls on
@@ -901,6 +905,10 @@ fn watch_window(costs: &Costs) -> f64 {
 /// assumption) with the CPU use the workers showed, and, once the job is done, what the rest
 /// of the process burned ([`AfterJob`]). Waiting workers' share is at least `floor` (see
 /// [`waiting_floor`]): a window in which they burned nothing at all reads that, not zero.
+/// Their share is read less `billed` seconds for each time one blocked
+/// ([`pool::Observed::cpu_per_worker_billed`]: a core's wake-up, billed to a thread that blocks
+/// while cores idle, which the items side by side on busy cores mostly do not pay); whether
+/// they compute is judged from the share as read.
 ///
 /// A worker on the CPU for at least [`WATCHED_COMPUTES`] of the window it could run (the
 /// window less its wait for a CPU, so a worker preempted on a loaded machine still reads
@@ -923,6 +931,7 @@ fn stats_seen(
     seen: &pool::Observed,
     after: Option<AfterJob>,
     floor: f64,
+    billed: f64,
 ) -> SampleStats {
     let r = seen.cpu_per_worker();
     let mut s = guess.clone();
@@ -939,7 +948,7 @@ fn stats_seen(
     if throughout && others >= WATCHED_INNER_THREADS {
         s.inner_parallelism = (r + others).max(sample::INNER_PARALLELISM_THRESHOLD);
     } else {
-        s.cpu_fraction = r.max(floor);
+        s.cpu_fraction = seen.cpu_per_worker_billed(billed).max(floor);
     }
     s
 }
@@ -1050,6 +1059,8 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let settings = opt.sample_settings_for();
     let max = settings.max_workers.min(n).max(1);
     let floor = waiting_floor(opt, &settings);
+    // What a block costs a thread on idle cores, once calibrated (0 before: the share as read).
+    let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - sampled.iter().map(|(_, rs)| rs.len()).sum::<usize>();
@@ -1059,7 +1070,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // those threads, at about the same speed; taken for inner parallelism, items that wait
         // beside a busy program run on as few workers as there are cores, tens of times slower.)
         move |seen: &pool::Observed| {
-            let p = opt.plan_from(left, &stats_seen(&guess, seen, None, floor));
+            let p = opt.plan_from(left, &stats_seen(&guess, seen, None, floor, billed));
             if p.executor() == Executor::Threads {
                 p.workers()
             } else {
@@ -1127,7 +1138,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
             others,
             cores: crate::system::info().cores.effective.max(1),
         });
-    let mut stats = stats_seen(&guess, &seen, after, floor);
+    let mut stats = stats_seen(&guess, &seen, after, floor, billed);
     // The window watched one or a few workers for a moment, and a moment can mislead: a
     // worker billed for CPU it did not use (as the kernel bills a thread waking among hundreds
     // of others, see the sample's `summarize_beside`) reads as work that computes a fifth of
@@ -2325,6 +2336,7 @@ mod tests {
             others: Duration::from_micros(others_us),
             run_delay: Duration::ZERO,
             grew_to: None,
+            blocks: None,
         }
     }
 
@@ -2350,17 +2362,63 @@ mod tests {
     }
 
     #[test]
+    fn a_watch_leaves_out_what_blocking_on_idle_cores_was_billed() {
+        // One worker of 2 sleeping 100 µs at a time: 40 µs of CPU in a 200 µs window, most of
+        // it the 2 wake-ups billed to it (15 µs each, as calibrated on idle cores).
+        let narrow = pool::Observed {
+            blocks: Some(2),
+            ..seen(1, 40, 0)
+        };
+        let s = stats_seen(&guess(), &narrow, None, FLOOR, 15e-6);
+        assert!((s.cpu_fraction - 0.05).abs() < 1e-9, "{s:?}");
+        assert_eq!(
+            stats_seen(&guess(), &narrow, None, FLOOR, 0.0).cpu_fraction,
+            0.2
+        );
+        let wider = decide_for(&s).workers();
+        let as_read = decide_for(&stats_seen(&guess(), &narrow, None, FLOOR, 0.0)).workers();
+        assert!(
+            wider > 2 * as_read,
+            "{wider} workers billed, {as_read} as read"
+        );
+        // Never under the floor, and blocks not read leave the share as read.
+        let many = pool::Observed {
+            blocks: Some(10),
+            ..narrow
+        };
+        assert_eq!(
+            stats_seen(&guess(), &many, None, FLOOR, 15e-6).cpu_fraction,
+            FLOOR
+        );
+        let unread = pool::Observed {
+            blocks: None,
+            ..narrow
+        };
+        assert_eq!(
+            stats_seen(&guess(), &unread, None, FLOOR, 15e-6).cpu_fraction,
+            0.2
+        );
+        // Work that computes is judged from the share as read: it stays as guessed.
+        let computes = pool::Observed {
+            blocks: Some(50),
+            ..seen(1, 200, 0)
+        };
+        let s = stats_seen(&guess(), &computes, None, FLOOR, 15e-6);
+        assert_eq!(s.cpu_fraction, guess().cpu_fraction);
+    }
+
+    #[test]
     fn a_watch_of_waiting_workers_gives_their_cpu_share() {
-        let s = stats_seen(&guess(), &seen(2, 8, 20), None, FLOOR);
+        let s = stats_seen(&guess(), &seen(2, 8, 20), None, FLOOR, 0.0);
         assert!((s.cpu_fraction - 0.02).abs() < 1e-9, "{s:?}");
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(s.mean, guess().mean);
         // Idle noise from the rest of the process (≤ 0.4 CPU per worker) is not inner work.
-        let s = stats_seen(&guess(), &seen(1, 2, 80), None, FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 2, 80), None, FLOOR, 0.0);
         assert!(s.cpu_fraction < 0.05 && s.inner_parallelism == 1.0, "{s:?}");
         // Nothing at all burned: the floor of 1/64, not zero.
         assert_eq!(
-            stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR).cpu_fraction,
+            stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR, 0.0).cpu_fraction,
             1.0 / 64.0
         );
     }
@@ -2372,13 +2430,13 @@ mod tests {
             run_delay: Duration::from_micros(160),
             ..seen(2, 240, 30)
         };
-        let s = stats_seen(&guess(), &preempted, None, FLOOR);
+        let s = stats_seen(&guess(), &preempted, None, FLOOR, 0.0);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(decide_for(&s).workers(), 2);
         // Computing while the rest of the process burns more: not judged from one window
         // (another pool spinning looks the same); still compute-bound on every core.
-        let s = stats_seen(&guess(), &seen(1, 200, 200), None, FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 200, 200), None, FLOOR, 0.0);
         assert_eq!(s.cpu_fraction, 1.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(decide_for(&s).workers(), 2);
@@ -2388,15 +2446,15 @@ mod tests {
     fn a_watch_of_workers_on_the_cpu_part_of_the_time_gives_more_workers_than_cores() {
         // 60% on the CPU and asleep the rest (no wait for a CPU): partly blocking, the
         // planner's line, not half the window (which kept such work on the cores).
-        let s = stats_seen(&guess(), &seen(2, 240, 30), None, FLOOR);
+        let s = stats_seen(&guess(), &seen(2, 240, 30), None, FLOOR, 0.0);
         assert!((s.cpu_fraction - 0.6).abs() < 1e-9, "{s:?}");
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 2);
         // Just below the planner's compute-bound line, and just above it.
         let on_cpu = |us| (crate::plan::COMPUTE_BOUND * 200.0 * 2.0 + us) as u64;
-        let below = stats_seen(&guess(), &seen(2, on_cpu(-2.0), 0), None, FLOOR);
+        let below = stats_seen(&guess(), &seen(2, on_cpu(-2.0), 0), None, FLOOR, 0.0);
         assert!(below.cpu_fraction < crate::plan::COMPUTE_BOUND);
-        let above = stats_seen(&guess(), &seen(2, on_cpu(2.0), 0), None, FLOOR);
+        let above = stats_seen(&guess(), &seen(2, on_cpu(2.0), 0), None, FLOOR, 0.0);
         assert_eq!(above.cpu_fraction, 1.0);
     }
 
@@ -2404,7 +2462,7 @@ mod tests {
     fn a_worker_waiting_while_the_process_computes_has_inner_parallelism() {
         // The worker waits for a nested parallel loop whose threads burn ~1 CPU, and the
         // program has no busy thread of its own.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.8), FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.8), FLOOR, 0.0);
         assert_eq!(s.cpu_fraction, 1.0);
         assert!(s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD);
         let plan = decide_for(&s);
@@ -2416,18 +2474,18 @@ mod tests {
     fn threads_busy_only_in_the_window_are_not_the_items() {
         // The window looks like a nested loop, but over the whole job the rest of the process
         // burned a tenth of a core (a pool's idle threads spun while the job started).
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 0.1), FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 0.1), FLOOR, 0.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // A job too short to judge (nothing measured after it): the work waits.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), None, FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), None, FLOOR, 0.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // The rest of the process burned over the job, but it is the program's busy threads.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.2), FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.2), FLOOR, 0.0);
         assert_eq!(s.inner_parallelism, 1.0);
         // Busy for half the job: half the cores' worth is not the items' threads either.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.1), FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(0.0, 1.1), FLOOR, 0.0);
         assert_eq!(s.inner_parallelism, 1.0);
     }
 
@@ -2479,20 +2537,20 @@ mod tests {
     #[test]
     fn a_worker_waiting_beside_busy_threads_of_the_program_waits() {
         // The same window, but the program keeps a core busy by itself while no item runs.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.9), FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), job(1.0, 1.9), FLOOR, 0.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert_eq!(s.busy_elsewhere, 1.0);
         assert!(s.cpu_fraction < 0.05, "{s:?}");
         assert!(decide_for(&s).workers() > 8);
         // Two workers, two busy cores of the program and a nested loop burning 2 more: what
         // is left over is still the items' threads.
-        let s = stats_seen(&guess(), &seen(2, 0, 800), job(2.0, 3.9), FLOOR);
+        let s = stats_seen(&guess(), &seen(2, 0, 800), job(2.0, 3.9), FLOOR, 0.0);
         assert!(
             s.inner_parallelism >= sample::INNER_PARALLELISM_THRESHOLD,
             "{s:?}"
         );
         // Not yet known (while the items run): the work waits.
-        let s = stats_seen(&guess(), &seen(1, 0, 190), None, FLOOR);
+        let s = stats_seen(&guess(), &seen(1, 0, 190), None, FLOOR, 0.0);
         assert_eq!(s.inner_parallelism, 1.0);
         assert!(decide_for(&s).workers() > 8);
         // Workers that compute never raise the question.
@@ -2619,19 +2677,20 @@ mod tests {
             &seen(1, 0, 0),
             None,
             waiting_floor(&set(512), &settings(512)),
+            0.0,
         );
         let opt = Optimizer::new().max_workers(512);
         let plan = decide_with(&opt, &s, 1_000);
         assert_eq!(plan.workers(), 512, "{plan}");
-        let s = stats_seen(&long, &seen(1, 0, 0), None, FLOOR);
+        let s = stats_seen(&long, &seen(1, 0, 0), None, FLOOR, 0.0);
         assert_eq!(decide_with(&opt, &s, 1_000).workers(), 256);
     }
 
     #[test]
     fn waiting_items_plan_many_workers_computing_ones_the_cores() {
-        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10), None, FLOOR)).workers() > 8);
+        assert!(decide_for(&stats_seen(&guess(), &seen(1, 2, 10), None, FLOOR, 0.0)).workers() > 8);
         assert_eq!(
-            decide_for(&stats_seen(&guess(), &seen(1, 200, 10), None, FLOOR)).workers(),
+            decide_for(&stats_seen(&guess(), &seen(1, 200, 10), None, FLOOR, 0.0)).workers(),
             2
         );
     }

@@ -1196,18 +1196,18 @@ impl Look {
             .saturating_sub(self.process)
             .saturating_sub(own)
             .saturating_sub(cpu);
-        let run_delay = self
+        let waited = self
             .accounts
             .as_ref()
-            .and_then(|a0| workers_waited(&self.tids, a0, &self.cpus, &cpus, wall))
-            .unwrap_or_default();
+            .and_then(|a0| workers_waited(&self.tids, a0, &self.cpus, &cpus, wall));
         Observed {
             workers: self.clocks.len(),
             wall,
             cpu,
             others,
-            run_delay,
+            run_delay: waited.map_or(Duration::ZERO, |(delay, _)| delay),
             grew_to: None,
+            blocks: waited.and_then(|(_, blocks)| blocks),
         }
     }
 }
@@ -1247,23 +1247,32 @@ fn workers_accounts(tids: &[i64]) -> Option<Vec<Account>> {
 /// How long the workers `tids` waited for a CPU over a span of `wall` that began with the
 /// accounts `before` (of the first of them: see [`workers_accounts`]) and their CPU clocks at
 /// `cpus0` (`cpus1` at the span's end), counted for all at the mean of those read (time ready
-/// to run but without a CPU: not waiting of the items' own); `None` unless every one could be
-/// read again.
+/// to run but without a CPU: not waiting of the items' own), and how many times they blocked
+/// (counted the same way; `None` where a status was not read); `None` unless every one could
+/// be read again.
 fn workers_waited(
     tids: &[i64],
     before: &[Account],
     cpus0: &[Duration],
     cpus1: &[Duration],
     wall: Duration,
-) -> Option<Duration> {
+) -> Option<(Duration, Option<u64>)> {
     let mut sum = Duration::ZERO;
+    let mut blocks = Some(0u64);
     for (((&tid, a), c0), c1) in tids.iter().zip(before).zip(cpus0).zip(cpus1) {
         let delay = crate::sample::run_delay_of(tid)?.saturating_sub(a.delay);
         let status = a.status.zip(crate::sample::task_status_of(tid));
         sum += waited(delay, status, wall, c1.saturating_sub(*c0));
+        blocks = blocks
+            .zip(status)
+            .map(|(b, (x, y))| b + y.voluntary.saturating_sub(x.voluntary));
     }
-    let per = sum.checked_div(before.len().max(1) as u32)?;
-    Some(per.saturating_mul(tids.len() as u32))
+    let read = before.len().max(1) as u64;
+    let per = sum.checked_div(read as u32)?;
+    // The blocks of the workers read, for all of them at their mean (rounded up: a worker
+    // that blocked once in the window is billed once).
+    let blocks = blocks.map(|b| (b * tids.len() as u64).div_ceil(read));
+    Some((per.saturating_mul(tids.len() as u32), blocks))
 }
 
 /// One worker's wait for a CPU over a span of `wall` in which it was on one for `on_cpu`, from
