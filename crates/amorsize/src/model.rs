@@ -7,8 +7,7 @@
 //! The prediction for `w` workers and chunks of `c` items over `n` items of mean cost `t`:
 //!
 //! ```text
-//! startup  = fan-out cost of w workers (warm pool: log2(w) levels of a wake tree, or (w-1)/cores
-//!            wake-ups when the cores cannot run them faster; cold: w-1 spawns)
+//! startup  = fan-out cost of w workers (warm pool: log2(w) levels of a wake tree; cold: w-1 spawns)
 //! work     = n·t / p            p ≤ min(w, cores_free / cpu_fraction)   (effective parallelism)
 //! dispatch = ceil(n / c) · d / p                                     (d: cost of handing out a chunk)
 //! tail     = (1 - 1/w) · ½ · t · (1 + cv)                          (the last chunk's imbalance)
@@ -185,38 +184,6 @@ impl Costs {
         let cost = if cost.is_nan() { 0.0 } else { cost.max(0.0) };
         (cost * steps).min(f64::MAX)
     }
-
-    /// The fan-out cost of `workers` participants on `cores` cores: [`fan_out`](Self::fan_out),
-    /// or, on a warm pool, the time the cores take to run the wake-ups when that is longer.
-    /// Each woken worker runs on a core for about a wake-up's time before it takes part
-    /// (leaving its sleep, looking for a chunk), so `cores` run at most `cores` of them at
-    /// once: past about `2 · cores · log2(workers)` workers the tree waits for the cores. On
-    /// the 2-core VM 2,000 sleeps of 100 µs took 7.7 ms on 256 workers and 4.7 ms on 128
-    /// (medians of 7), where the tree alone says one wake-up more.
-    ///
-    /// ```
-    /// use amorsize::model::Costs;
-    /// let c = Costs { spawn: 60e-6, wake: 50e-6, dispatch: 1e-7 };
-    /// // A few workers: the tree (two levels for 4).
-    /// assert_eq!(c.fan_out_on(4, true, 2), c.fan_out(4, true));
-    /// // 256 workers on 2 cores: 255 wake-ups, two at a time.
-    /// assert!((c.fan_out_on(256, true, 2) - 127.5 * 50e-6).abs() < 1e-12);
-    /// // A cold pool spawns its workers one after another either way.
-    /// assert_eq!(c.fan_out_on(256, false, 2), c.fan_out(256, false));
-    /// ```
-    pub fn fan_out_on(&self, workers: usize, warm: bool, cores: usize) -> f64 {
-        let tree = self.fan_out(workers, warm);
-        if !warm || workers <= 1 {
-            return tree;
-        }
-        let wake = if self.wake.is_nan() {
-            0.0
-        } else {
-            self.wake.max(0.0)
-        };
-        let throughput = (workers - 1) as f64 * wake / cores.max(1) as f64;
-        tree.max(throughput.min(f64::MAX))
-    }
 }
 
 /// The predicted wall time of one `workers × chunk` configuration, term by term (seconds).
@@ -374,7 +341,7 @@ pub fn predict(
 ) -> Prediction {
     let s = work.sanitized();
     let p = effective_parallelism(workers, cores, s.cpu_fraction, s.inner_parallelism);
-    predict_at(work, costs, cores, workers, chunk, warm, p)
+    predict_at(work, costs, workers, chunk, warm, p)
 }
 
 /// [`predict`] with the effective parallelism of `workers` already known (`parallelism`, from
@@ -383,7 +350,6 @@ pub fn predict(
 pub(crate) fn predict_at(
     work: &Workload,
     costs: &Costs,
-    cores: usize,
     workers: usize,
     chunk: usize,
     warm: bool,
@@ -407,7 +373,7 @@ pub(crate) fn predict_at(
     }
     let p = parallelism;
     let n = w.items as f64;
-    let startup = costs.fan_out_on(workers, warm, cores);
+    let startup = costs.fan_out(workers, warm);
     let work_t = w.sequential_time() / p;
     let chunks = (n / chunk as f64).ceil();
     let dispatch = chunks * finite_or_zero(costs.dispatch).max(0.0) / p;

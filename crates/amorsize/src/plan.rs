@@ -1036,7 +1036,7 @@ pub fn decide(
             .into_iter()
             .rev()
         {
-            let p = model::predict_at(&work, costs, cores, w, c, warm, parallelism);
+            let p = model::predict_at(&work, costs, w, c, warm, parallelism);
             if best.is_none_or(|b| p.total < b.total * 0.999) {
                 best = Some(p);
             }
