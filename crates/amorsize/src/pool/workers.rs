@@ -1179,7 +1179,7 @@ impl Look {
         claimed as f64 / secs
     }
 
-    /// What the watched workers did from the window's start until now.
+    /// What the watched workers did from the span's start until now.
     fn observe(&self) -> Observed {
         use crate::sample::{process_cpu_time, thread_cpu_time};
         // The workers' clocks first (see `watch_and_grow`), and their accounts (file reads)
