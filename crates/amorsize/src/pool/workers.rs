@@ -1144,6 +1144,7 @@ impl Look {
         after: Duration,
         grown: usize,
         left: usize,
+        added: usize,
         before: Option<f64>,
     ) -> Look {
         use crate::sample::{process_cpu_time, thread_cpu_time};
@@ -1167,7 +1168,7 @@ impl Look {
             due: start + after,
             grown,
             left,
-            added: 0,
+            added,
             before,
         }
     }
@@ -1365,7 +1366,7 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     let clocks: Vec<libc::clockid_t> = watched.iter().map(|(c, _)| *c).collect();
     let tids: Vec<i64> = watched.iter().map(|(_, t)| *t).collect();
     let after = g.second_look.unwrap_or_default();
-    let look = Look::begin(clocks, tids, after, 0, job.remaining(), None);
+    let look = Look::begin(clocks, tids, after, 0, job.remaining(), 0, None);
     // Sleep, not spin: the caller must not take a CPU from the threads it watches (on a small
     // machine it would halve what threads started by the items could burn).
     thread::sleep(g.window);
@@ -1383,7 +1384,7 @@ fn watch_and_grow<R: Send, F: Fn(usize) -> R + Sync>(
     // from a moment that read busier than the items are may grow further.
     let added = seen
         .grew_to
-        .map_or(0, |_| grown.saturating_sub(woken + 1) * chunk.max(1));
+        .map_or(0, |_| in_flight(woken + 1, grown, chunk));
     let again = (g.second_look.is_some() && grown < max_participants).then_some(Look {
         grown,
         added,
@@ -1424,11 +1425,24 @@ fn look_again<R: Send, F: Fn(usize) -> R + Sync>(
     let grown = grow_to(w, g, job, &mut seen, look.grown, max_participants, chunk);
     let next = (seen.grew_to.is_some() && grown < max_participants).then(|| {
         let after = g.second_look.unwrap_or_default();
-        let added = grown.saturating_sub(look.grown.max(1)) * chunk.max(1);
-        let next = Look::begin(look.clocks, look.tids, after, grown, left, Some(rate));
-        Look { added, ..next }
+        let added = in_flight(look.grown.max(1), grown, chunk);
+        Look::begin(
+            look.clocks,
+            look.tids,
+            after,
+            grown,
+            left,
+            added,
+            Some(rate),
+        )
     });
     (seen, next)
+}
+
+/// The items a growth from `from` to `to` participants puts in flight at once: each one let
+/// in claims a chunk as it enters.
+fn in_flight(from: usize, to: usize, chunk: usize) -> usize {
+    to.saturating_sub(from) * chunk.max(1)
 }
 
 /// Asks the policy how many participants it wants for what `seen` shows, and lets them in
