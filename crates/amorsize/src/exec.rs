@@ -104,7 +104,8 @@
 //! read less the calibrated billing for each time a worker blocked
 //! ([`pool::Observed::cpu_per_worker_billed`]: see the sampled start below; one worker of 2
 //! sleeping 100 µs at a time read 11–23 % as read, and its job grew to 18–45 workers at its
-//! first look, where 128 side by side read 1–3 %; billed, the first look asks for 128).
+//! first look, where 128 side by side read 1–3 %; billed, the first look reads the floor below
+//! and asks for the most the planner gives such work, 256 on 2 cores).
 //!
 //! The window sees a moment of one item, and an item that computes first and waits after
 //! (prepares a request, then waits for the answer) reads as computing when the moment falls on
@@ -115,8 +116,9 @@
 //! that span, for as long as the growth paid (the job claimed its items at least 1.2× as fast
 //! after it): a sleeper's share reads lower the wider the job (fewer idle cores to wake), and
 //! a job of 2,000 sleeps of 100 µs started on 2 workers went 2 → 22 → 51 → 97 → 256 where it
-//! stopped at 22–51 before. The whole job sees every item: the workers' median CPU share over the job, less
-//! their wait for a CPU, is what the call site remembers. Measured on the 2-core VM, 400 items
+//! stopped at 22–51 before (both traced before the watch left out the billing above). The
+//! whole job sees every item: the workers' median CPU share over the job, less their wait for
+//! a CPU, is what the call site remembers. Measured on the 2-core VM, 400 items
 //! that compute 500 µs and sleep 500 µs (medians of 6 rounds): the best fixed setting took
 //! 101 ms (8–24 workers); a fresh call took 219 ms before (it stayed on the 2 cores) and
 //! 105 ms now, a remembered one 219 ms before and 101 ms now (with the [`crate::model`]'s
@@ -2665,15 +2667,9 @@ mod tests {
         let default = settings(crate::plan::default_max_workers(2));
         assert_eq!(waiting_floor(&Optimizer::new(), &default), FLOOR);
         // Workers that burned nothing in the window, with max_workers(512): 512 of them, not
-        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once). Items
-        // of 10 ms, so that waking 512 workers on 2 cores (12.8 ms at 50 µs a wake-up) pays.
-        let long = sample::summarize(&[sample::Measurement::wall_only(
-            0,
-            1,
-            Duration::from_millis(10),
-        )]);
+        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once).
         let s = stats_seen(
-            &long,
+            &guess(),
             &seen(1, 0, 0),
             None,
             waiting_floor(&set(512), &settings(512)),
@@ -2682,7 +2678,7 @@ mod tests {
         let opt = Optimizer::new().max_workers(512);
         let plan = decide_with(&opt, &s, 1_000);
         assert_eq!(plan.workers(), 512, "{plan}");
-        let s = stats_seen(&long, &seen(1, 0, 0), None, FLOOR, 0.0);
+        let s = stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR, 0.0);
         assert_eq!(decide_with(&opt, &s, 1_000).workers(), 256);
     }
 
