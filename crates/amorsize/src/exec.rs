@@ -1044,7 +1044,7 @@ fn others_look_like_inner_threads(seen: &pool::Observed) -> bool {
 /// workers the job should have; waiting work grows the job to that many. The call site `key`
 /// (none for [`Plan::execute`]) remembers the statistics the watch gave, or, when the plan
 /// already had every worker the job may (nothing to watch for), the workers' share over the
-/// job (else `first_share`), at most `guess`'s.
+/// job or `first_share`, whichever is less, at most `guess`'s.
 #[allow(clippy::too_many_arguments)]
 fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     opt: &Optimizer,
@@ -1112,18 +1112,21 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // the site is not remembered, so the next call looks again.
     let Some(seen) = run.as_ref().and_then(|r| r.observed) else {
         if let Some(first) = first_share {
-            // Never more than the share the items were measured with before the job (alone
-            // on the caller, a core's wake-ups billed to them): side by side a worker reads
-            // more only when its wait for a CPU was not counted yet (the kernel adds a wait
-            // when it ends). One worker read of a job 256 wide on 2 cores said 0.9995, and
-            // the site ran its later calls of 2,000 sleeps of 100 µs on 2 workers, 40× slower.
+            // Never more than the share the job started with (`first`), nor the one the
+            // items were measured with before the job (alone on the caller, a core's
+            // wake-ups billed to them): a job too short to watch taught nothing against
+            // them. The workers read are those the job started with up to the cores, and
+            // the first of them wakes the others and runs its items while the cores are
+            // still idle: it reads the fan-out and the wake-ups' billing as its items' CPU.
+            // Sleeps of 100 µs started at the floor's 256 workers read 5-10% there; the site
+            // remembered that, and its later calls of 500 of them ran on 32-64 workers in
+            // 3.0-4.3 ms, where calls at the start's 256 took 1.4-1.5 ms. And side by side a
+            // worker reads more when its wait for a CPU was not counted yet (the kernel adds
+            // a wait when it ends): one read of a job 256 wide on 2 cores said 0.9995, and
+            // the site ran its later calls of 2,000 such sleeps on 2 workers, 40× slower.
             let mut stats = guess;
-            let share = run
-                .as_ref()
-                .and_then(|r| workers_share(r, true))
-                .unwrap_or(first)
-                .min(stats.cpu_fraction);
-            stats.cpu_fraction = share.max(floor);
+            let read = run.as_ref().and_then(|r| workers_share(r, true));
+            stats.cpu_fraction = share_unwatched(read, first, stats.cpu_fraction, floor);
             remember_run(opt, key, n, stats, run.as_ref());
         }
         return Ok(out);
@@ -1156,6 +1159,15 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     }
     remember_run(opt, key, n, stats, run.as_ref());
     Ok(out)
+}
+
+/// The share a call site is remembered with after a job too short to watch: the workers'
+/// share as `read` (see [`workers_share`]), at most the share the job started with (`first`)
+/// and the one sampled before it (`sampled`), and at least `floor`.
+fn share_unwatched(read: Option<f64>, first: f64, sampled: f64, floor: f64) -> f64 {
+    read.map_or(first, |read| read.min(first))
+        .min(sampled)
+        .max(floor)
 }
 
 /// The median CPU share of a job's workers (slots 1 and up that could run for at least
@@ -1251,18 +1263,8 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // ([`share_side_by_side`]), is watched as it starts and grows to what its workers
         // burn, and the call site remembers the share the whole job measured.
         let window = watch_window(&costs_so_far());
-        let floor = waiting_floor(opt, &settings);
         let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
-        let share = share_side_by_side(&s.measurements, billed)
-            .map_or(s.stats.cpu_fraction, |b| b.clamp(floor, 1.0))
-            .min(s.stats.cpu_fraction);
-        let start = if share < s.stats.cpu_fraction {
-            let mut side = s.stats.clone();
-            side.cpu_fraction = share;
-            opt.plan_from(n, &side)
-        } else {
-            plan
-        };
+        let (start, share) = start_side_by_side(opt, n, plan, &s, billed);
         return run_watched(
             opt,
             Some(key),
@@ -1278,6 +1280,45 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let (out, run) = run_measured(&plan, items, f, s.results, Some(&s.stats), None)?;
     judge_run(key, run.as_ref());
     Ok(out)
+}
+
+/// The plan a job of `n` items whose sample `s` found them waiting starts with (`plan`, made
+/// from the sample as it is, when the items were not found to wait), and the CPU share it was
+/// made for: the sample's, less `billed` seconds for each time an item blocked (what the
+/// kernel bills a thread that blocks while the caller's cores idle, see [`wake_billed`] and
+/// [`share_side_by_side`]), at least the [`waiting_floor`]. Sleeps of
+/// 100 µs sampled at 6–13% of their time plan 28–63 workers on 2 cores; less the billing,
+/// 256 (the floor), which ran 500 of them in 1.7 ms where 32 took 3.0–4.3.
+fn start_side_by_side<R>(
+    opt: &Optimizer,
+    n: usize,
+    plan: Plan,
+    s: &sample::Sample<R>,
+    billed: f64,
+) -> (Plan, f64) {
+    let sampled = s.stats.cpu_fraction;
+    if !runs_watched(&plan, &s.stats) {
+        return (plan, sampled);
+    }
+    let floor = waiting_floor(opt, &opt.sample_settings_for());
+    let share = share_side_by_side(&s.measurements, billed)
+        .map_or(sampled, |b| b.clamp(floor, 1.0))
+        .min(sampled);
+    if share < sampled {
+        let mut side = s.stats.clone();
+        side.cpu_fraction = share;
+        (opt.plan_from(n, &side), share)
+    } else {
+        (plan, share)
+    }
+}
+
+/// The plan [`Optimizer::optimize`] gives for a sample `s` of `n` items: the plan from its
+/// statistics, or, for items that wait, the plan their share side by side asks for (see
+/// [`start_side_by_side`]), as [`par_map`] starts them.
+pub(crate) fn plan_sampled<R>(opt: &Optimizer, n: usize, s: &sample::Sample<R>) -> Plan {
+    let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
+    start_side_by_side(opt, n, opt.plan_from(n, &s.stats), s, billed).0
 }
 
 /// Whether `plan`, made from a sample that found `stats`, runs watched ([`run_watched`]) so
@@ -1327,8 +1368,9 @@ impl Plan {
         }
         let d = self.diagnostics();
         if runs_watched(self, &d.sample) {
-            // Items that wait, planned from their share of the CPU alone: side by side they
-            // may use less (see `sample_and_run`), and the job grows to what they burn there.
+            // Items that wait, planned from their share of the CPU side by side as the sample
+            // estimated it (`optimize`, see `start_side_by_side`): the job is watched, and
+            // grows to what they burn there.
             let (window, share) = (watch_window(&d.costs), Some(d.sample.cpu_fraction));
             let guess = d.sample.clone();
             return run_watched(
@@ -1896,6 +1938,21 @@ mod tests {
     }
 
     #[test]
+    fn a_job_too_short_to_watch_is_remembered_at_most_at_the_share_it_started_with() {
+        let floor = 1.0 / 64.0;
+        // The first worker read the fan-out and the idle cores' billing: the start stands.
+        assert_eq!(share_unwatched(Some(0.08), 0.02, 0.10, floor), 0.02);
+        // A read not yet charged its wait for a CPU says nearly 1: the start stands.
+        assert_eq!(share_unwatched(Some(0.9995), 0.10, 0.12, floor), 0.10);
+        // The workers used less than the start assumed: that is remembered.
+        assert_eq!(share_unwatched(Some(0.03), 0.05, 0.10, floor), 0.03);
+        // Nothing read: the start; never above the sample, never below the floor.
+        assert_eq!(share_unwatched(None, 0.05, 0.10, floor), 0.05);
+        assert_eq!(share_unwatched(None, 0.30, 0.10, floor), 0.10);
+        assert_eq!(share_unwatched(Some(0.001), 0.05, 0.10, floor), floor);
+    }
+
+    #[test]
     fn a_sampled_share_side_by_side_leaves_out_what_waking_was_billed() {
         let us = Duration::from_micros;
         let run = |wall: u64, cpu: u64, delay: u64, blocks: Option<u64>| sample::Measurement {
@@ -1928,6 +1985,58 @@ mod tests {
         let s = share_side_by_side(&some, 10e-6).unwrap();
         assert!((s - 0.2).abs() < 1e-9, "{s}");
         assert_eq!(share_side_by_side(&some[..3], 10e-6), None);
+    }
+
+    #[test]
+    fn items_that_wait_start_as_wide_as_their_share_without_the_billing_asks() {
+        let us = Duration::from_micros;
+        let opt = Optimizer::new().max_workers(256);
+        // Sleeps of 180 µs on the CPU 18 µs each alone, 12 of them billed for waking.
+        let run = |wall: u64| sample::Measurement {
+            thread_cpu: us(18),
+            voluntary_switches: Some(1),
+            cpu_measured: true,
+            ..sample::Measurement::wall_only(0, 1, us(wall))
+        };
+        let measurements = vec![run(180), run(181), run(182)];
+        let stats = sample::summarize(&measurements);
+        assert!(stats.cpu_fraction > 0.09, "{}", stats.cpu_fraction);
+        let s = sample::Sample::<u64> {
+            measurements,
+            stats,
+            results: Vec::new(),
+        };
+        let plan = opt.plan_from(2_000, &s.stats);
+        let (start, share) = start_side_by_side(&opt, 2_000, plan.clone(), &s, 12e-6);
+        assert!((share - 6.0 / 180.0).abs() < 1e-3, "{share}");
+        assert!(
+            start.workers() > plan.workers(),
+            "{} vs {}",
+            start.workers(),
+            plan.workers()
+        );
+        // Without a figure for the billing, the plan from the sample as it is.
+        let (same, _) = start_side_by_side(&opt, 2_000, plan.clone(), &s, 0.0);
+        assert_eq!(same.workers(), plan.workers());
+        // Items that compute are planned as they are, whatever the billing.
+        let busy = vec![
+            sample::Measurement {
+                thread_cpu: us(180),
+                ..run(180)
+            };
+            3
+        ];
+        let s = sample::Sample::<u64> {
+            stats: sample::summarize(&busy),
+            measurements: busy,
+            results: Vec::new(),
+        };
+        let plan = opt.plan_from(2_000, &s.stats);
+        let (start, share) = start_side_by_side(&opt, 2_000, plan.clone(), &s, 12e-6);
+        assert_eq!(
+            (start.workers(), share),
+            (plan.workers(), s.stats.cpu_fraction)
+        );
     }
 
     #[test]
