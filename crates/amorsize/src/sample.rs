@@ -27,7 +27,10 @@
 //! The sample grows while the coefficient of variation is high and the time spent is small: it
 //! stops at `sample_size` measurements for a steady workload (CV ≤ 0.5), at [`MAX_SAMPLE`] in any
 //! case, and never spends more than the larger of `max_time` and 2% of the predicted sequential
-//! time.
+//! time, nor more than 5% of the best parallel run ([`parallel_budget`]). Items that wait and
+//! cost alike stop it at two measurements: the job after it is watched and grows to what its
+//! workers burn side by side, and each item measured alone on the caller is a large part of a
+//! job that runs in a few rounds.
 //!
 //! ```
 //! use amorsize::sample::{measure, SampleSettings};
@@ -607,6 +610,24 @@ fn others_share(ms: &[Measurement]) -> f64 {
 
 /// A measurement long enough (and taken with the CPU clocks) for its CPU times to mean
 /// something: reading the clocks costs a system call each, ~0.3 µs.
+/// Whether runs `ms` (whose statistics are `stats`) found items that wait and cost about
+/// alike: at least one run's CPU was read, the items were on the CPU less than
+/// [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND) of their time without threads of their own,
+/// and the memory they use is not being measured. Such a sample stops at two runs: the job
+/// after it starts wider than the cores and is watched, growing to what its workers burn
+/// side by side (see [`crate::exec`]), so more runs would refine only a start the watch
+/// corrects, and each one costs the job an item's time alone on the caller, a large part of
+/// a job that runs in a few rounds. (2,000 sleeps of 100 µs sampled 5 runs under the
+/// parallel budget, 11–16% of par_map's time; 2 runs took 6–8%, and par_map 7.5–11.5 ms
+/// against 7.9–10.6, 6 runs each, alternated.)
+pub(crate) fn waits_alike(ms: &[Measurement], stats: &SampleStats) -> bool {
+    ms.iter().any(cpu_readable)
+        && stats.cpu_fraction < crate::plan::COMPUTE_BOUND
+        && stats.inner_parallelism <= 1.0
+        && !stats.heterogeneous
+        && !crate::alloc::is_active()
+}
+
 pub(crate) fn cpu_readable(m: &Measurement) -> bool {
     m.cpu_measured && m.wall >= MIN_MEASUREMENT
 }
@@ -1038,6 +1059,7 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
             || spent + next_cost > budget
             || (measurements.len() >= 2 && spent + next_cost > parallel_budget(settings, n, &stats))
             || (measurements.len() >= want && !stats.heterogeneous)
+            || (measurements.len() >= 2 && waits_alike(&measurements, &stats))
         {
             break;
         }
@@ -1245,6 +1267,39 @@ fn insert_run<R>(
 
 #[cfg(test)]
 mod tests {
+    /// Runs of 190 µs items: sleeps on the CPU ~20 µs of them stop a sample at two runs;
+    /// items that compute, items that vary, or runs whose CPU was not read do not.
+    #[test]
+    fn a_sample_of_items_that_wait_alike_stops_at_two_runs() {
+        use super::*;
+        let run = |cpu_us: u64, wall_us: u64| Measurement {
+            thread_cpu: Duration::from_micros(cpu_us),
+            cpu_measured: true,
+            voluntary_switches: Some(1),
+            ..Measurement::wall_only(0, 1, Duration::from_micros(wall_us))
+        };
+        let sleeps = [run(20, 190), run(19, 185)];
+        assert!(waits_alike(&sleeps, &summarize(&sleeps)));
+        let busy = [run(190, 190), run(188, 190)];
+        assert!(!waits_alike(&busy, &summarize(&busy)));
+        let unequal = [run(20, 190), run(100, 5_000)];
+        assert!(!waits_alike(&unequal, &summarize(&unequal)));
+        let unread = [Measurement::wall_only(0, 1, Duration::from_micros(190)); 2];
+        assert!(!waits_alike(&unread, &summarize(&unread)));
+        // The sample itself: 2,000 sleeps of 100 µs, whose parallel budget alone would let it
+        // take more runs (their CPU share alone is 5-20%, which holds the budget's
+        // parallelism to the cores over it).
+        let items = vec![(); 2_000];
+        let nap = |_: &()| std::thread::sleep(Duration::from_micros(100));
+        // (On a loaded machine one sleep may take ten times the other: the first two runs
+        // then vary, and the sample goes on, as it should.)
+        let s = measure(&items, nap, &SampleSettings::default()).unwrap();
+        assert!(s.measurements.len() >= 2, "{:?}", s.stats);
+        let two = &s.measurements[..2];
+        let alike = waits_alike(two, &summarize(two));
+        assert!(!alike || s.measurements.len() == 2, "{:?}", s.stats);
+    }
+
     use super::*;
 
     use std::collections::HashSet;
