@@ -1307,7 +1307,15 @@ fn start_side_by_side<R>(
     if share < sampled {
         let mut side = s.stats.clone();
         side.cpu_fraction = share;
-        (opt.plan_from(n, &side), share)
+        let why = format!(
+            "CPU {:.1}% of the items' time side by side, not the {:.1}% sampled one at a time: \
+             {:.1} µs of CPU for each time an item blocked is what the kernel bills a thread \
+             that blocks while the cores idle, and workers side by side keep the cores busy",
+            share * 100.0,
+            sampled * 100.0,
+            billed * 1e6
+        );
+        (opt.plan_from(n, &side).explained_first(why), share)
     } else {
         (plan, share)
     }
@@ -2009,6 +2017,16 @@ mod tests {
         let plan = opt.plan_from(2_000, &s.stats);
         let (start, share) = start_side_by_side(&opt, 2_000, plan.clone(), &s, 12e-6);
         assert!((share - 6.0 / 180.0).abs() < 1e-3, "{share}");
+        // The plan says why it used a share other than the sample's.
+        let why = &start.diagnostics().constraints[0];
+        assert!(
+            why.contains("side by side") && why.contains("12.0 µs"),
+            "{why}"
+        );
+        assert!(
+            start.to_string().contains("not the 9.9% sampled"),
+            "{start}"
+        );
         assert!(
             start.workers() > plan.workers(),
             "{} vs {}",

@@ -280,6 +280,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// This plan, with `why` first among the constraints that bound it (an adjustment made
+    /// to the sample's figures before deciding, which the decision itself cannot tell).
+    pub(crate) fn explained_first(mut self, why: String) -> Plan {
+        self.diagnostics.constraints.insert(0, why);
+        self
+    }
+
     /// Sequential or threads.
     ///
     /// ```
