@@ -618,8 +618,8 @@ fn others_share(ms: &[Measurement]) -> f64 {
 /// side by side (see [`crate::exec`]), so more runs would refine only a start the watch
 /// corrects, and each one costs the job an item's time alone on the caller, a large part of
 /// a job that runs in a few rounds. (2,000 sleeps of 100 µs sampled 5 runs under the
-/// parallel budget, 11–16% of par_map's time; 2 runs took 6–8%, and par_map 7.5–11.5 ms
-/// against 7.9–10.6, 6 runs each, alternated.)
+/// parallel budget, 11–16% of par_map's time; 2 runs took 5–8%, and par_map 7.5–11.5 ms
+/// against 7.9–10.6, 6 suite runs each, alternated.)
 pub(crate) fn waits_alike(ms: &[Measurement], stats: &SampleStats) -> bool {
     ms.iter().any(cpu_readable)
         && stats.cpu_fraction < crate::plan::COMPUTE_BOUND
