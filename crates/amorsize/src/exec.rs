@@ -143,8 +143,12 @@
 //! measures that billing (ten sleeps of 20 µs); each sampled run's CPU less the billing for
 //! each time it blocked gives the start (never under the watch's floor, never over the share
 //! alone), and the job grows from there as above. When the job starts with every worker it
-//! may have, nothing is watched, and the call site remembers the workers' share over the job,
-//! never above the share sampled alone.
+//! may have, or ends before its window, nothing is watched, and the call site remembers the
+//! workers' share over the job, never above the share the job started with (the first worker
+//! wakes the others while the cores are still idle, and reads that as its items' CPU). Such a
+//! sample stops at two runs (see [`sample`]): more would only refine a start the watch
+//! corrects. [`Optimizer::optimize`] makes the same start for such items, and its plan says
+//! which share it used.
 //!
 //! Per call site — the type of the closure, with the item and result types and the settings —
 //! par_map keeps the sample's statistics, in a bounded, thread-safe table ([`CACHE_CAPACITY`]
