@@ -339,6 +339,12 @@ fn calibrate() -> Costs {
 /// [`calibrate`] (none before it): see [`wake_billed`].
 static WAKE_BILLED: OnceLock<f64> = OnceLock::new();
 
+/// What a block costs a thread on idle cores ([`WAKE_BILLED`]) once calibrated; 0 before,
+/// so that shares are taken as read.
+fn wake_billed_now() -> f64 {
+    WAKE_BILLED.get().copied().unwrap_or(0.0)
+}
+
 /// The CPU time (seconds) the kernel bills the calling thread for one short sleep, per time it
 /// blocked: the lower median of 5 runs of 2 sleeps of 20 µs, each timed as the sample times a
 /// run (0 when it cannot be read). On
@@ -1065,8 +1071,7 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     let settings = opt.sample_settings_for();
     let max = settings.max_workers.min(n).max(1);
     let floor = waiting_floor(opt, &settings);
-    // What a block costs a thread on idle cores, once calibrated (0 before: the share as read).
-    let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
+    let billed = wake_billed_now();
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
         let left = n - sampled.iter().map(|(_, rs)| rs.len()).sum::<usize>();
@@ -1267,7 +1272,7 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
         // ([`share_side_by_side`]), is watched as it starts and grows to what its workers
         // burn, and the call site remembers the share the whole job measured.
         let window = watch_window(&costs_so_far());
-        let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
+        let billed = wake_billed_now();
         let (start, share) = start_side_by_side(opt, n, plan, &s, billed);
         return run_watched(
             opt,
@@ -1329,21 +1334,19 @@ fn start_side_by_side<R>(
 /// statistics, or, for items that wait, the plan their share side by side asks for (see
 /// [`start_side_by_side`]), as [`par_map`] starts them.
 pub(crate) fn plan_sampled<R>(opt: &Optimizer, n: usize, s: &sample::Sample<R>) -> Plan {
-    let billed = WAKE_BILLED.get().copied().unwrap_or(0.0);
+    let billed = wake_billed_now();
     start_side_by_side(opt, n, opt.plan_from(n, &s.stats), s, billed).0
 }
 
 /// Whether `plan`, made from a sample that found `stats`, runs watched ([`run_watched`]) so
 /// that it grows to the share its workers burn side by side: a plan for threads whose items
-/// wait (on the CPU less than [`WATCHED_COMPUTES`] of their time, without threads of their
-/// own) and cost about alike, while the tracking allocator does not measure memory. Items of
-/// very unequal cost keep the chunk controller of a plain run.
+/// wait and cost about alike ([`sample::wait_and_cost_alike`]: on the CPU less than
+/// [`WATCHED_COMPUTES`] of their time, the same line, without threads of their own), while
+/// the tracking allocator does not measure memory; the sample of such items stops at two
+/// runs ([`sample::waits_alike`]). Items of very unequal cost keep the chunk controller of a
+/// plain run.
 fn runs_watched(plan: &Plan, stats: &SampleStats) -> bool {
-    plan.executor() == Executor::Threads
-        && stats.cpu_fraction < WATCHED_COMPUTES
-        && stats.inner_parallelism <= 1.0
-        && !stats.heterogeneous
-        && !crate::alloc::is_active()
+    plan.executor() == Executor::Threads && sample::wait_and_cost_alike(stats)
 }
 
 impl Plan {

@@ -610,26 +610,30 @@ fn others_share(ms: &[Measurement]) -> f64 {
 
 /// A measurement long enough (and taken with the CPU clocks) for its CPU times to mean
 /// something: reading the clocks costs a system call each, ~0.3 µs.
-/// Whether runs `ms` (whose statistics are `stats`) found items that wait and cost about
-/// alike: at least one run's CPU was read, the items were on the CPU less than
-/// [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND) of their time without threads of their own,
-/// and the memory they use is not being measured. Such a sample stops at two runs: the job
-/// after it starts wider than the cores and is watched, growing to what its workers burn
-/// side by side (see [`crate::exec`]), so more runs would refine only a start the watch
-/// corrects, and each one costs the job an item's time alone on the caller, a large part of
-/// a job that runs in a few rounds. (2,000 sleeps of 100 µs sampled 5 runs under the
-/// parallel budget, 11–16% of par_map's time; 2 runs took 5–8%, and par_map 7.5–11.5 ms
-/// against 7.9–10.6, 6 suite runs each, alternated.)
-pub(crate) fn waits_alike(ms: &[Measurement], stats: &SampleStats) -> bool {
-    ms.iter().any(cpu_readable)
-        && stats.cpu_fraction < crate::plan::COMPUTE_BOUND
+pub(crate) fn cpu_readable(m: &Measurement) -> bool {
+    m.cpu_measured && m.wall >= MIN_MEASUREMENT
+}
+
+/// Whether `stats` describe items that wait and cost about alike: on the CPU less than
+/// [`COMPUTE_BOUND`](crate::plan::COMPUTE_BOUND) of their time, without threads of their own,
+/// not heterogeneous, and their memory not being measured. A parallel job of such items runs
+/// watched and grows to what its workers burn side by side (see [`crate::exec`]).
+pub(crate) fn wait_and_cost_alike(stats: &SampleStats) -> bool {
+    stats.cpu_fraction < crate::plan::COMPUTE_BOUND
         && stats.inner_parallelism <= 1.0
         && !stats.heterogeneous
         && !crate::alloc::is_active()
 }
 
-pub(crate) fn cpu_readable(m: &Measurement) -> bool {
-    m.cpu_measured && m.wall >= MIN_MEASUREMENT
+/// Whether runs `ms` (whose statistics are `stats`) found items that wait and cost about
+/// alike ([`wait_and_cost_alike`]), with at least one run's CPU read. Such a sample stops at
+/// two runs: the job after it starts wider than the cores and is watched, so more runs would
+/// refine only a start the watch corrects, and each one costs the job an item's time alone
+/// on the caller, a large part of a job that runs in a few rounds. (2,000 sleeps of 100 µs
+/// sampled 5 runs under the parallel budget, 11–16% of par_map's time; 2 runs took 5–8%, and
+/// par_map 7.5–11.5 ms against 7.9–10.6, 6 suite runs each, alternated.)
+pub(crate) fn waits_alike(ms: &[Measurement], stats: &SampleStats) -> bool {
+    ms.iter().any(cpu_readable) && wait_and_cost_alike(stats)
 }
 
 /// A run in which the calling thread blocked (or whose context switches are unknown).
@@ -1267,11 +1271,15 @@ fn insert_run<R>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     /// Runs of 190 µs items: sleeps on the CPU ~20 µs of them stop a sample at two runs;
     /// items that compute, items that vary, or runs whose CPU was not read do not.
     #[test]
     fn a_sample_of_items_that_wait_alike_stops_at_two_runs() {
-        use super::*;
         let run = |cpu_us: u64, wall_us: u64| Measurement {
             thread_cpu: Duration::from_micros(cpu_us),
             cpu_measured: true,
@@ -1299,11 +1307,6 @@ mod tests {
         let alike = waits_alike(two, &summarize(two));
         assert!(!alike || s.measurements.len() == 2, "{:?}", s.stats);
     }
-
-    use super::*;
-
-    use std::collections::HashSet;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn a_running_thread_is_runnable_and_a_parked_one_is_not() {
