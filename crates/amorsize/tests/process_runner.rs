@@ -475,3 +475,74 @@ fn the_job_log_has_each_job_as_it_ends() {
     assert_eq!((s.succeeded, s.failed), (2, 0));
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
 }
+
+/// Whether process `pid` has ended: gone, or a zombie nobody has reaped yet.
+fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the command name's closing parenthesis.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        Err(_) => true,
+    }
+}
+
+/// A sink that, given job `a`'s output, blocks until job `b` (whose pid `b` wrote to a file)
+/// has ended: the runner's loop is held inside the write meanwhile, as it is by a stdout
+/// nobody reads.
+struct BlockedUntilBEnds {
+    dir: std::path::PathBuf,
+    jobs: Vec<JobResult>,
+    /// Whether `b` ended while the write was blocked (within a minute).
+    b_ended_meanwhile: Option<bool>,
+}
+
+impl Sink for BlockedUntilBEnds {
+    fn output(&mut self, job: &JobResult, output: &JobOutput) -> std::io::Result<()> {
+        self.jobs.push(job.clone());
+        if output.to_vec()? == b"a\n" {
+            let pid: u32 = std::fs::read_to_string(self.dir.join("pid"))?
+                .trim()
+                .parse()
+                .expect("b's pid");
+            let t0 = Instant::now();
+            while !ended(pid) && t0.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.b_ended_meanwhile = Some(ended(pid));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_timeout_is_kept_while_the_output_is_blocked() {
+    // Job b sleeps 120 s with a timeout of 300 ms; job a waits until b has started, then
+    // prints. The sink blocks on a's output until b has ended (a minute at most): only a
+    // timeout kept during the write can end it (before, the run sat in the write, and b ran
+    // until the reader came back).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let script = format!(
+        "case $0 in \
+         a) while [ ! -s {d}/pid ]; do sleep 0.01; done; echo a ;; \
+         b) echo $$ > {d}/pid.tmp && mv {d}/pid.tmp {d}/pid; exec sleep 120 ;; \
+         esac"
+    );
+    let r = Runner::builder(["sh", "-c", &script, "{}"])
+        .jobs(2)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let mut sink = BlockedUntilBEnds {
+        dir: dir.path().to_path_buf(),
+        jobs: Vec::new(),
+        b_ended_meanwhile: None,
+    };
+    let s = r.run(items(&["a", "b"]), &mut sink).unwrap();
+    assert_eq!(sink.b_ended_meanwhile, Some(true), "{s}");
+    assert_eq!((s.succeeded, s.failed, s.timed_out), (1, 1, 1), "{s}");
+    let b = sink.jobs.iter().find(|j| j.seq == 2).expect("b's result");
+    assert!(b.timed_out && b.signal == libc::SIGTERM, "{b:?}");
+    assert!(b.wall_secs < 60.0, "{b:?}");
+}

@@ -15,7 +15,10 @@
 //! (never `waitpid(-1)`), so the runner can live inside a larger program. A job ends when its
 //! process exits, not when its output pipe closes: a background child that keeps the pipe
 //! open (`sh -c 'server & echo started'`) holds the slot for at most [`OUTPUT_LINGER`] more
-//! (what it writes meanwhile is kept), and a job that has exited never times out.
+//! (what it writes meanwhile is kept), and a job that has exited never times out. While that
+//! thread waits for the [`Sink`] to take an output (a stdout nobody reads yet), a second thread
+//! keeps the jobs' deadlines and notes their exits (`watchdog.rs`), in a run where a signal
+//! is due (a `--timeout`, a kill under way).
 //!
 //! ```
 //! use amorsize::process::{Runner, WriteSink};
@@ -36,6 +39,7 @@ mod reorder;
 mod spawn;
 mod spool;
 pub mod template;
+mod watchdog;
 
 pub use batch::BatchPolicy;
 pub use controller::{Controller, ControllerConfig, MemorySample, Observation, Reason};
@@ -743,7 +747,9 @@ impl RunnerBuilder {
     }
 
     /// `--timeout`: a job running longer is killed (SIGTERM, then SIGKILL after
-    /// [`KILL_GRACE`]) and counts as failed.
+    /// [`KILL_GRACE`]) and counts as failed. Deadlines hold while the run waits for its
+    /// [`Sink`] to take an output (a stdout nobody reads yet): a thread of the run keeps
+    /// them meanwhile.
     ///
     /// ```
     /// use std::time::Duration;
@@ -1094,6 +1100,8 @@ struct Running {
     pidfd: Option<std::os::fd::OwnedFd>,
     /// Reaped while its output was still open: when, and its status and usage.
     exited: Option<(Instant, i32, libc::rusage)>,
+    /// When its exit was seen while the loop was blocked writing output ([`watchdog`]).
+    seen_exit: Option<Instant>,
     /// Signalled by `--halt now` after another job's failure.
     halted: bool,
     /// Running when a signal stopped the run (the signal was forwarded to it).
@@ -1109,7 +1117,9 @@ impl Running {
     fn next_signal(&self) -> Option<(Instant, i32)> {
         match (self.kill_at, self.deadline) {
             (Some(k), _) => Some((k, libc::SIGKILL)),
-            (None, Some(d)) if self.exited.is_none() => Some((d, libc::SIGTERM)),
+            (None, Some(d)) if self.exited.is_none() && self.seen_exit.is_none() => {
+                Some((d, libc::SIGTERM))
+            }
             _ => None,
         }
     }
@@ -1334,6 +1344,7 @@ impl Runner {
             scratch: Vec::new(),
             lingering: Vec::new(),
             fd_starved: false,
+            watchdog: std::cell::OnceCell::new(),
             running: HashMap::new(),
             retry: VecDeque::new(),
             pending: None,
@@ -1396,6 +1407,9 @@ struct State<'a> {
     lingering: Vec<(i32, Instant, Instant)>,
     /// A job could not start for want of file descriptors: no job starts until one ends.
     fd_starved: bool,
+    /// The thread that keeps the deadlines while a write to the sink blocks, started by the
+    /// first write made while a signal is due (`None` inside when it could not start).
+    watchdog: std::cell::OnceCell<Option<watchdog::Watchdog>>,
     running: HashMap<i32, Running>,
     retry: VecDeque<Job>,
     pending: Option<OsString>,
@@ -1664,6 +1678,12 @@ impl State<'_> {
                 continue;
             };
             if signal == libc::SIGTERM {
+                // Exited in time, and not reaped yet (the loop was away, writing output): not
+                // timed out; it ended by now.
+                if spawn::exited_unreaped(*pid) {
+                    r.seen_exit.get_or_insert(now);
+                    continue;
+                }
                 r.timed_out = true;
             }
             spawn::signal_group(*pid, signal);
@@ -1913,6 +1933,7 @@ impl State<'_> {
                 out: JobOutput::default(),
                 pidfd,
                 exited: None,
+                seen_exit: None,
                 halted: false,
                 interrupted: false,
                 nonblocking,
@@ -1941,6 +1962,7 @@ impl State<'_> {
             out: JobOutput::default(),
             pidfd: None,
             exited: None,
+            seen_exit: None,
             halted: false,
             interrupted: false,
             nonblocking: false,
@@ -1977,10 +1999,15 @@ impl State<'_> {
                 }
             }
         }
-        // Its wall time ends when it exited, not when its output did.
-        let wall = r
+        // Its wall time ends when it exited (as reaped, or as seen while the loop was blocked
+        // writing), not when its output did.
+        let ended = r
             .exited
-            .map_or_else(|| r.started.elapsed(), |(at, ..)| at - r.started);
+            .map(|(at, ..)| at)
+            .into_iter()
+            .chain(r.seen_exit)
+            .min();
+        let wall = ended.map_or_else(|| r.started.elapsed(), |at| at - r.started);
         let f = spawn::finished(status, usage, wall);
         let now = self.start.elapsed();
         self.controller.observe(
@@ -2094,8 +2121,68 @@ impl State<'_> {
         if self.error.is_some() {
             return;
         }
-        if let Err(e) = self.sink.output(job, out) {
+        // The sink may block (a stdout nobody reads yet): meanwhile the watchdog sends the
+        // signals that fall due and notes the exits, which the loop cannot. Only where a
+        // signal is to come (a --timeout, a kill under way): a run without one pays nothing
+        // for it (its jobs that end meanwhile are timed to when the loop gets back).
+        let mut dues: Vec<watchdog::Due> = self
+            .running
+            .iter()
+            .filter_map(|(&pid, r)| {
+                let (at, signal) = r.next_signal()?;
+                Some(watchdog::Due { pid, at, signal })
+            })
+            .collect();
+        dues.extend(self.lingering.iter().map(|&(pid, at, _)| watchdog::Due {
+            pid,
+            at,
+            signal: libc::SIGKILL,
+        }));
+        let watchdog = if dues.is_empty() {
+            None
+        } else {
+            self.watchdog
+                .get_or_init(|| watchdog::Watchdog::start(KILL_GRACE))
+                .as_ref()
+        };
+        let sink = &mut *self.sink;
+        let (written, acts) = match watchdog {
+            Some(w) => {
+                let running = self
+                    .running
+                    .iter()
+                    .filter(|(_, r)| r.exited.is_none() && r.seen_exit.is_none())
+                    .map(|(&pid, _)| pid)
+                    .collect();
+                w.during(dues, running, || sink.output(job, out))
+            }
+            None => (sink.output(job, out), Vec::new()),
+        };
+        for act in acts {
+            self.apply(act);
+        }
+        if let Err(e) = written {
             self.abort(Error::io("writing job output", e));
+        }
+    }
+
+    /// What the watchdog did during a write, as the loop would have done it: a SIGTERM at a
+    /// job's deadline times it out and starts its grace period; an exit seen ends its wall time.
+    fn apply(&mut self, act: watchdog::Act) {
+        match act {
+            watchdog::Act::Signalled { pid, signal, at } => {
+                if let Some(r) = self.running.get_mut(&pid) {
+                    if signal == libc::SIGTERM {
+                        r.timed_out = true;
+                    }
+                    r.kill_at.get_or_insert(at + KILL_GRACE);
+                }
+            }
+            watchdog::Act::Exited { pid, at } => {
+                if let Some(r) = self.running.get_mut(&pid) {
+                    r.seen_exit = Some(at);
+                }
+            }
         }
     }
 

@@ -528,6 +528,27 @@ fn stat_state_and_group(stat: &str) -> Option<(char, i32)> {
     Some((state, group))
 }
 
+/// Whether the child `pid` has exited, without reaping it (`waitid` with `WNOWAIT`: it stays
+/// for `wait4`); false for a pid that is no child of this process.
+pub(crate) fn exited_unreaped(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: siginfo_t is plain data, valid zeroed; waitid writes it only on success.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid siginfo_t to write; WNOHANG makes the call return at once.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: after a successful waitid, si_pid is the field it filled (0: not exited yet).
+    r == 0 && unsafe { info.si_pid() } != 0
+}
+
 /// Sends `signal` to the process group `pgid` (the job and everything it started).
 pub(crate) fn signal_group(pgid: i32, signal: i32) {
     if pgid > 0 {
