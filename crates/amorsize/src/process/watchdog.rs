@@ -202,6 +202,19 @@ fn step(armed: &mut Armed, now: Instant, grace: Duration, acts: &mut Vec<Act>) -
 mod tests {
     use super::*;
 
+    /// A child in a process group of its own (so that a signal to the group reaches it), and
+    /// its pid.
+    fn child(program: &str, args: &[&str]) -> (std::process::Child, i32) {
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new(program)
+            .args(args)
+            .process_group(0)
+            .spawn()
+            .expect(program);
+        let pid = child.id() as i32;
+        (child, pid)
+    }
+
     fn armed(dues: Vec<Due>, running: Vec<i32>, since: Instant) -> Armed {
         Armed {
             dues,
@@ -247,16 +260,10 @@ mod tests {
     fn a_write_that_blocks_is_acted_on_and_a_quick_one_is_left_alone() {
         // A real Watchdog: a write that returns at once gets nothing done; one that waits
         // until the thread has sent a due SIGTERM (to a `sleep` of its own) gets it back.
-        use std::os::unix::process::CommandExt;
         let dog = Watchdog::start(Duration::from_secs(5)).expect("a thread");
         let (r, acts) = dog.during(vec![], vec![], || 7);
         assert_eq!((r, acts), (7, vec![]));
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .expect("sleep");
-        let pid = child.id() as i32;
+        let (mut child, pid) = child("sleep", &["30"]);
         let due = Due {
             pid,
             at: Instant::now(),
@@ -281,14 +288,7 @@ mod tests {
 
     #[test]
     fn a_due_sigterm_to_a_live_job_is_sent_and_its_sigkill_follows_the_grace() {
-        // A real child in its own process group, so that the signal reaches something.
-        use std::os::unix::process::CommandExt;
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .expect("sleep");
-        let pid = child.id() as i32;
+        let (mut child, pid) = child("sleep", &["30"]);
         let now = Instant::now();
         let grace = Duration::from_secs(5);
         let due = Due {
@@ -316,12 +316,7 @@ mod tests {
 
     #[test]
     fn an_exited_job_is_seen_once_and_gets_no_sigterm() {
-        use std::os::unix::process::CommandExt;
-        let mut child = std::process::Command::new("true")
-            .process_group(0)
-            .spawn()
-            .expect("true");
-        let pid = child.id() as i32;
+        let (mut child, pid) = child("true", &[]);
         // Wait for its exit without reaping it.
         let t0 = Instant::now();
         while !crate::process::spawn::exited_unreaped(pid) {
