@@ -144,14 +144,6 @@ fn costs_section(out: &mut String) {
         "  per-chunk overhead in a real run:     {:?}",
         c.chunk_overhead
     );
-    // The planner's figures: a parked worker's wake-up, its latency and the CPU it takes.
-    let planner = amorsize::exec::costs();
-    let _ = writeln!(
-        out,
-        "  wake a parked worker:                 {:?}, {:?} of CPU",
-        std::time::Duration::from_secs_f64(planner.wake),
-        std::time::Duration::from_secs_f64(planner.wake_cpu)
-    );
     match amorsize::process::measure_spawn_cost() {
         Ok(d) => {
             let _ = writeln!(out, "  spawn and reap a process (`true`):    {d:?}");
@@ -170,11 +162,7 @@ fn costs_json() -> serde_json::Value {
     let process_spawn = amorsize::process::measure_spawn_cost()
         .ok()
         .map(|d| d.as_secs_f64());
-    serde_json::json!({
-        "threads": c,
-        "planner": amorsize::exec::costs(),
-        "process_spawn_secs": process_spawn
-    })
+    serde_json::json!({ "threads": c, "process_spawn_secs": process_spawn })
 }
 
 #[cfg(test)]

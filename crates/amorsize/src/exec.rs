@@ -241,10 +241,9 @@ pub fn is_calibrated() -> bool {
 }
 
 /// The costs planned with before calibration: conservative figures for a shared virtual
-/// machine (the 2-core VM measures 55 µs per spawn, 12–40 µs per wake, 15–18 µs of CPU billed
-/// per wake-up and 0.1–0.3 µs per chunk). Too high a figure only keeps a borderline job
-/// sequential, or a waiting one narrower; too low a one could make a job too small to share
-/// parallel, so each is above what was measured.
+/// machine (the 2-core VM measures 55 µs per spawn, 12–40 µs per wake and 0.1–0.3 µs per
+/// chunk). Too high a figure only keeps a borderline job sequential; too low a one could
+/// make a job too small to share parallel, so each is above what was measured.
 ///
 /// ```
 /// use amorsize::exec::{is_calibrated, UNCALIBRATED};
@@ -264,7 +263,6 @@ pub fn is_calibrated() -> bool {
 pub const UNCALIBRATED: Costs = Costs {
     spawn: 100e-6,
     wake: 50e-6,
-    wake_cpu: 20e-6,
     dispatch: 0.5e-6,
 };
 
@@ -323,7 +321,6 @@ pub(crate) fn current_costs() -> Costs {
 
 fn calibrate() -> Costs {
     WAKE_BILLED.get_or_init(wake_billed);
-    let woken = parked_wake();
     let c = pool::calibrate::costs();
     // The job start measured on the warm pool is the hot case (workers still spinning); a pool
     // idle for more than ~100 µs has parked its workers, and waking one costs far more on a
@@ -333,9 +330,7 @@ fn calibrate() -> Costs {
     let hot = c.warm_job_start.as_secs_f64() / extra;
     Costs {
         spawn: c.spawn_worker.as_secs_f64(),
-        wake: hot.max(woken.latency.as_secs_f64()),
-        // A worker that enters a job is a thread woken from a block, as measured.
-        wake_cpu: woken.cpu.map_or(UNCALIBRATED.wake_cpu, |d| d.as_secs_f64()),
+        wake: hot.max(parked_wake_latency().as_secs_f64()),
         dispatch: c.chunk_overhead.as_secs_f64(),
     }
 }
@@ -393,83 +388,43 @@ fn share_side_by_side(ms: &[sample::Measurement], billed: f64) -> Option<f64> {
     sample::lower_median(shares)
 }
 
-/// A wake-up of a thread blocked in the kernel, measured ([`parked_wake`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Wake {
-    /// From the wake until the thread runs.
-    latency: Duration,
-    /// The CPU time the wake-up took: the woken thread's, from the wake to its next block
-    /// (the kernel's billing for its wake-up and block, and a few instructions), and the
-    /// waking thread's system call. `None` when the thread clocks cannot be read.
-    cpu: Option<Duration>,
-}
-
-/// A thread blocked in the kernel, woken: median of 5 rounds (a neighbour's threads spinning
-/// through one or two of them do not set the figure). Each round lets the thread block
-/// (0.3 ms), wakes it and spins until it answers; the woken thread reads its CPU clock as it
-/// answers (the CPU of a round is the difference between two answers: its wake-up, its answer
-/// and its block), and the waker reads its own around the wake. On the 2-core VM a wake-up
-/// took 15–40 µs and 9–20 µs of CPU (8 calibrations); a pool job of sleeps of 1 ms, one per
-/// worker, took 7–11 µs longer for each worker past 16, on 2 cores: a worker's wake-up is
-/// what the model charges for it past the cores ([`Costs::fan_out_on`]).
-fn parked_wake() -> Wake {
+/// The time from waking a thread blocked in the kernel until it runs: median of 5 rounds (a
+/// neighbour's threads spinning through one or two of them do not set the figure).
+/// Each round lets the thread block (0.3 ms), wakes it and spins until it answers.
+fn parked_wake_latency() -> Duration {
     use std::sync::atomic::AtomicUsize;
     use std::sync::mpsc;
     use std::sync::Arc;
     use std::time::Instant;
-    let none = Wake {
-        latency: Duration::ZERO,
-        cpu: None,
-    };
     let answered = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::channel::<bool>();
     let a = Arc::clone(&answered);
     let Ok(t) = std::thread::Builder::new().spawn(move || {
-        let clock = sample::own_thread_clock();
-        let mut cpu = Vec::new();
         while let Ok(true) = rx.recv() {
-            cpu.push(clock.and_then(sample::try_clock));
             a.fetch_add(1, Ordering::Release);
         }
-        cpu
     }) else {
-        return none;
+        return Duration::ZERO;
     };
-    let waker = sample::own_thread_clock();
-    let mut latency = Vec::new();
-    let mut sends = Vec::new();
+    let mut v = Vec::new();
     for round in 1..=5 {
         std::thread::sleep(Duration::from_micros(300));
-        let before = waker.and_then(sample::try_clock);
         let t0 = Instant::now();
         if tx.send(true).is_err() {
             break;
         }
-        let after = waker.and_then(sample::try_clock);
-        sends.push(before.zip(after).map(|(b, a)| a.saturating_sub(b)));
         while answered.load(Ordering::Acquire) < round {
             if t0.elapsed() > Duration::from_millis(50) {
                 break;
             }
             std::hint::spin_loop();
         }
-        latency.push(t0.elapsed());
+        v.push(t0.elapsed());
     }
     let _ = tx.send(false);
-    let woken = t.join().unwrap_or_default();
-    latency.sort();
-    let latency = latency.get(latency.len() / 2).copied().unwrap_or_default();
-    // A round's CPU: the woken thread's between two answers, and the waker's send.
-    let rounds: Option<Vec<f64>> = woken
-        .windows(2)
-        .map(|w| Some(w[1]?.saturating_sub(w[0]?).as_secs_f64()))
-        .collect();
-    let sent: Option<Vec<f64>> = sends.iter().map(|d| d.map(|d| d.as_secs_f64())).collect();
-    let cpu = rounds
-        .and_then(sample::lower_median)
-        .zip(sent.and_then(sample::lower_median))
-        .map(|(w, s)| Duration::from_secs_f64(w + s));
-    Wake { latency, cpu }
+    let _ = t.join();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 /// Plans and runs `f` over `items` on a warm pool; results in input order.
@@ -2748,7 +2703,6 @@ mod tests {
         let costs = Costs {
             spawn: 55e-6,
             wake: 50e-6,
-            wake_cpu: 16e-6,
             dispatch: 1e-7,
         };
         crate::plan::decide(opt, s, items, &machine, &costs)
@@ -2847,16 +2801,9 @@ mod tests {
         let default = settings(crate::plan::default_max_workers(2));
         assert_eq!(waiting_floor(&Optimizer::new(), &default), FLOOR);
         // Workers that burned nothing in the window, with max_workers(512): 512 of them, not
-        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once). Items
-        // of 10 ms: the 4 ms that 511 wake-ups take from 2 cores pay for themselves (for
-        // items of 1 ms, 256 workers and 512 are about as fast).
-        let long = sample::summarize(&[sample::Measurement::wall_only(
-            0,
-            1,
-            Duration::from_millis(10),
-        )]);
+        // the 256 a fixed floor of 1/64 allowed (twice the 128 that progress at once).
         let s = stats_seen(
-            &long,
+            &guess(),
             &seen(1, 0, 0),
             None,
             waiting_floor(&set(512), &settings(512)),
@@ -2865,7 +2812,7 @@ mod tests {
         let opt = Optimizer::new().max_workers(512);
         let plan = decide_with(&opt, &s, 1_000);
         assert_eq!(plan.workers(), 512, "{plan}");
-        let s = stats_seen(&long, &seen(1, 0, 0), None, FLOOR, 0.0);
+        let s = stats_seen(&guess(), &seen(1, 0, 0), None, FLOOR, 0.0);
         assert_eq!(decide_with(&opt, &s, 1_000).workers(), 256);
     }
 

@@ -7,8 +7,7 @@
 //! The prediction for `w` workers and chunks of `c` items over `n` items of mean cost `t`:
 //!
 //! ```text
-//! startup  = fan-out cost of w workers (warm pool: log2(w) levels of a wake tree, or past the
-//!            cores the wake-ups' CPU, (w-1)·wake_cpu / cores, when more; cold: w-1 spawns)
+//! startup  = fan-out cost of w workers (warm pool: log2(w) levels of a wake tree; cold: w-1 spawns)
 //! work     = n·t / p            p ≤ min(w, cores_free / cpu_fraction)   (effective parallelism)
 //! dispatch = ceil(n / c) · d / p                                     (d: cost of handing out a chunk)
 //! tail     = (1 - 1/w) · ½ · t · (1 + cv)                          (the last chunk's imbalance)
@@ -30,7 +29,7 @@
 //! ```
 //! use amorsize::model::{predict, Costs, Workload};
 //! let work = Workload::new(100_000, 1e-6); // 100k items of 1 µs
-//! let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+//! let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 //! let seq = work.sequential_time();
 //! let par = predict(&work, &costs, 2, 2, 1_000, true);
 //! assert!(par.total < seq);              // two cores pay on 100 ms of work
@@ -126,7 +125,7 @@ impl Workload {
 ///
 /// ```
 /// use amorsize::model::Costs;
-/// let c = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let c = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// // Four workers: a warm pool wakes them in two levels of its tree, a cold one spawns three.
 /// assert!((c.fan_out(4, true) - 2.0 * c.wake).abs() < 1e-12);
 /// assert!((c.fan_out(4, false) - 3.0 * c.spawn).abs() < 1e-12);
@@ -139,13 +138,6 @@ pub struct Costs {
     pub spawn: f64,
     /// Starting a job on a warm pool of two (waking one sleeping worker), paid per extra worker.
     pub wake: f64,
-    /// The CPU time that bringing one more worker into a job takes from the cores: a parked
-    /// worker is a thread blocked in the kernel, and its wake-up and its block again cost it
-    /// and its waker CPU time (9–20 µs in 8 calibrations on the 2-core VM, see
-    /// [`crate::exec::costs`]). The cores do at most as many of these at once as there are of
-    /// them, so past the cores a warm pool's fan-out grows with the workers, not with the
-    /// depth of its wake-up tree ([`Costs::fan_out_on`]).
-    pub wake_cpu: f64,
     /// Handing out one chunk.
     pub dispatch: f64,
 }
@@ -158,7 +150,7 @@ impl Costs {
     ///
     /// ```
     /// use amorsize::model::Costs;
-    /// let c = Costs { spawn: 60e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+    /// let c = Costs { spawn: 60e-6, wake: 50e-6, dispatch: 1e-7 };
     /// assert_eq!(c.fan_out(1, true), 0.0);
     /// assert!((c.fan_out(2, true) - 50e-6).abs() < 1e-12);
     /// assert!((c.fan_out(3, true) - 100e-6).abs() < 1e-12);   // two levels of the tree
@@ -171,7 +163,7 @@ impl Costs {
     ///
     /// ```
     /// use amorsize::model::Costs;
-    /// let c = Costs { spawn: f64::INFINITY, wake: f64::INFINITY, wake_cpu: 16e-6, dispatch: 1e-7 };
+    /// let c = Costs { spawn: f64::INFINITY, wake: f64::INFINITY, dispatch: 1e-7 };
     /// assert_eq!(c.fan_out(2, true), f64::MAX);
     /// assert_eq!(c.fan_out(1, true), 0.0);
     /// ```
@@ -192,60 +184,13 @@ impl Costs {
         let cost = if cost.is_nan() { 0.0 } else { cost.max(0.0) };
         (cost * steps).min(f64::MAX)
     }
-
-    /// The fan-out cost of `workers` participants on `cores` cores: [`Costs::fan_out`], or,
-    /// when more, the CPU the wake-ups take from the cores: `(workers − 1) · wake_cpu / cores`
-    /// (each extra worker is a woken thread, and the cores run at most `cores` wake-ups at
-    /// once). The wake-up tree's depth bounds the start only while it has a core for each of
-    /// its branches: on the 2-core VM a job of `w` sleeps of 1 ms, one per worker, took 9–10
-    /// µs longer for each worker past 32 (32 → 256 workers: 1.45 → 3.47 ms, medians of 21),
-    /// where the tree's depth adds 50 µs for each doubling; 500 sleeps of 100 µs ran fastest
-    /// on 48–96 workers (2.5 ms) and took 3.7 ms on 256.
-    ///
-    /// ```
-    /// use amorsize::model::Costs;
-    /// let c = Costs { spawn: 60e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
-    /// // Up to a few workers per core the tree's depth is the cost ...
-    /// assert_eq!(c.fan_out_on(4, 2, true), c.fan_out(4, true));
-    /// // ... past them, the wake-ups the cores must run: 255 of 16 µs on 2 cores.
-    /// assert!((c.fan_out_on(256, 2, true) - 255.0 * 8e-6).abs() < 1e-12);
-    /// assert!(c.fan_out_on(256, 2, true) > 4.0 * c.fan_out(256, true));
-    /// // Twice the cores, half the wait.
-    /// assert!((c.fan_out_on(256, 4, true) - 255.0 * 4e-6).abs() < 1e-12);
-    /// // A cold pool spawns its workers one after another (60 µs each here).
-    /// assert_eq!(c.fan_out_on(256, 2, false), c.fan_out(256, false));
-    /// ```
-    ///
-    /// Never NaN, as [`Costs::fan_out`]: no cores count as one.
-    ///
-    /// ```
-    /// use amorsize::model::Costs;
-    /// let c = Costs { spawn: 60e-6, wake: 50e-6, wake_cpu: f64::NAN, dispatch: 1e-7 };
-    /// assert_eq!(c.fan_out_on(64, 0, true), c.fan_out(64, true));
-    /// let c = Costs { wake_cpu: f64::INFINITY, ..c };
-    /// assert_eq!(c.fan_out_on(64, 2, true), f64::MAX);
-    /// assert_eq!(c.fan_out_on(1, 2, true), 0.0);
-    /// ```
-    pub fn fan_out_on(&self, workers: usize, cores: usize, warm: bool) -> f64 {
-        let tree = self.fan_out(workers, warm);
-        if workers <= 1 {
-            return tree;
-        }
-        let cpu = if self.wake_cpu.is_nan() {
-            0.0
-        } else {
-            self.wake_cpu.max(0.0)
-        };
-        let wakes = (workers - 1) as f64 * cpu / cores.max(1) as f64;
-        tree.max(wakes).min(f64::MAX)
-    }
 }
 
 /// The predicted wall time of one `workers × chunk` configuration, term by term (seconds).
 ///
 /// ```
 /// use amorsize::model::{predict, Costs, Workload};
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let p = predict(&Workload::new(10_000, 100e-6), &costs, 2, 2, 100, true);
 /// assert_eq!((p.workers, p.chunk_size), (2, 100));
 /// assert_eq!(p.parallelism, 2.0); // compute-bound on 2 cores
@@ -381,7 +326,7 @@ pub fn busy_cores(workers: usize, cores: usize, cpu_fraction: f64) -> f64 {
 ///
 /// ```
 /// use amorsize::model::{predict, Costs, Workload};
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let one = predict(&Workload::new(1_000, 20e-9), &costs, 2, 2, 500, true);
 /// // 20 µs of work: the fan-out alone costs more than the loop.
 /// assert!(one.total > Workload::new(1_000, 20e-9).sequential_time());
@@ -396,7 +341,7 @@ pub fn predict(
 ) -> Prediction {
     let s = work.sanitized();
     let p = effective_parallelism(workers, cores, s.cpu_fraction, s.inner_parallelism);
-    predict_at(work, costs, cores, workers, chunk, warm, p)
+    predict_at(work, costs, workers, chunk, warm, p)
 }
 
 /// [`predict`] with the effective parallelism of `workers` already known (`parallelism`, from
@@ -405,7 +350,6 @@ pub fn predict(
 pub(crate) fn predict_at(
     work: &Workload,
     costs: &Costs,
-    cores: usize,
     workers: usize,
     chunk: usize,
     warm: bool,
@@ -429,7 +373,7 @@ pub(crate) fn predict_at(
     }
     let p = parallelism;
     let n = w.items as f64;
-    let startup = costs.fan_out_on(workers, cores, warm);
+    let startup = costs.fan_out(workers, warm);
     let work_t = w.sequential_time() / p;
     let chunks = (n / chunk as f64).ceil();
     let dispatch = chunks * finite_or_zero(costs.dispatch).max(0.0) / p;
@@ -458,7 +402,7 @@ pub(crate) fn predict_at(
 /// ```
 /// use amorsize::model::{predict, speedup, Costs, Workload};
 /// let w = Workload::new(10_000, 100e-6);
-/// let c = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let c = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let s = speedup(&w, &predict(&w, &c, 2, 2, 100, true));
 /// assert!(s > 1.8 && s <= 2.0);
 /// ```
@@ -521,7 +465,6 @@ mod tests {
     const COSTS: Costs = Costs {
         spawn: 55e-6,
         wake: 50e-6,
-        wake_cpu: 16e-6,
         dispatch: 100e-9,
     };
 
@@ -531,31 +474,6 @@ mod tests {
         let p = predict(&w, &COSTS, 4, 1, 10, true);
         assert_eq!(p.total, w.sequential_time());
         assert_eq!(p.startup, 0.0);
-    }
-
-    #[test]
-    fn wake_ups_past_the_cores_take_the_cores_time() {
-        // 500 sleeps of ~150 µs on the CPU 1/64 of their time, on 2 cores: with wake-ups
-        // free, 256 workers (two rounds) beat 64 (eight); at 16 µs of CPU each, the 255
-        // wake-ups take 2 ms of the 2 cores and 64 workers win, as measured (2.5 ms on 48-96
-        // workers, 3.7 ms on 256).
-        let w = Workload {
-            cpu_fraction: 1.0 / 64.0,
-            ..Workload::new(500, 150e-6)
-        };
-        let free = Costs {
-            wake_cpu: 0.0,
-            ..COSTS
-        };
-        let at = |c: &Costs, workers| predict(&w, c, 2, workers, 1, true);
-        assert!(at(&free, 256).total < at(&free, 64).total);
-        assert!(at(&COSTS, 64).total < at(&COSTS, 256).total);
-        assert!((at(&COSTS, 256).startup - 255.0 * 8e-6).abs() < 1e-12);
-        // Up to the cores the tree's depth stays the start-up.
-        assert_eq!(at(&COSTS, 2).startup, COSTS.fan_out(2, true));
-        // A cold pool's spawns, one after another, stay the start-up.
-        let cold = predict(&w, &COSTS, 2, 256, 1, false);
-        assert_eq!(cold.startup, COSTS.fan_out(256, false));
     }
 
     #[test]
@@ -662,12 +580,12 @@ mod tests {
         fn prediction_is_finite_and_sane(
             items in 0usize..2_000_000,
             mean in any_f64(), cv in any_f64(), cpu in any_f64(), inner in any_f64(),
-            spawn in any_f64(), wake in any_f64(), wake_cpu in any_f64(), dispatch in any_f64(),
+            spawn in any_f64(), wake in any_f64(), dispatch in any_f64(),
             cores in 0usize..256, workers in 0usize..512, chunk in 0usize..100_000, warm: bool,
         ) {
             let mut w = Workload::new(items, mean);
             w.cv = cv; w.cpu_fraction = cpu; w.inner_parallelism = inner;
-            let c = Costs { spawn, wake, wake_cpu, dispatch };
+            let c = Costs { spawn, wake, dispatch };
             let p = predict(&w, &c, cores, workers, chunk, warm);
             prop_assert!(p.total.is_finite() && p.total >= 0.0);
             prop_assert!(p.parallelism >= 1.0 && p.parallelism <= workers.max(1) as f64);

@@ -45,7 +45,7 @@ use std::time::Duration;
 /// use amorsize::plan::{decide, MachineFacts};
 /// use amorsize::sample::SampleStats;
 /// use amorsize::{Executor, Optimizer};
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let opt = Optimizer::new().warm_pool(true);
 /// let stats = SampleStats { count: 5, mean: 1e-6, cpu_fraction: 1.0, run_length: 1,
 ///     ..Default::default() };
@@ -64,7 +64,7 @@ pub const MIN_JOB_FAN_OUTS: f64 = 10.0;
 /// use amorsize::plan::{decide, MachineFacts};
 /// use amorsize::sample::SampleStats;
 /// use amorsize::{Executor, Optimizer};
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let stats = SampleStats { count: 5, mean: 1e-6, cpu_fraction: 1.0, run_length: 1,
 ///     ..Default::default() };
 /// // 1.2 ms of work on 64 cores: each worker needs 4 wake-ups' worth (200 µs), so at most 6.
@@ -83,7 +83,7 @@ pub const FAN_OUTS_PER_WORKER: f64 = 4.0;
 /// use amorsize::plan::{decide, MachineFacts};
 /// use amorsize::sample::SampleStats;
 /// use amorsize::{Executor, Optimizer};
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// use amorsize::plan::COMPUTE_BOUND;
 /// let workers = |cpu_fraction| {
 ///     let stats = SampleStats { count: 5, mean: 1e-3, cpu_fraction, run_length: 1,
@@ -110,7 +110,7 @@ pub const COMPUTE_BOUND: f64 = 0.8;
 /// use amorsize::plan::{decide, MachineFacts, ALL_AT_ONCE_PER_CORE};
 /// use amorsize::sample::SampleStats;
 /// use amorsize::Optimizer;
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let stats = SampleStats { count: 3, mean: 30e-3, cpu_fraction: 1.0, run_length: 1,
 ///     ..Default::default() };
 /// let workers = |n| decide(&Optimizer::new(), &stats, n, &MachineFacts::new(2, 1 << 30), &costs).workers();
@@ -127,7 +127,7 @@ pub const ALL_AT_ONCE_PER_CORE: usize = 4;
 /// use amorsize::plan::{decide, MachineFacts};
 /// use amorsize::sample::SampleStats;
 /// use amorsize::{Executor, Optimizer};
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// use amorsize::plan::BLOCKING;
 /// let advice = |cpu_fraction| {
 ///     let stats = SampleStats { count: 5, mean: 1e-3, cpu_fraction, run_length: 1,
@@ -168,7 +168,7 @@ pub enum Executor {
 /// let facts = MachineFacts::new(16, 64 << 30);
 /// let stats = amorsize::sample::SampleStats { count: 5, mean: 1e-3, cpu_fraction: 1.0,
 ///     run_length: 1, ..Default::default() };
-/// let costs = amorsize::model::Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = amorsize::model::Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let plan = amorsize::plan::decide(&amorsize::Optimizer::new(), &stats, 10_000, &facts, &costs);
 /// assert_eq!(plan.diagnostics().machine, facts);
 /// assert_eq!(plan.workers(), 16);
@@ -398,7 +398,6 @@ impl Plan {
 const ZERO_COSTS: Costs = Costs {
     spawn: 0.0,
     wake: 0.0,
-    wake_cpu: 0.0,
     dispatch: 0.0,
 };
 
@@ -759,7 +758,7 @@ impl Optimizer {
     ///
     /// ```
     /// use amorsize::model::Costs;
-    /// let c = Costs { spawn: 5e-5, wake: 5e-5, wake_cpu: 16e-6, dispatch: 1e-7 };
+    /// let c = Costs { spawn: 5e-5, wake: 5e-5, dispatch: 1e-7 };
     /// assert_eq!(amorsize::Optimizer::new().target_for(&c).as_micros(), 500);
     /// ```
     pub fn target_for(&self, costs: &Costs) -> Duration {
@@ -824,7 +823,7 @@ impl Optimizer {
 /// use amorsize::sample::SampleStats;
 /// let stats = SampleStats { count: 5, mean: 100e-6, cpu_fraction: 1.0, inner_parallelism: 1.0,
 ///     run_length: 1, ..Default::default() };
-/// let costs = Costs { spawn: 55e-6, wake: 50e-6, wake_cpu: 16e-6, dispatch: 1e-7 };
+/// let costs = Costs { spawn: 55e-6, wake: 50e-6, dispatch: 1e-7 };
 /// let plan = decide(&amorsize::Optimizer::new(), &stats, 10_000, &MachineFacts::new(2, 1 << 30), &costs);
 /// assert_eq!(plan.executor(), amorsize::Executor::Threads);
 /// assert_eq!(plan.workers(), 2);
@@ -1051,7 +1050,7 @@ pub fn decide(
             .into_iter()
             .rev()
         {
-            let p = model::predict_at(&work, costs, cores, w, c, warm, parallelism);
+            let p = model::predict_at(&work, costs, w, c, warm, parallelism);
             if best.is_none_or(|b| p.total < b.total * 0.999) {
                 best = Some(p);
             }
@@ -1228,7 +1227,6 @@ mod tests {
     const COSTS: Costs = Costs {
         spawn: 55e-6,
         wake: 50e-6,
-        wake_cpu: 16e-6,
         dispatch: 100e-9,
     };
 
@@ -1338,40 +1336,8 @@ mod tests {
         assert_eq!(p.executor(), Executor::Threads);
         assert!(p.workers() > 16, "{}", p.workers());
         // About cores / CPU fraction = 100 of them progress at once, and twice that cover the
-        // moments when several want a CPU together; past 128, waking more takes longer than
-        // the rounds they save (8 µs of the 2 cores each against 1 ms rounds).
+        // moments when several want a CPU together; the default cap (128 on 2 cores) binds.
         assert!(p.workers() > 100 && p.workers() <= 128, "{}", p.workers());
-    }
-
-    #[test]
-    fn short_waits_get_as_many_workers_as_the_cores_can_wake() {
-        // 500 sleeps of 150 µs on the CPU 1/128 of their time, 2 cores: 256 workers may
-        // progress at once, but waking each takes 8 µs of the cores (16 µs of CPU on 2), so
-        // fewer run them sooner, and the plan's start-up says how long the wake-ups take.
-        let s = stats(150e-6, 0.0, 1.0 / 128.0);
-        let p = plan(&s, 500, 2);
-        let startup = p.diagnostics().prediction.expect("a parallel plan").startup;
-        assert!(
-            (startup - (p.workers() - 1) as f64 * 8e-6).abs() < 1e-12,
-            "{p}"
-        );
-        // With wake-ups free, more workers: 256, two rounds.
-        let free = Costs {
-            wake_cpu: 0.0,
-            ..COSTS
-        };
-        let wide = decide(
-            &Optimizer::new(),
-            &s,
-            500,
-            &MachineFacts::new(2, 1 << 30),
-            &free,
-        );
-        assert!(
-            p.workers() >= 32 && p.workers() < wide.workers(),
-            "{p}\n{wide}"
-        );
-        assert_eq!(wide.workers(), 256, "{wide}");
     }
 
     #[test]
@@ -1543,7 +1509,7 @@ mod tests {
         fn decisions_are_always_valid(
             mean in any_f64(), cv in any_f64(), cpu in any_f64(), inner in any_f64(),
             n in 0usize..5_000_000, cores in 0usize..300, mem in 0u64..(1 << 40),
-            spawn in any_f64(), wake in any_f64(), wake_cpu in any_f64(), dispatch in any_f64(),
+            spawn in any_f64(), wake in any_f64(), dispatch in any_f64(),
             max_workers in 1usize..1000, item_mem in proptest::option::of(0u64..(1 << 34)),
         ) {
             let mut s = stats(mean, cv, cpu);
@@ -1551,7 +1517,7 @@ mod tests {
             s.heterogeneous = cv > 0.5;
             let mut o = Optimizer::new().max_workers(max_workers);
             if let Some(m) = item_mem { o = o.item_memory(m); }
-            let c = Costs { spawn, wake, wake_cpu, dispatch };
+            let c = Costs { spawn, wake, dispatch };
             let p = decide(&o, &s, n, &MachineFacts::new(cores, mem), &c);
             prop_assert!(p.chunk_size() >= 1);
             prop_assert!(p.workers() >= 1);

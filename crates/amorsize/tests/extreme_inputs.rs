@@ -19,7 +19,6 @@ use std::time::Duration;
 const COSTS: Costs = Costs {
     spawn: 55e-6,
     wake: 50e-6,
-    wake_cpu: 16e-6,
     dispatch: 1e-7,
 };
 
@@ -57,7 +56,6 @@ fn predict_with_an_overflowing_fan_out_is_not_free() {
     let costs = Costs {
         spawn: f64::MAX,
         wake: f64::MAX,
-        wake_cpu: 16e-6,
         dispatch: 1e-7,
     };
     let p = model::predict(&w, &costs, 4, 4, 250, true);
@@ -76,7 +74,6 @@ fn decide_with_infinite_costs_runs_sequentially() {
     let costs = Costs {
         spawn: f64::INFINITY,
         wake: f64::INFINITY,
-        wake_cpu: 16e-6,
         dispatch: 1e-7,
     };
     let plan = decide(
@@ -109,7 +106,6 @@ fn decide_with_a_huge_worker_cap_does_not_panic() {
     let zero = Costs {
         spawn: 0.0,
         wake: 0.0,
-        wake_cpu: 0.0,
         dispatch: 0.0,
     };
     let plan = decide(

@@ -31,7 +31,6 @@ fn item_memory_is_measured_and_bounds_the_workers() {
     let costs = Costs {
         spawn: 50e-6,
         wake: 50e-6,
-        wake_cpu: 16e-6,
         dispatch: 1e-7,
     };
     let mut stats = s.stats.clone();
