@@ -1677,16 +1677,15 @@ impl State<'_> {
             let Some((_, signal)) = r.next_signal().filter(|&(due, _)| now >= due) else {
                 continue;
             };
-            if signal == libc::SIGTERM {
+            if !spawn::send_due(*pid, signal) {
                 // Exited in time, and not reaped yet (the loop was away, writing output): not
                 // timed out; it ended by now.
-                if spawn::exited_unreaped(*pid) {
-                    r.seen_exit.get_or_insert(now);
-                    continue;
-                }
+                r.seen_exit.get_or_insert(now);
+                continue;
+            }
+            if signal == libc::SIGTERM {
                 r.timed_out = true;
             }
-            spawn::signal_group(*pid, signal);
             r.kill_at = Some(now + KILL_GRACE);
         }
     }

@@ -549,6 +549,18 @@ pub(crate) fn exited_unreaped(pid: i32) -> bool {
     r == 0 && unsafe { info.si_pid() } != 0
 }
 
+/// Sends a job's process group `pid` the `signal` it is due, as the runner's loop and its
+/// watchdog both do: a SIGTERM (a `--timeout`) only while the job's leader has not exited (a
+/// job that ended in time, not reaped yet, is not timed out), any other signal always (the
+/// SIGKILL at the end of a grace period is for the rest of the group). Whether it was sent.
+pub(crate) fn send_due(pid: i32, signal: i32) -> bool {
+    if signal == libc::SIGTERM && exited_unreaped(pid) {
+        return false;
+    }
+    signal_group(pid, signal);
+    true
+}
+
 /// Sends `signal` to the process group `pgid` (the job and everything it started).
 pub(crate) fn signal_group(pgid: i32, signal: i32) {
     if pgid > 0 {

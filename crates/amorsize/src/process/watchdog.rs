@@ -144,12 +144,11 @@ fn watch(s: &Shared, grace: Duration) {
             return;
         }
         let now = Instant::now();
-        let mut acts = Vec::new();
-        let due = match w.armed.as_mut() {
-            Some(armed) if now >= armed.since + LOOK_EVERY => step(armed, now, grace, &mut acts),
+        let Watch { armed, acts, .. } = &mut *w;
+        let due = match armed {
+            Some(armed) if now >= armed.since + LOOK_EVERY => step(armed, now, grace, acts),
             _ => None,
         };
-        w.acts.extend(acts);
         let wait = due.map_or(LOOK_EVERY, |t| {
             t.saturating_duration_since(now).min(LOOK_EVERY)
         });
@@ -176,10 +175,9 @@ fn step(armed: &mut Armed, now: Instant, grace: Duration, acts: &mut Vec<Act>) -
             return true;
         }
         // A job whose leader exited before its deadline is not timed out.
-        if d.signal == libc::SIGTERM && super::spawn::exited_unreaped(d.pid) {
+        if !super::spawn::send_due(d.pid, d.signal) {
             return false;
         }
-        super::spawn::signal_group(d.pid, d.signal);
         acts.push(Act::Signalled {
             pid: d.pid,
             signal: d.signal,
