@@ -1086,7 +1086,8 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
         // than a quarter core beside the busy threads, look again (at most `QUIET_LOOKS`
         // times), so that one more run after the looks can tell threads of the call's own,
         // which burn again, from such a burst, which has passed or burns as much without items.
-        let mut look = crate::system::BusyThreads::measure(BUSY_WINDOW);
+        let mut looks = crate::system::BusyLooks::start();
+        let mut look = looks.next(BUSY_WINDOW);
         for _ in 1..QUIET_LOOKS {
             let busy = look.cores();
             if !others_counted(&measurements, busy)
@@ -1095,7 +1096,7 @@ fn measure_after<T, R, F: Fn(&T) -> R>(
             {
                 break;
             }
-            look = crate::system::BusyThreads::measure(BUSY_WINDOW);
+            look = looks.next(BUSY_WINDOW);
         }
         let (busy, quiet) = (look.cores(), look.all_cores());
         stats = summarize_beside(&measurements, busy);
@@ -1172,7 +1173,10 @@ fn first_gap(taken: &[(usize, usize)], n: usize) -> usize {
 /// Looks at the rest of the process a sample may take while it burns CPU on threads each busy
 /// for a moment only ([`crate::system::BusyThreads::all_cores`]): with the look's window and
 /// the reading of ~70 threads' clocks, about 3 ms at most on the 2-core VM, taken only by a
-/// sample whose runs saw others burn CPU that they do not burn now.
+/// sample whose runs saw others burn CPU that they do not burn now. The looks are
+/// [`crate::system::BusyLooks`]: the thread list is read once, and each look's window starts
+/// where the last ended (3 looks among 505 threads: 2.5 ms, against 3.9 ms for 3 separate
+/// [`crate::system::BusyThreads::measure`]).
 const QUIET_LOOKS: usize = 8;
 
 /// Whether the rest of the process burned about as much (less than [`OTHERS_WORTH_A_LOOK`]

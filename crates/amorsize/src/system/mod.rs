@@ -24,7 +24,7 @@ use std::sync::{Arc, RwLock};
 pub mod busy;
 pub mod parse;
 
-pub use busy::BusyThreads;
+pub use busy::{BusyLooks, BusyThreads};
 
 /// Why the effective core count has the value it has: which limit was the smallest.
 ///
