@@ -159,7 +159,9 @@
 //! the cost check keeps one from passing for the other.) A remembered site whose items are long
 //! (≥ 20 µs) and whose plan was parallel skips even the prefix — one long item run alone would be
 //! a large share of the parallel run — and checks the cost afterwards from the pool's
-//! measurements instead: off by more than 2×, the site is forgotten and the next call samples.
+//! measurements instead: off by more than 2× from what the plan predicts an item takes in the
+//! job (its time alone, stretched where more workers wait than progress at once), the site is
+//! forgotten and the next call samples.
 //!
 //! A sample runs items alone, so it cannot see items that slow each other down side by side:
 //! that hold one lock while they work, or thrash one cache. Their parallel run can be slower
@@ -469,7 +471,8 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // 0. A remembered site whose items are long (the prefix would be a whole item, a large
     //    share of a short parallel run) and whose plan was parallel: run the plan at once and
     //    check the cost afterwards from the pool's own measurements; a cost off by more than 2×
-    //    (another closure of the same type name, or the work changed) forgets the site.
+    //    from the plan's (another closure of the same type name, or the work changed) forgets
+    //    the site (`cost_changed`).
     let key = site_key::<T, R, F>(opt);
     let known = cache_get(key);
     if let Some(e) = &known {
@@ -492,7 +495,7 @@ pub fn par_map_with<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
                 // next call's plain loop tells which, and the site is kept for it.
                 let slower = judge_run(key, run.as_ref());
                 if let Some(per_item) = run.as_ref().and_then(busy_per_item) {
-                    if !slower && !(0.5..=2.0).contains(&(per_item / e.stats.mean)) {
+                    if !slower && cost_changed(per_item, &plan, e.stats.mean) {
                         cache_forget(key);
                     }
                 }
@@ -1231,6 +1234,34 @@ fn remember_run(
 fn job_threads_cpu(run: Option<&pool::RunStats>, caller: Duration) -> Option<Duration> {
     let workers = run.map(|r| &r.cpu).filter(|cpu| !cpu.is_empty())?;
     Some(caller + workers.iter().skip(1).sum::<Duration>())
+}
+
+/// Whether a run of `plan` whose participants spent `per_item` seconds in the job per item
+/// ([`busy_per_item`]) ran items of another cost than the `mean` seconds each took alone: its
+/// time per item is off by more than 2× from [`busy_per_item_expected`].
+///
+/// Compared with the items' time alone instead, waiting items on many workers passed for other
+/// work: `amorsize demo`'s 500 sleeps of 1 ms (1.17–1.31 ms alone) on 256 workers spent 1.2–2.1
+/// ms each in the job, and a site read past 2× was forgotten, so the next call sampled again
+/// and grew a job from 2 workers (8.9–24 ms against 6–8 ms remembered).
+fn cost_changed(per_item: f64, plan: &Plan, mean: f64) -> bool {
+    let expected = busy_per_item_expected(plan, mean);
+    !(expected > 0.0 && (0.5..=2.0).contains(&(per_item / expected)))
+}
+
+/// The time per item a job of `plan` should keep its participants in it, for items of `mean`
+/// seconds alone: `mean` stretched by the workers over the parallelism the model predicts for
+/// them (more workers than the items' CPU lets progress at once share what does: 256 workers
+/// of sleeps on the CPU 1.4 % of their time, on 2 cores, about 147 at once, each item 1.74
+/// times as long in the job as alone). `mean` itself for a plan without a prediction.
+fn busy_per_item_expected(plan: &Plan, mean: f64) -> f64 {
+    let stretch = plan
+        .diagnostics()
+        .prediction
+        .as_ref()
+        .filter(|p| p.parallelism > 0.0)
+        .map_or(1.0, |p| (p.workers as f64 / p.parallelism).max(1.0));
+    mean * stretch
 }
 
 /// Seconds per item the pool's participants spent in a run (their time in the job over the
@@ -2150,6 +2181,48 @@ mod tests {
             1e-6,
             1.2
         ));
+    }
+
+    /// A remembered run's cost check: waiting items on more workers than progress at once
+    /// take longer each in the job than alone, as the plan predicts, and that is not another
+    /// cost; compute-bound items on the cores are held to their time alone.
+    #[test]
+    fn a_runs_cost_is_checked_against_what_its_plan_predicts_per_item() {
+        let costs = Costs {
+            spawn: 55e-6,
+            wake: 50e-6,
+            dispatch: 1e-7,
+        };
+        let machine = crate::plan::MachineFacts::new(2, 1 << 30);
+        let waits = SampleStats {
+            count: 2,
+            mean: 1e-3,
+            cpu_fraction: 0.014,
+            run_length: 1,
+            ..Default::default()
+        };
+        let plan = crate::plan::decide(&Optimizer::new(), &waits, 500, &machine, &costs);
+        let p = plan.diagnostics().prediction.expect("a parallel plan");
+        assert!(p.workers as f64 > 1.5 * p.parallelism, "{p:?}");
+        let expected = busy_per_item_expected(&plan, waits.mean);
+        assert!((expected - waits.mean * p.workers as f64 / p.parallelism).abs() < 1e-12);
+        // 2.3 times the time alone in the job is the same work (the demo's remembered runs
+        // read 1.0-1.8 times; past 2 the check against the time alone forgot the site).
+        assert!(!cost_changed(2.3 * waits.mean, &plan, waits.mean));
+        // Items 5× dearer, or 5× cheaper, than the plan expects are other work.
+        assert!(cost_changed(5.0 * expected, &plan, waits.mean));
+        assert!(cost_changed(expected / 5.0, &plan, waits.mean));
+        // Compute-bound on the 2 cores: no stretch, the old check.
+        let computes = computing(100e-6);
+        let plan = crate::plan::decide(&Optimizer::new(), &computes, 10_000, &machine, &costs);
+        assert_eq!(plan.workers(), 2);
+        assert_eq!(busy_per_item_expected(&plan, 100e-6), 100e-6);
+        assert!(!cost_changed(190e-6, &plan, 100e-6));
+        assert!(cost_changed(210e-6, &plan, 100e-6));
+        // A sequential plan has no prediction: its items' time alone.
+        let seq = Plan::sequential("test");
+        assert_eq!(busy_per_item_expected(&seq, 1e-3), 1e-3);
+        assert!(cost_changed(0.0, &seq, 1e-3));
     }
 
     /// A sample of 10 items of `mean` seconds that computed alone.
