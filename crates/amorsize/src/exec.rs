@@ -1547,9 +1547,10 @@ fn solo_check(plan: &Plan) -> Option<pool::Solo> {
 
 /// Chunks of the plan the caller runs before its solo check. Two: by then a participant that
 /// runs beside the caller has finished a chunk of its own unless something holds it up. (With
-/// four, 10,000 items holding one mutex for 1 µs ran in parallel for 2.0–3.8 ms before the
-/// check, at half their speed alone; with two, 0.8–1.9 ms, and the quick suite's lock-bound
-/// row went from 1.08–1.18 to 1.08–1.14 times the loop in 4 alternated pairs.)
+/// four, 10,000 items holding one mutex for 1 µs ran in parallel for 2.0–4.0 ms before the
+/// check, at half their speed alone or less; with two, 0.8–2.7 ms, most of the time 1.0–1.6,
+/// and the quick suite's lock-bound row went from 1.08–1.18 to 1.08–1.14 times the loop in 4
+/// alternated pairs.)
 const SOLO_CHUNKS: f64 = 2.0;
 
 /// Wake-ups' time at least before the solo check.
