@@ -162,8 +162,7 @@ impl BusyThreads {
 #[derive(Debug)]
 pub struct BusyLooks {
     tids: Vec<libc::pid_t>,
-    clocks: Vec<libc::clockid_t>,
-    /// The clocks as last read, and when.
+    /// Their clocks as last read, and when.
     last: Vec<Option<Duration>>,
     at: Instant,
 }
@@ -179,11 +178,9 @@ impl BusyLooks {
     /// ```
     pub fn start() -> Self {
         let tids = other_threads();
-        let clocks: Vec<libc::clockid_t> = tids.iter().map(|&t| thread_clock(t)).collect();
-        let last = clocks.iter().map(|&c| try_clock(c)).collect();
+        let last = read_clocks(&tids);
         Self {
             tids,
-            clocks,
             last,
             at: Instant::now(),
         }
@@ -208,7 +205,7 @@ impl BusyLooks {
         if let Some(rest) = window.checked_sub(self.at.elapsed()) {
             std::thread::sleep(rest);
         }
-        let after: Vec<Option<Duration>> = self.clocks.iter().map(|&c| try_clock(c)).collect();
+        let after = read_clocks(&self.tids);
         let wall = self.at.elapsed();
         self.at = Instant::now();
         let before = std::mem::replace(&mut self.last, after);
@@ -217,10 +214,15 @@ impl BusyLooks {
         let (cores, busy) = busy_threads(&before, after, wall, |i| runnable(tids[i]));
         BusyThreads {
             cores,
-            clocks: busy.into_iter().map(|i| self.clocks[i]).collect(),
+            clocks: busy.into_iter().map(|i| thread_clock(tids[i])).collect(),
             all: all_threads(&before, after, wall),
         }
     }
+}
+
+/// The CPU clocks of threads `tids` of this process (`None` for one that cannot be read).
+fn read_clocks(tids: &[libc::pid_t]) -> Vec<Option<Duration>> {
+    tids.iter().map(|&t| try_clock(thread_clock(t))).collect()
 }
 
 impl fmt::Display for BusyThreads {
@@ -431,13 +433,15 @@ mod tests {
                 }
             };
             s.spawn(spin.clone());
-            spinner = thread_clock(rx.recv().unwrap());
+            let spinner_tid = rx.recv().unwrap();
+            spinner = thread_clock(spinner_tid);
             let mut looks = BusyLooks::start();
-            assert!(looks.clocks.contains(&spinner));
+            assert!(looks.tids.contains(&spinner_tid));
             // A thread started now is not listed, whatever it burns.
             let late = s.spawn(spin);
-            let late_clock = thread_clock(rx.recv().unwrap());
-            assert!(!looks.clocks.contains(&late_clock));
+            let late_tid = rx.recv().unwrap();
+            let late_clock = thread_clock(late_tid);
+            assert!(!looks.tids.contains(&late_tid));
             // On a loaded machine the spinner may be off a CPU through a window: it gets
             // several, each starting where the last ended.
             let mut seen = 0;
