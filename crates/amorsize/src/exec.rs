@@ -746,12 +746,7 @@ fn decide_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     //    type name; the cost check keeps one from passing for the other.
     if let Some(e) = cache_get(key) {
         let similar = n >= e.items / 2 && n <= 2 * e.items;
-        let ratio = if e.stats.mean > 0.0 {
-            per_item / e.stats.mean
-        } else {
-            f64::INFINITY
-        };
-        if similar && (0.5..=2.0).contains(&ratio) {
+        if similar && same_cost(per_item, e.stats.mean) {
             let plan = opt.plan_from(n, &e.stats);
             let threads = plan.executor() == Executor::Threads;
             cache_put(key, n, &e.stats, threads, false);
@@ -1245,8 +1240,13 @@ fn job_threads_cpu(run: Option<&pool::RunStats>, caller: Duration) -> Option<Dur
 /// ms each in the job, and a site read past 2× was forgotten, so the next call sampled again
 /// and grew a job from 2 workers (8.9–24 ms against 6–8 ms remembered).
 fn cost_changed(per_item: f64, plan: &Plan, mean: f64) -> bool {
-    let expected = busy_per_item_expected(plan, mean);
-    !(expected > 0.0 && (0.5..=2.0).contains(&(per_item / expected)))
+    !same_cost(per_item, busy_per_item_expected(plan, mean))
+}
+
+/// Whether a time per item `measured` is the cost `expected` (positive) within 2× either way:
+/// the band in which a call site's remembered statistics still describe its items.
+fn same_cost(measured: f64, expected: f64) -> bool {
+    expected > 0.0 && (0.5..=2.0).contains(&(measured / expected))
 }
 
 /// The time per item a job of `plan` should keep its participants in it, for items of `mean`
