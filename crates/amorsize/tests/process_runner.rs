@@ -479,10 +479,7 @@ fn the_job_log_has_each_job_as_it_ends() {
 /// Whether process `pid` has ended: gone, or a zombie nobody has reaped yet.
 fn ended(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the command name's closing parenthesis.
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        Ok(stat) => matches!(amorsize::system::busy::stat_state(&stat), Some('Z' | 'X')),
         Err(_) => true,
     }
 }

@@ -213,6 +213,15 @@ mod tests {
         (child, pid)
     }
 
+    /// Waits (a minute at most) until child `pid` has exited, without reaping it.
+    fn until_exited(pid: i32) {
+        let t0 = Instant::now();
+        while !crate::process::spawn::exited_unreaped(pid) {
+            assert!(t0.elapsed() < Duration::from_secs(60), "{pid} never exited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn armed(dues: Vec<Due>, running: Vec<i32>, since: Instant) -> Armed {
         Armed {
             dues,
@@ -267,14 +276,8 @@ mod tests {
             at: Instant::now(),
             signal: libc::SIGTERM,
         };
-        let ((), acts) = dog.during(vec![due], vec![pid], || {
-            // The loop's write, blocked until the child has been signalled and has exited.
-            let t0 = Instant::now();
-            while !crate::process::spawn::exited_unreaped(pid) {
-                assert!(t0.elapsed() < Duration::from_secs(60), "never signalled");
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        // The loop's write, blocked until the child has been signalled and has exited.
+        let ((), acts) = dog.during(vec![due], vec![pid], || until_exited(pid));
         assert!(
             matches!(acts.first(), Some(Act::Signalled { signal, .. }) if *signal == libc::SIGTERM),
             "{acts:?}"
@@ -315,15 +318,7 @@ mod tests {
     #[test]
     fn an_exited_job_is_seen_once_and_gets_no_sigterm() {
         let (mut child, pid) = child("true", &[]);
-        // Wait for its exit without reaping it.
-        let t0 = Instant::now();
-        while !crate::process::spawn::exited_unreaped(pid) {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "`true` never exited"
-            );
-            std::thread::yield_now();
-        }
+        until_exited(pid);
         let now = Instant::now();
         let since = now - LOOK_EVERY;
         let due = Due {
