@@ -1545,13 +1545,8 @@ fn solo_check(plan: &Plan) -> Option<pool::Solo> {
     }))
 }
 
-/// Chunks of the plan the caller runs before its solo check. Two: by then a participant that
-/// runs beside the caller has finished a chunk of its own unless something holds it up. (With
-/// four, 10,000 items holding one mutex for 1 µs ran in parallel for 2.0–4.0 ms before the
-/// check, at half their speed alone or less; with two, 0.8–2.7 ms, most of the time 1.0–1.6,
-/// and the quick suite's lock-bound row went from 1.08–1.18 to 1.08–1.14 times the loop in 4
-/// alternated pairs.)
-const SOLO_CHUNKS: f64 = 2.0;
+/// Chunks of the plan the caller runs before its solo check.
+const SOLO_CHUNKS: f64 = 4.0;
 
 /// Wake-ups' time at least before the solo check.
 const SOLO_WAKES: f64 = 20.0;
@@ -2249,7 +2244,7 @@ mod tests {
         Some(((0..n).collect(), stats, plan))
     }
 
-    /// Only items that computed alone are checked, after two of the plan's chunks or 20
+    /// Only items that computed alone are checked, after four of the plan's chunks or 20
     /// wake-ups, whichever is longer.
     #[test]
     fn only_items_that_computed_alone_get_a_solo_check() {
@@ -2259,7 +2254,7 @@ mod tests {
         let check = solo_check(&plan).expect("a check");
         let chunk = plan.chunk_size() as f64 * 1e-3;
         let after = check.after.as_secs_f64();
-        let (chunks, wakes) = (2.0 * chunk, 20.0 * current_costs().wake);
+        let (chunks, wakes) = (4.0 * chunk, 20.0 * current_costs().wake);
         assert!(after >= chunks - 1e-9 && after >= wakes - 1e-9, "{after}");
         assert!(after <= chunks.max(wakes) + 1e-9, "{after}");
         let waits = SampleStats {
