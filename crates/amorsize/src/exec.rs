@@ -140,10 +140,12 @@
 //! blocks while the cores idle is billed for a core's wake-up, 15–18 µs of CPU a sleep on the
 //! 2-core VM whether the sleep lasts 20 µs or 1 ms, and 2–6 µs with 16–128 threads sleeping
 //! side by side (sleeps of 100 µs read 9–18% alone and about 3% in a job). Calibration
-//! measures that billing (ten sleeps of 20 µs); each sampled run's CPU less the billing for
-//! each time it blocked gives the start (never under the watch's floor, never over the share
-//! alone), and the job grows from there as above. When the job starts with every worker it
-//! may have, or ends before its window, nothing is watched, and the call site remembers the
+//! measures both (ten sleeps of 20 µs alone, and five on each of 8 threads per core sleeping
+//! together: 4–5 µs a sleep at stop 32, when one alone cost 9–15 µs); each sampled run's CPU
+//! less the difference for each time it blocked gives the start (never under the watch's
+//! floor, never over the share alone), and the job grows from there as above. When the job
+//! starts with every worker it may have or the planner could give it (`widest_watched`), or
+//! ends before its window, nothing is watched, and the call site remembers the
 //! workers' share over the job, never above the share the job started with (the first worker
 //! wakes the others while the cores are still idle, and reads that as its items' CPU). Such a
 //! sample stops at two runs (see [`sample`]): more would only refine a start the watch
@@ -322,7 +324,11 @@ pub(crate) fn current_costs() -> Costs {
 }
 
 fn calibrate() -> Costs {
-    WAKE_BILLED.get_or_init(wake_billed);
+    WAKE_BILLED.get_or_init(|| {
+        let threads = (SIDE_BY_SIDE_PER_CORE * crate::system::info().cores.effective.max(1))
+            .min(SIDE_BY_SIDE_MOST);
+        billing_gone(wake_billed(), wake_billed_side_by_side(threads))
+    });
     let c = pool::calibrate::costs();
     // The job start measured on the warm pool is the hot case (workers still spinning); a pool
     // idle for more than ~100 µs has parked its workers, and waking one costs far more on a
@@ -337,12 +343,13 @@ fn calibrate() -> Costs {
     }
 }
 
-/// The CPU time the kernel bills a thread for blocking once and being woken, measured with
-/// [`calibrate`] (none before it): see [`wake_billed`].
+/// The CPU time the kernel bills a thread for blocking once and being woken while the cores
+/// idle, beyond what it bills one of many side by side, measured with [`calibrate`] (none
+/// before it): see [`billing_gone`].
 static WAKE_BILLED: OnceLock<f64> = OnceLock::new();
 
-/// What a block costs a thread on idle cores ([`WAKE_BILLED`]) once calibrated; 0 before,
-/// so that shares are taken as read.
+/// What a block costs a thread on idle cores more than side by side ([`WAKE_BILLED`]) once
+/// calibrated; 0 before, so that shares are taken as read.
 fn wake_billed_now() -> f64 {
     WAKE_BILLED.get().copied().unwrap_or(0.0)
 }
@@ -352,8 +359,8 @@ fn wake_billed_now() -> f64 {
 /// run (0 when it cannot be read). On
 /// the 2-core VM a sleep alone costs its thread 15–18 µs of CPU whether it lasts 20 µs or 1 ms
 /// (a core leaving its idle state, billed to the sleeper), and 2–6 µs a sleep with 16–128
-/// threads sleeping side by side; items that wait, sampled one at a time on the caller, carry
-/// that difference in their CPU share ([`share_side_by_side`]).
+/// threads sleeping side by side ([`wake_billed_side_by_side`]); items that wait, sampled one
+/// at a time on the caller, carry that difference in their CPU share ([`share_side_by_side`]).
 fn wake_billed() -> f64 {
     let sleep = |_: &()| std::thread::sleep(Duration::from_micros(20));
     let per_block = (0..5)
@@ -364,6 +371,65 @@ fn wake_billed() -> f64 {
         })
         .collect();
     sample::lower_median(per_block).unwrap_or(0.0)
+}
+
+/// Threads per effective core that sleep together when calibration measures what a block
+/// costs side by side ([`wake_billed_side_by_side`]): enough that the cores seldom idle while
+/// one of them sleeps. On the 2-core VM 8, 16 and 32 threads read alike (4.3–5.0 µs a sleep of
+/// 20 µs, medians of 5 rounds), 4 read 5.8–6.5 µs and 64 read 6.0–6.9 µs.
+const SIDE_BY_SIDE_PER_CORE: usize = 8;
+
+/// The most threads that calibration starts to measure a block side by side: past that the
+/// cores are busy anyway, and each thread costs a spawn (~55 µs here).
+const SIDE_BY_SIDE_MOST: usize = 64;
+
+/// The CPU time (seconds) the kernel bills one of `threads` threads sleeping side by side for
+/// each time it blocks: each thread, once all are started, sleeps 20 µs 5 times and divides
+/// its CPU time by the times it blocked; the lower median over the threads. `None` when no
+/// thread could be started or read.
+fn wake_billed_side_by_side(threads: usize) -> Option<f64> {
+    // Held by the caller while it starts the threads: each waits for it before measuring, so
+    // that they sleep together. A thread that fails to start leaves the others waiting on
+    // nothing but this lock.
+    let start = std::sync::RwLock::new(());
+    let started = start.write().unwrap_or_else(|e| e.into_inner());
+    let per_block: Vec<f64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .spawn_scoped(s, || {
+                        drop(start.read().unwrap_or_else(|e| e.into_inner()));
+                        let (c0, v0) = (sample::thread_cpu_time(), sample::voluntary_switches()?);
+                        for _ in 0..5 {
+                            std::thread::sleep(Duration::from_micros(20));
+                        }
+                        let cpu = sample::thread_cpu_time().saturating_sub(c0);
+                        let blocks = sample::voluntary_switches()?.saturating_sub(v0);
+                        (blocks > 0).then(|| cpu.as_secs_f64() / blocks as f64)
+                    })
+                    .ok()
+            })
+            .collect();
+        drop(started);
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    sample::lower_median(per_block)
+}
+
+/// The part of a block's CPU cost (`alone`, seconds, see [`wake_billed`]) that items side by
+/// side do not pay (`side`, see [`wake_billed_side_by_side`]): what a sampled item's share
+/// carries that a job's workers' shares do not. Nothing when the side-by-side figure is
+/// unknown (the shares are then taken as read), and never below 0.
+///
+/// Subtracting all of `alone` took a share as if a block cost nothing side by side: sleeps of
+/// 100 µs sampled at 6–9 % of their time read 1–2 % less 9–14 µs a sleep, and 500 of them ran
+/// on the floor's 256 workers in 3.2–4.3 ms where 64 took 2.3–2.8 ms (their process burned
+/// 15 µs of CPU an item at 256 workers, 10 µs at 64, 9.6 µs run one at a time).
+fn billing_gone(alone: f64, side: Option<f64>) -> f64 {
+    side.map_or(0.0, |side| (alone - side).max(0.0))
 }
 
 /// The CPU share that items sampled one at a time (`ms`) would have side by side: each run's
@@ -963,6 +1029,27 @@ fn stats_seen(
     s
 }
 
+/// The most workers the policy of a watched job (see [`run_watched`]) can ask for, `plan`
+/// making its plans: the plan for `guess` (which a watch of computing workers keeps) or for
+/// `guess` at the `floor` share (the least a watch of waiting workers reads, see
+/// [`stats_seen`]), whichever is wider; 1 when neither runs on threads. The planner gives
+/// no fewer workers for a lower share, so no watch asks for more. A job started that wide
+/// has nothing to watch for: 500 sleeps of 100 µs planned at the floor's 256 workers, run
+/// by `Plan::execute`, took 3.3–4.2 ms with the watch (the caller waiting for its workers to
+/// enter, then a window, before it took part) against 2.4–2.7 ms for the same setting on a
+/// fixed pool.
+fn widest_watched(guess: &SampleStats, floor: f64, plan: impl Fn(&SampleStats) -> Plan) -> usize {
+    let mut waiting = guess.clone();
+    waiting.cpu_fraction = floor.min(guess.cpu_fraction);
+    [guess, &waiting]
+        .into_iter()
+        .map(plan)
+        .filter(|p| p.executor() == Executor::Threads)
+        .map(|p| p.workers())
+        .max()
+        .unwrap_or(1)
+}
+
 /// The least CPU share a watch gives waiting workers: 1 / [`crate::plan::WAITING_WORKERS_PER_CORE`]
 /// (1/64: a worker watched for a few hundred microseconds while it sleeps reads next to
 /// nothing, and a sleep of a millisecond burns 1–3 % of it), or less where `max_workers`,
@@ -1051,8 +1138,9 @@ fn others_look_like_inner_threads(seen: &pool::Observed) -> bool {
 /// workers for `window` seconds, and the planner, given the CPU they used, says how many
 /// workers the job should have; waiting work grows the job to that many. The call site `key`
 /// (none for [`Plan::execute`]) remembers the statistics the watch gave, or, when the plan
-/// already had every worker the job may (nothing to watch for), the workers' share over the
-/// job or `first_share`, whichever is less, at most `guess`'s.
+/// already had every worker the job may or the policy could ask for ([`widest_watched`]:
+/// nothing to watch for), the workers' share over the job or `first_share`, whichever is
+/// less, at most `guess`'s.
 #[allow(clippy::too_many_arguments)]
 fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     opt: &Optimizer,
@@ -1067,12 +1155,19 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 ) -> Result<Vec<R>> {
     let n = items.len();
     let settings = opt.sample_settings_for();
-    let max = settings.max_workers.min(n).max(1);
     let floor = waiting_floor(opt, &settings);
     let billed = wake_billed_now();
+    let left = n - sampled.iter().map(|(_, rs)| rs.len()).sum::<usize>();
+    // The job grows no wider than the policy below can ask for: a plan already that wide has
+    // nothing to watch for, and the watch would only cost it the caller's part at its start.
+    let most = settings.max_workers.min(n).max(1);
+    let max = if plan.workers() >= most {
+        most
+    } else {
+        most.min(widest_watched(&guess, floor, |s| opt.plan_from(left, s)).max(plan.workers()))
+    };
     let decide = {
         let (opt, guess) = (opt.clone(), guess.clone());
-        let left = n - sampled.iter().map(|(_, rs)| rs.len()).sum::<usize>();
         // Whether the rest of the process burns on its own account cannot be seen while the
         // items run: until it is known, a worker off the CPU waits. (Taken for waiting, items
         // that wait for threads of their own run on more workers that queue more work for
@@ -1325,10 +1420,13 @@ fn sample_and_run<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
 /// The plan a job of `n` items whose sample `s` found them waiting starts with (`plan`, made
 /// from the sample as it is, when the items were not found to wait), and the CPU share it was
 /// made for: the sample's, less `billed` seconds for each time an item blocked (what the
-/// kernel bills a thread that blocks while the caller's cores idle, see [`wake_billed`] and
-/// [`share_side_by_side`]), at least the [`waiting_floor`]. Sleeps of
-/// 100 µs sampled at 6–13% of their time plan 28–63 workers on 2 cores; less the billing,
-/// 256 (the floor), which ran 500 of them in 1.7 ms where 32 took 3.0–4.3.
+/// kernel bills a thread that blocks while the caller's cores idle beyond what it bills one of
+/// many side by side, see [`billing_gone`] and [`share_side_by_side`]), at least the
+/// [`waiting_floor`]. Sleeps of 100 µs sampled at 6–13% of their time plan 28–63 workers on 2
+/// cores; less the billing, up to 256 (the floor), which ran 500 of them in 1.7 ms where 32
+/// took 3.0–4.3 (stop 19); at stop 32, when a sleep side by side cost 4–5 µs of its 9–15 µs
+/// alone, 256 took 3.2–4.3 ms and 64 2.3–2.8, and less what side by side still costs the
+/// sleeps plan 60–115 workers.
 fn start_side_by_side<R>(
     opt: &Optimizer,
     n: usize,
@@ -1350,7 +1448,7 @@ fn start_side_by_side<R>(
         let why = format!(
             "CPU {:.1}% of the items' time side by side, not the {:.1}% sampled one at a time: \
              {:.1} µs of CPU for each time an item blocked is what the kernel bills a thread \
-             that blocks while the cores idle, and workers side by side keep the cores busy",
+             that blocks while the cores idle beyond what it bills one of many side by side",
             share * 100.0,
             sampled * 100.0,
             billed * 1e6
@@ -1390,7 +1488,8 @@ impl Plan {
     ///   workers, side by side, burn a smaller share of the CPU than the sample measured with
     ///   each item alone (500 sleeps of 100 µs: 11% alone, about a third of that side by side;
     ///   31 planned workers grew to 128, 3.4 ms → 2.7 ms here). It never shrinks, and never
-    ///   exceeds the optimizer's `max_workers`.
+    ///   exceeds the optimizer's `max_workers` nor the most workers the planner gives for any
+    ///   share a watch can read (a plan already that wide runs without a watch).
     ///
     /// [`COMPUTE_BOUND`]: crate::plan::COMPUTE_BOUND
     ///
@@ -2101,6 +2200,44 @@ mod tests {
         // A sleep blocks the thread, and the kernel bills it for going to sleep and waking:
         // more than nothing, far less than the 20 µs sleep and its wake-up take.
         assert!(billed > 0.0 && billed < 0.01, "{billed}");
+        // The same, measured on threads sleeping together (one of them alone too).
+        for threads in [1, 4] {
+            let side = wake_billed_side_by_side(threads).expect("the threads' clocks read");
+            assert!(side > 0.0 && side < 0.01, "{threads}: {side}");
+        }
+    }
+
+    #[test]
+    fn only_what_side_by_side_sleeps_do_not_pay_is_left_out() {
+        let us = |x: f64| x * 1e-6;
+        // 15 µs a block alone, 4.5 µs side by side: 10.5 µs of each sampled block are the
+        // idle cores' (within rounding).
+        assert!((billing_gone(us(15.0), Some(us(4.5))) - us(10.5)).abs() < 1e-12);
+        // Dearer side by side (a loaded machine): nothing left out, never less than nothing.
+        assert_eq!(billing_gone(us(5.0), Some(us(7.0))), 0.0);
+        // Not measured side by side: shares are taken as read.
+        assert_eq!(billing_gone(us(15.0), None), 0.0);
+        // 2,000 sleeps of 100 µs sampled at 9.4 µs of CPU each alone (5.7 %, 1 block each):
+        // less all 9 µs of a block alone they read the floor and plan 256 workers; less the
+        // 4.5 µs not paid side by side, about half as many.
+        let sampled = |cpu_us: f64| sample::Measurement {
+            thread_cpu: Duration::from_secs_f64(us(cpu_us)),
+            cpu_measured: true,
+            voluntary_switches: Some(1),
+            ..sample::Measurement::wall_only(0, 1, Duration::from_micros(165))
+        };
+        let ms = [sampled(9.4), sampled(9.4)];
+        let all = share_side_by_side(&ms, us(9.0)).expect("blocked");
+        let part = share_side_by_side(&ms, billing_gone(us(9.0), Some(us(4.5)))).expect("blocked");
+        let workers = |share: f64| {
+            let mut s = guess();
+            s.mean = 165e-6;
+            s.cpu_fraction = share.max(FLOOR);
+            decide_with(&Optimizer::new(), &s, 2_000).workers()
+        };
+        assert_eq!(workers(all), 256);
+        let fewer = workers(part);
+        assert!((64..=160).contains(&fewer), "{fewer} workers at {part}");
     }
 
     /// The solo policy: the caller blocked, its items burned at least half their sampled time
@@ -2616,6 +2753,38 @@ mod tests {
         };
         let s = stats_seen(&guess(), &computes, None, FLOOR, 15e-6);
         assert_eq!(s.cpu_fraction, guess().cpu_fraction);
+    }
+
+    #[test]
+    fn no_watch_asks_for_more_workers_than_the_widest() {
+        // Sleeps of 1 ms, 500 of them, guessed from one item on the CPU 7% of its time.
+        let mut sleeps = guess();
+        sleeps.cpu_fraction = 0.07;
+        let plan = |s: &SampleStats| decide_with(&Optimizer::new(), s, 500);
+        let widest = widest_watched(&sleeps, FLOOR, plan);
+        // The floor's plan: twice the 2 cores over 1/64.
+        assert_eq!(widest, 256);
+        assert!(plan(&sleeps).workers() < widest);
+        // Whatever a window reads, waiting or computing, the policy asks for no more.
+        for (cpu_us, others_us) in [(0, 0), (4, 0), (20, 0), (60, 10), (150, 0), (400, 0)] {
+            for blocks in [None, Some(3)] {
+                let read = pool::Observed {
+                    blocks,
+                    ..seen(2, cpu_us, others_us)
+                };
+                let asked = plan(&stats_seen(&sleeps, &read, None, FLOOR, 15e-6)).workers();
+                assert!(asked <= widest, "{asked} > {widest} for {read:?}");
+            }
+        }
+        // Guessed to compute: a watch that finds the workers waiting may still grow the job.
+        assert_eq!(widest_watched(&guess(), FLOOR, plan), 256);
+        // Work too short to share anywhere: 1.
+        let tiny = sample::summarize(&[sample::Measurement::wall_only(
+            0,
+            1,
+            Duration::from_nanos(10),
+        )]);
+        assert_eq!(widest_watched(&tiny, FLOOR, plan), 1);
     }
 
     #[test]
