@@ -362,15 +362,18 @@ fn wake_billed_now() -> f64 {
 /// threads sleeping side by side ([`wake_billed_side_by_side`]); items that wait, sampled one
 /// at a time on the caller, carry that difference in their CPU share ([`share_side_by_side`]).
 fn wake_billed() -> f64 {
-    let sleep = |_: &()| std::thread::sleep(Duration::from_micros(20));
-    let per_block = (0..5)
-        .filter_map(|_| sample::timed_run(&[(), ()], &sleep, 0, 2, Duration::ZERO).ok())
-        .filter_map(|(m, _)| {
-            let blocks = m.voluntary_switches.filter(|&v| v > 0)?;
-            Some(m.thread_cpu.as_secs_f64() / blocks as f64)
-        })
-        .collect();
+    let per_block = (0..5).filter_map(|_| sleeps_cost_per_block(2)).collect();
     sample::lower_median(per_block).unwrap_or(0.0)
+}
+
+/// The calling thread's CPU time (seconds) per time it blocked over `sleeps` sleeps of 20 µs,
+/// timed as the sample times a run; `None` when it did not block or the count cannot be read.
+fn sleeps_cost_per_block(sleeps: usize) -> Option<f64> {
+    let sleep = |_: &()| std::thread::sleep(Duration::from_micros(20));
+    let items = vec![(); sleeps];
+    let (m, _) = sample::timed_run(&items, &sleep, 0, sleeps, Duration::ZERO).ok()?;
+    let blocks = m.voluntary_switches.filter(|&v| v > 0)?;
+    Some(m.thread_cpu.as_secs_f64() / blocks as f64)
 }
 
 /// Threads per effective core that sleep together when calibration measures what a block
@@ -399,13 +402,7 @@ fn wake_billed_side_by_side(threads: usize) -> Option<f64> {
                 std::thread::Builder::new()
                     .spawn_scoped(s, || {
                         drop(start.read().unwrap_or_else(|e| e.into_inner()));
-                        let (c0, v0) = (sample::thread_cpu_time(), sample::voluntary_switches()?);
-                        for _ in 0..5 {
-                            std::thread::sleep(Duration::from_micros(20));
-                        }
-                        let cpu = sample::thread_cpu_time().saturating_sub(c0);
-                        let blocks = sample::voluntary_switches()?.saturating_sub(v0);
-                        (blocks > 0).then(|| cpu.as_secs_f64() / blocks as f64)
+                        sleeps_cost_per_block(5)
                     })
                     .ok()
             })
@@ -1105,12 +1102,18 @@ impl AfterJob {
 const JUDGED_OVER: Duration = Duration::from_millis(40);
 
 /// Cores the rest of the process burned while `own` was the CPU of the job's own threads (the
-/// caller and the workers that took part), out of `process_cpu` over `wall`; `None` for a job
-/// shorter than [`JUDGED_OVER`] or when the workers' CPU was not measured.
-fn others_over_job(process_cpu: Duration, own: Option<Duration>, wall: Duration) -> Option<f64> {
+/// caller and the workers that took part), out of the process's CPU over `wall`, which
+/// `process_cpu` reads; `None`, without reading it, for a job shorter than [`JUDGED_OVER`] or
+/// when the workers' CPU was not measured. The read sums every thread's clock: with hundreds
+/// of threads it took 10–230 µs in the bench's process, against jobs of a few milliseconds.
+fn others_over_job(
+    process_cpu: impl FnOnce() -> Duration,
+    own: Option<Duration>,
+    wall: Duration,
+) -> Option<f64> {
     let own = own?;
     (wall >= JUDGED_OVER)
-        .then(|| process_cpu.saturating_sub(own).as_secs_f64() / wall.as_secs_f64())
+        .then(|| process_cpu().saturating_sub(own).as_secs_f64() / wall.as_secs_f64())
 }
 
 /// A watched worker on the CPU for at least this share of the window it could run (less its
@@ -1209,10 +1212,6 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // The caller's whole CPU time, not only its part in the job: it also spawns the threads a
     // growing job grows to (tens of microseconds each), which no other thread burns.
     let caller = sample::thread_cpu_time().saturating_sub(c0);
-    // The process's clock again only for a job long enough to judge what the rest of the
-    // process burned over it ([`others_over_job`]): with hundreds of threads a read took
-    // 10–230 µs in the bench's process, against jobs of a few milliseconds.
-    let process_cpu = (wall >= JUDGED_OVER).then(|| sample::process_cpu_time().saturating_sub(p0));
     // Nothing watched: with a share measured before the job, the job's own share or that one
     // is remembered; otherwise (no worker came in time) nothing was learned about CPU use, and
     // the site is not remembered, so the next call looks again.
@@ -1242,9 +1241,11 @@ fn run_watched<T: Sync, R: Send, F: Fn(&T) -> R + Sync>(
     // to judge: a shorter one counts as waiting whatever the busy threads are, and measuring
     // them costs a window and a scan of every thread (1.7 ms after a first call of 500 sleeps
     // of 1 ms that had grown to 256 workers, whose CPU the second look counts as the rest's).
-    let after = process_cpu
-        .and_then(|p| others_over_job(p, job_threads_cpu(run.as_ref(), caller), wall))
-        .filter(|_| others_look_like_inner_threads(&seen))
+    // The process's clock is read again only when what the rest burned is judged.
+    let process_cpu = || sample::process_cpu_time().saturating_sub(p0);
+    let after = others_look_like_inner_threads(&seen)
+        .then(|| others_over_job(process_cpu, job_threads_cpu(run.as_ref(), caller), wall))
+        .flatten()
         .map(|others| AfterJob {
             busy: crate::system::BusyThreads::measure(sample::BUSY_WINDOW).cores(),
             others,
@@ -2895,12 +2896,20 @@ mod tests {
     #[test]
     fn what_the_rest_burned_is_judged_over_long_jobs_only() {
         let ms = Duration::from_millis;
-        let o = others_over_job(ms(100), Some(ms(20)), ms(40)).unwrap();
+        let read = |d: Duration| move || d;
+        let o = others_over_job(read(ms(100)), Some(ms(20)), ms(40)).unwrap();
         assert!((o - 2.0).abs() < 1e-9, "{o}");
-        assert_eq!(others_over_job(ms(100), Some(ms(20)), ms(39)), None);
-        assert_eq!(others_over_job(ms(100), None, ms(400)), None);
+        assert_eq!(others_over_job(read(ms(100)), Some(ms(20)), ms(39)), None);
+        assert_eq!(others_over_job(read(ms(100)), None, ms(400)), None);
         // The participants' clocks ahead of the process's: nothing else burned.
-        assert_eq!(others_over_job(ms(10), Some(ms(20)), ms(40)), Some(0.0));
+        assert_eq!(
+            others_over_job(read(ms(10)), Some(ms(20)), ms(40)),
+            Some(0.0)
+        );
+        // Where nothing is judged, the process's clock is not read.
+        let unread = || -> Duration { panic!("the process's clock was read") };
+        assert_eq!(others_over_job(unread, Some(ms(20)), ms(39)), None);
+        assert_eq!(others_over_job(unread, None, ms(400)), None);
     }
 
     #[test]
