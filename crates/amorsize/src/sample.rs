@@ -219,7 +219,11 @@ pub struct Measurement {
     pub wall: Duration,
     /// CPU time of the measuring thread over the run.
     pub thread_cpu: Duration,
-    /// CPU time of the whole process over the run.
+    /// CPU time of the whole process over the run: the measuring thread's, and what the rest
+    /// of the process burned over the run. The process clock's own reads are not counted as
+    /// the rest's (one walks every thread of the process: tens of microseconds among hundreds),
+    /// and a measuring thread kept off its CPU just before the run sees the rest burn over the
+    /// run's time only, at the rate it burned over both.
     pub process_cpu: Duration,
     /// Time the measuring thread was ready to run but waited for a CPU (the scheduler's run
     /// delay from `/proc/thread-self/schedstat`; zero where unavailable). Other processes on
@@ -878,6 +882,41 @@ pub(crate) fn try_clock(id: libc::clockid_t) -> Option<Duration> {
     })
 }
 
+/// What [`Measurement::process_cpu`] holds for a run of `wall` in which the calling thread
+/// burned `thread_cpu`: that, and what the rest of the process burned over the run, read
+/// between the process clock's two reads (`process` apart).
+///
+/// The process clock counts the reading thread's own CPU up to the moment each read begins
+/// (Linux brings the caller's clock up to date first, then sums every thread), so `caller`
+/// is the caller's CPU from just before the first read to just before the second: the first
+/// read itself included. That read walks every thread of the process: in the benchmark
+/// suite's process, whose pools hold hundreds, one took 10–230 µs of the caller's CPU, which
+/// counted as other threads' before (500 parked threads: 8% of each 165 µs sleep, median,
+/// against 1% with none).
+///
+/// `span` is the wall time from just before the first read to the run's end. What of it
+/// outside the run the caller spent off its CPU (kept off it between a read and the run, on a
+/// loaded machine) is time the rest of the process burned in too, which counted against the
+/// run's wall alone before: the others' CPU is taken at their rate over the run and that time.
+/// Pure: no clock.
+fn process_cpu_of_run(
+    wall: Duration,
+    span: Duration,
+    thread_cpu: Duration,
+    process: Duration,
+    caller: Duration,
+) -> Duration {
+    let others = process.saturating_sub(caller);
+    let reading = caller.saturating_sub(thread_cpu);
+    let off_cpu = span.saturating_sub(wall).saturating_sub(reading);
+    let others = if off_cpu.is_zero() {
+        others
+    } else {
+        others.mul_f64(wall.as_secs_f64() / wall.saturating_add(off_cpu).as_secs_f64())
+    };
+    thread_cpu.saturating_add(others)
+}
+
 /// Runs `f` on `items[start..start + len]`, timing the run; a panic becomes
 /// [`Error::TaskPanicked`] with the index of the item that panicked.
 pub(crate) fn timed_run<T, R, F: Fn(&T) -> R>(
@@ -904,6 +943,10 @@ pub(crate) fn timed_run<T, R, F: Fn(&T) -> R>(
         None
     };
     let v0 = voluntary_switches();
+    // The process clock is read inside a span of its own (see `process_cpu_of_run`): the
+    // caller's clock just before each of its reads, the wall clock around both.
+    let around = Instant::now();
+    let before_read = thread_cpu_time();
     let p0 = process_cpu_time();
     let t0 = thread_cpu_time();
     let w0 = Instant::now();
@@ -913,9 +956,20 @@ pub(crate) fn timed_run<T, R, F: Fn(&T) -> R>(
             out.push(f(item));
         }
     }));
-    let wall = w0.elapsed().saturating_sub(clock_overhead());
-    let thread_cpu = thread_cpu_time().saturating_sub(t0);
-    let process_cpu = process_cpu_time().saturating_sub(p0);
+    let end = Instant::now();
+    let wall = end
+        .saturating_duration_since(w0)
+        .saturating_sub(clock_overhead());
+    let t1 = thread_cpu_time();
+    let process = process_cpu_time().saturating_sub(p0);
+    let thread_cpu = t1.saturating_sub(t0);
+    let process_cpu = process_cpu_of_run(
+        wall,
+        end.saturating_duration_since(around),
+        thread_cpu,
+        process,
+        t1.saturating_sub(before_read),
+    );
     let voluntary_switches = match (v0, voluntary_switches()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
@@ -1279,6 +1333,43 @@ mod tests {
 
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The process clock's first read costs the caller CPU (in a process of hundreds of
+    /// threads, tens of microseconds), and a caller kept off its CPU between that read and
+    /// the run saw the rest of the process burn meanwhile: neither counts as CPU the rest of
+    /// the process burned over the run.
+    #[test]
+    fn a_run_counts_neither_the_process_clocks_read_nor_a_wait_before_it() {
+        let us = Duration::from_micros;
+        // A run of 165 µs whose item burned 10 µs; the first read took 50 µs of the caller's
+        // CPU (the span: 51 µs of reads, the run), and no other thread ran.
+        assert_eq!(
+            process_cpu_of_run(us(165), us(216), us(10), us(61), us(61)),
+            us(10)
+        );
+        // The same, with another thread burning a core through the run: 165 µs of its.
+        assert_eq!(
+            process_cpu_of_run(us(165), us(216), us(10), us(226), us(61)),
+            us(175)
+        );
+        // The caller waited 835 µs for a CPU between the read and the run, while a thread of
+        // the program burned a core: its 1 ms over those 1,000 µs is 165 µs over the run.
+        let run = process_cpu_of_run(us(165), us(1_001), us(10), us(1_011), us(11));
+        assert!(run.abs_diff(us(175)) < us(1), "{run:?}");
+        // Without that wait the same reading is a core and a half over the run.
+        let run = process_cpu_of_run(us(165), us(166), us(10), us(261), us(11));
+        assert_eq!(run, us(260));
+        // A process clock behind the caller's (no thread can burn less than nothing).
+        assert_eq!(
+            process_cpu_of_run(us(165), us(170), us(10), us(5), us(12)),
+            us(10)
+        );
+        // A run of no time: nothing of the others' counts, nothing divides by zero.
+        assert_eq!(
+            process_cpu_of_run(us(0), us(900), us(0), us(500), us(0)),
+            us(0)
+        );
+    }
 
     /// Runs of 190 µs items: sleeps on the CPU ~20 µs of them stop a sample at two runs;
     /// items that compute, items that vary, or runs whose CPU was not read do not.
