@@ -269,7 +269,9 @@ pub fn effective_parallelism(
 /// finite-source queue with exponential computing and waiting times, whose state is how many
 /// workers want a CPU (`k` of them, with weight `workers! / (workers − k)! · r^k / (k! below
 /// the cores, cores! · cores^(k − cores) above)`, `r` the ratio of computing to waiting time).
-/// `O(workers)`.
+/// `O(workers)`, a multiplication and an addition per worker past the cores (the planner asks
+/// it of every worker count it weighs: 64 of them and more, a quarter of a plan's time when
+/// each step also divided).
 ///
 /// ```
 /// use amorsize::model::busy_cores;
@@ -293,6 +295,46 @@ pub fn busy_cores(workers: usize, cores: usize, cpu_fraction: f64) -> f64 {
         return c as f64;
     }
     let r = f / (1.0 - f);
+    busy_cores_by_tail(n, c, r).unwrap_or_else(|| busy_cores_by_terms(n, c, r))
+}
+
+/// [`busy_cores`] for `n > c` workers whose ratio of computing to waiting is `r`, its weights
+/// past the cores summed in closed form: the weight of `c + j` wanting a CPU is the weight of
+/// `c` times `(n − c)! / (n − c − j)! · (r / c)^j`, and with `m = n − c` those add up to
+/// `S(m) = 1 + m·x·(1 + (m − 1)·x·(1 + … (1 + x)))`, `x = r / c`, one multiplication and
+/// addition a step (Horner's rule), no division. `None` where a sum leaves what an `f64` holds
+/// well (past 1e250, or a weight of 0): [`busy_cores_by_terms`] then sums term by term.
+fn busy_cores_by_tail(n: usize, c: usize, r: f64) -> Option<f64> {
+    // The weights of 0..=c wanting a CPU (c ≤ n): t ends as the weight of c.
+    let (mut t, mut sum, mut busy) = (1.0f64, 1.0f64, 0.0f64);
+    for k in 1..=c {
+        t *= (n - k + 1) as f64 * r / k as f64;
+        sum += t;
+        busy += t * k as f64;
+        if sum > 1e200 {
+            t /= 1e200;
+            sum /= 1e200;
+            busy /= 1e200;
+        }
+    }
+    let x = r / c as f64;
+    let mut s = 1.0f64;
+    for i in 1..=n - c {
+        s = 1.0 + i as f64 * x * s;
+        if s > 1e250 {
+            return None;
+        }
+    }
+    // The weights past c, in units of t's: all of them keep every core busy.
+    let tail = s - 1.0;
+    let (sum, busy) = (sum / t, busy / t);
+    let p = (busy + c as f64 * tail) / (sum + tail);
+    (p.is_finite() && t > 0.0).then_some(p.min(c as f64))
+}
+
+/// [`busy_cores`] summed term by term, for `n > c` workers whose ratio of computing to waiting
+/// is `r` (what [`busy_cores_by_tail`] gives in closed form where an `f64` holds its sums).
+fn busy_cores_by_terms(n: usize, c: usize, r: f64) -> f64 {
     // Unnormalised weights of 0..=n workers wanting a CPU, rescaled as they grow.
     let (mut t, mut sum, mut busy) = (1.0f64, 1.0f64, 0.0f64);
     for k in 1..=n {
@@ -575,6 +617,23 @@ mod tests {
         ]
     }
 
+    /// The closed form answers where the planner asks most (items that wait: 64 workers at
+    /// 3 % on 2 cores, 512 at 2 %); where its sum passes what an `f64` holds well (512 workers
+    /// at ½ on 2 cores), the terms do.
+    #[test]
+    fn busy_cores_in_closed_form_where_it_holds() {
+        let r = |f: f64| f / (1.0 - f);
+        for (n, f) in [(64, 0.03), (512, 0.02), (8, 0.5)] {
+            let tail = busy_cores_by_tail(n, 2, r(f)).expect("closed form");
+            assert!(
+                (tail - busy_cores_by_terms(n, 2, r(f))).abs() < 1e-12,
+                "{n} at {f}"
+            );
+        }
+        assert!(busy_cores_by_tail(512, 2, r(0.5)).is_none());
+        assert_eq!(busy_cores(512, 2, 0.5), busy_cores_by_terms(512, 2, 1.0));
+    }
+
     proptest! {
         #[test]
         fn prediction_is_finite_and_sane(
@@ -611,6 +670,20 @@ mod tests {
             prop_assert!(effective_parallelism(workers + 1, cores, cpu, 1.0) + 1e-9 >= p);
             let busy = busy_cores(workers, cores, cpu);
             prop_assert!(busy >= 0.0 && busy <= cores as f64 + 1e-9);
+        }
+
+        #[test]
+        fn busy_cores_in_closed_form_is_the_sum_term_by_term(
+            cores in 1usize..128, extra in 1usize..2_000, cpu in 1e-6f64..0.999_999,
+        ) {
+            let (n, c) = (cores + extra, cores);
+            let r = cpu / (1.0 - cpu);
+            let terms = busy_cores_by_terms(n, c, r);
+            let got = busy_cores(n, c, cpu);
+            prop_assert!((got - terms).abs() <= 1e-9 * terms.max(1.0), "{got} against {terms}");
+            if let Some(tail) = busy_cores_by_tail(n, c, r) {
+                prop_assert_eq!(tail, got);
+            }
         }
 
         #[test]
