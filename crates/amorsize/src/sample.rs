@@ -1341,34 +1341,28 @@ mod tests {
     #[test]
     fn a_run_counts_neither_the_process_clocks_read_nor_a_wait_before_it() {
         let us = Duration::from_micros;
-        // A run of 165 µs whose item burned 10 µs; the first read took 50 µs of the caller's
-        // CPU (the span: 51 µs of reads, the run), and no other thread ran.
-        assert_eq!(
-            process_cpu_of_run(us(165), us(216), us(10), us(61), us(61)),
-            us(10)
-        );
-        // The same, with another thread burning a core through the run: 165 µs of its.
-        assert_eq!(
-            process_cpu_of_run(us(165), us(216), us(10), us(226), us(61)),
-            us(175)
-        );
-        // The caller waited 835 µs for a CPU between the read and the run, while a thread of
-        // the program burned a core: its 1 ms over those 1,000 µs is 165 µs over the run.
-        let run = process_cpu_of_run(us(165), us(1_001), us(10), us(1_011), us(11));
-        assert!(run.abs_diff(us(175)) < us(1), "{run:?}");
-        // Without that wait the same reading is a core and a half over the run.
-        let run = process_cpu_of_run(us(165), us(166), us(10), us(261), us(11));
-        assert_eq!(run, us(260));
-        // A process clock behind the caller's (no thread can burn less than nothing).
-        assert_eq!(
-            process_cpu_of_run(us(165), us(170), us(10), us(5), us(12)),
-            us(10)
-        );
-        // A run of no time: nothing of the others' counts, nothing divides by zero.
-        assert_eq!(
-            process_cpu_of_run(us(0), us(900), us(0), us(500), us(0)),
-            us(0)
-        );
+        // (wall, span, the caller's CPU in the run, the process clock's difference, the
+        // caller's CPU from before the first read): what the run's process CPU is.
+        let cases = [
+            // A run of 165 µs whose item burned 10 µs; the first read took 50 µs of the
+            // caller's CPU (the span: 51 µs of reads, the run), and no other thread ran.
+            ((165, 216, 10, 61, 61), 10),
+            // The same, with another thread burning a core through the run: its 165 µs.
+            ((165, 216, 10, 226, 61), 175),
+            // The caller waited 835 µs for a CPU between the read and the run, while a thread
+            // of the program burned a core: its 1 ms over those 1,000 µs is 165 µs of the run.
+            ((165, 1_001, 10, 1_011, 11), 175),
+            // Without that wait the same reading is a core and a half over the run.
+            ((165, 166, 10, 261, 11), 260),
+            // A process clock behind the caller's (no thread burns less than nothing).
+            ((165, 170, 10, 5, 12), 10),
+            // A run of no time: nothing of the others' counts, nothing divides by zero.
+            ((0, 900, 0, 500, 0), 0),
+        ];
+        for ((wall, span, own, process, caller), want) in cases {
+            let run = process_cpu_of_run(us(wall), us(span), us(own), us(process), us(caller));
+            assert!(run.abs_diff(us(want)) < us(1), "{run:?}, not {want} µs");
+        }
     }
 
     /// Runs of 190 µs items: sleeps on the CPU ~20 µs of them stop a sample at two runs;
