@@ -305,17 +305,10 @@ pub fn busy_cores(workers: usize, cores: usize, cpu_fraction: f64) -> f64 {
 /// addition a step (Horner's rule), no division. `None` where a sum leaves what an `f64` holds
 /// well (past 1e250, or a weight of 0): [`busy_cores_by_terms`] then sums term by term.
 fn busy_cores_by_tail(n: usize, c: usize, r: f64) -> Option<f64> {
-    // The weights of 0..=c wanting a CPU (c ≤ n): t ends as the weight of c.
-    let (mut t, mut sum, mut busy) = (1.0f64, 1.0f64, 0.0f64);
+    // The weights of 0..=c wanting a CPU (c ≤ n): w.t ends as the weight of c.
+    let mut w = Weights::new();
     for k in 1..=c {
-        t *= (n - k + 1) as f64 * r / k as f64;
-        sum += t;
-        busy += t * k as f64;
-        if sum > 1e200 {
-            t /= 1e200;
-            sum /= 1e200;
-            busy /= 1e200;
-        }
+        w.next((n - k + 1) as f64 * r / k as f64, k);
     }
     let x = r / c as f64;
     let mut s = 1.0f64;
@@ -327,36 +320,62 @@ fn busy_cores_by_tail(n: usize, c: usize, r: f64) -> Option<f64> {
     }
     // The weights past c, in units of t's: all of them keep every core busy.
     let tail = s - 1.0;
-    let (sum, busy) = (sum / t, busy / t);
+    let (sum, busy) = (w.sum / w.t, w.busy / w.t);
     let p = (busy + c as f64 * tail) / (sum + tail);
-    (p.is_finite() && t > 0.0).then_some(p.min(c as f64))
+    (p.is_finite() && w.t > 0.0).then_some(p.min(c as f64))
 }
 
 /// [`busy_cores`] summed term by term, for `n > c` workers whose ratio of computing to waiting
 /// is `r` (what [`busy_cores_by_tail`] gives in closed form where an `f64` holds its sums).
 fn busy_cores_by_terms(n: usize, c: usize, r: f64) -> f64 {
-    // Unnormalised weights of 0..=n workers wanting a CPU, rescaled as they grow.
-    let (mut t, mut sum, mut busy) = (1.0f64, 1.0f64, 0.0f64);
+    // The weights of 0..=n workers wanting a CPU.
+    let mut w = Weights::new();
     for k in 1..=n {
         let step = (n - k + 1) as f64 * r / k.min(c) as f64;
-        t *= step;
-        sum += t;
-        busy += t * k.min(c) as f64;
-        if sum > 1e200 {
-            t /= 1e200;
-            sum /= 1e200;
-            busy /= 1e200;
-        }
+        w.next(step, k.min(c));
         // Past the cores the steps only shrink: once one is below 1, the weights left add up
         // to less than t · step / (1 − step); stop when that cannot show in the result.
-        if k >= c && step < 1.0 && t * step / (1.0 - step) < 1e-13 * sum {
+        if k >= c && step < 1.0 && w.t * step / (1.0 - step) < 1e-13 * w.sum {
             break;
         }
     }
-    if sum.is_finite() && sum > 0.0 {
-        (busy / sum).min(c as f64)
+    if w.sum.is_finite() && w.sum > 0.0 {
+        (w.busy / w.sum).min(c as f64)
     } else {
         c as f64
+    }
+}
+
+/// The queue's unnormalised weights summed state by state (how many workers want a CPU),
+/// rescaled together as they grow: `t` the last state's weight, `sum` all of them, `busy`
+/// each times the cores its state keeps busy. Shared by [`busy_cores_by_tail`] (the states up
+/// to the cores) and [`busy_cores_by_terms`] (all of them).
+struct Weights {
+    t: f64,
+    sum: f64,
+    busy: f64,
+}
+
+impl Weights {
+    /// State 0: no worker wants a CPU, weight 1, no core busy.
+    fn new() -> Self {
+        Weights {
+            t: 1.0,
+            sum: 1.0,
+            busy: 0.0,
+        }
+    }
+
+    /// The next state, whose weight is the last one's times `step`, keeping `cores` busy.
+    fn next(&mut self, step: f64, cores: usize) {
+        self.t *= step;
+        self.sum += self.t;
+        self.busy += self.t * cores as f64;
+        if self.sum > 1e200 {
+            self.t /= 1e200;
+            self.sum /= 1e200;
+            self.busy /= 1e200;
+        }
     }
 }
 
