@@ -2081,9 +2081,13 @@ mod tests {
         let items: Vec<u64> = (0..40).collect();
         let out = par_map_with(&opt, &items, f).unwrap();
         assert_eq!(out, (1..=40).collect::<Vec<u64>>());
-        let e = cache_get(key).expect("the call is remembered");
-        assert_eq!(e.items, 40);
-        assert_eq!(e.plain_left, 0, "the other work's verdict was kept");
+        // The call is remembered at this work when its watch saw a worker in time; when none
+        // came (a loaded machine: 1 run in 40 of the library's tests), nothing was learned and
+        // the site is not remembered at all. Either way the other work's verdict is gone.
+        if let Some(e) = cache_get(key) {
+            assert_eq!(e.items, 40);
+            assert_eq!(e.plain_left, 0, "the other work's verdict was kept");
+        }
         assert!(!plain_now(key));
         cache_forget(key);
     }
@@ -2415,6 +2419,12 @@ mod tests {
     /// Items that compute alone but queue for one lock side by side: the caller blocks, the
     /// job runs no faster than one item at a time, and the caller finishes it alone; every
     /// item still runs once, in place.
+    ///
+    /// The lock serves its takers in turn (a ticket lock), as a queue for one resource does.
+    /// With `std::sync::Mutex` the caller often took the lock back after each of its items
+    /// before the worker it had woken could run (the worker starved, the caller never
+    /// blocked, and the job stayed two-wide while one item ran at a time): 3 runs in 150 of
+    /// this test, which then failed. Such a job goes on as it is; the check does not judge it.
     #[test]
     fn items_that_queue_for_one_lock_leave_the_job_to_the_caller() {
         use crate::sample::thread_cpu_time;
@@ -2423,7 +2433,7 @@ mod tests {
             return; // one core: no second participant
         };
         let n = items.len();
-        let lock = Mutex::new(());
+        let lock = Turns::default();
         let other = AtomicBool::new(false);
         let calls: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
         let f = |&i: &usize| {
@@ -2434,11 +2444,12 @@ mod tests {
             } else {
                 other.store(true, Ordering::Release);
             }
-            let _held = lock.lock().unwrap();
-            let c0 = thread_cpu_time();
-            while thread_cpu_time() - c0 < Duration::from_micros(50) {
-                std::hint::spin_loop();
-            }
+            lock.hold(|| {
+                let c0 = thread_cpu_time();
+                while thread_cpu_time() - c0 < Duration::from_micros(50) {
+                    std::hint::spin_loop();
+                }
+            });
             i * 2
         };
         let before = cache_stats().solo;
@@ -2453,6 +2464,57 @@ mod tests {
             .solo
             .expect("the caller went on alone");
         assert!(seen.blocked > 0 && seen.participants == 2, "{seen:?}");
+    }
+
+    /// A lock that its takers hold one at a time in the order they asked for it; a taker
+    /// waits for its turn on a condition variable (its thread blocks).
+    #[derive(Default)]
+    struct Turns {
+        next: std::sync::atomic::AtomicUsize,
+        serving: Mutex<usize>,
+        turn: std::sync::Condvar,
+    }
+
+    impl Turns {
+        /// Runs `f` holding the lock, once every taker that asked before has run.
+        fn hold(&self, f: impl FnOnce()) {
+            let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+            let serving = self.serving.lock().unwrap();
+            drop(self.turn.wait_while(serving, |s| *s != ticket).unwrap());
+            f();
+            *self.serving.lock().unwrap() += 1;
+            self.turn.notify_all();
+        }
+    }
+
+    /// The test's lock of turns: one taker at a time, every turn taken once.
+    #[test]
+    fn a_lock_of_turns_holds_one_taker_at_a_time() {
+        use std::sync::atomic::AtomicUsize;
+        let lock = Turns::default();
+        let (inside, most, ran) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        lock.hold(|| {
+                            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::hint::spin_loop();
+                            ran.fetch_add(1, Ordering::SeqCst);
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(most.into_inner(), 1);
+        assert_eq!(ran.into_inner(), 200);
+        assert_eq!(*lock.serving.lock().unwrap(), 200);
     }
 
     /// A plan from items that computed, executed on items that only wait (a sleep): the
