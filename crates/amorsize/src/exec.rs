@@ -2428,8 +2428,8 @@ mod tests {
     /// item still runs once, in place.
     ///
     /// The lock serves its takers in turn (a ticket lock), as a queue for one resource does.
-    /// With `std::sync::Mutex` the caller often took the lock back after each of its items
-    /// before the worker it had woken could run (the worker starved, the caller never
+    /// With `std::sync::Mutex` the caller now and then took the lock back after each of its
+    /// items before the worker it had woken could run (the worker starved, the caller never
     /// blocked, and the job stayed two-wide while one item ran at a time): 3 runs in 150 of
     /// this test, which then failed. Such a job goes on as it is; the check does not judge it.
     #[test]
